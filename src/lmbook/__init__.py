@@ -6,6 +6,8 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.plot``: the book's matplotlib style and figure helpers (every chapter)
 - ``lmbook.data``: loaders for the offline data sets and tables the book uses
 - ``lmbook.scaling``: growth fits, training compute and scaling laws (chapter 1)
+- ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers (chapter 2)
+- ``lmbook.train``: the PyTorch training loop that chapter 2 writes out by hand
 - ``lmbook.checks``: exercise checkers
 
 Importing the package imports nothing heavy and changes no global state.
