@@ -7,6 +7,7 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.data``: loaders for the offline data sets and tables the book uses
 - ``lmbook.scaling``: growth fits, training compute and scaling laws (chapter 1)
 - ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers (chapter 2)
+- ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward (chapter 3)
 - ``lmbook.train``: the PyTorch training loop that chapter 2 writes out by hand
 - ``lmbook.checks``: exercise checkers
 

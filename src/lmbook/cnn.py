@@ -1,0 +1,417 @@
+"""Convolution and pooling in NumPy, forward and backward (chapter 3).
+
+Chapter 3 ("Convolutional networks") derives every formula here and checks each
+function against ``torch.nn.functional`` and ``tf.nn``.
+
+Conventions follow PyTorch so that weights copy over unchanged:
+
+- an input batch ``x`` is NCHW, ``(N, C_in, H, W)``;
+- a weight ``w`` is ``(C_out, C_in, K_h, K_w)`` and a bias ``b`` is ``(C_out,)``;
+- "convolution" is cross-correlation, as every framework computes it:
+  out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l];
+- ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair;
+  padding adds zeros on both sides.
+
+Arrays must be float32 or float64; results keep that dtype.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+# Checks --------------------------------------------------------------------
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def _check_int(name: str, value: object, minimum: int) -> int:
+    kind = "positive" if minimum == 1 else "non-negative"
+    if not _is_int(value) or value < minimum:
+        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
+    return int(value)
+
+
+def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
+    """An int or an (h, w) pair of ints, each at least ``minimum``, as a tuple."""
+    kind = "positive" if minimum == 1 else "non-negative"
+    pair = tuple(value) if isinstance(value, tuple | list) else (value, value)
+    if len(pair) != 2 or not all(_is_int(v) and v >= minimum for v in pair):
+        raise ValueError(f"{name} must be a {kind} integer or a pair (h, w) of them, got {value!r}")
+    return int(pair[0]), int(pair[1])
+
+
+def _check_array(name: str, value: object, ndim: int, layout: str) -> np.ndarray:
+    array = np.asarray(value)
+    if array.dtype not in (np.float32, np.float64):
+        raise TypeError(
+            f"{name} must be a float32 or float64 array, got dtype {array.dtype}; "
+            f"convert it with {name}.astype(np.float32)"
+        )
+    if array.ndim != ndim:
+        raise ValueError(
+            f"{name} must be a {ndim}-D array of shape {layout}, got shape {array.shape}"
+        )
+    return array
+
+
+def _check_same_dtype(name: str, array: np.ndarray, x: np.ndarray) -> None:
+    if array.dtype != x.dtype:
+        raise TypeError(f"{name} is {array.dtype} but x is {x.dtype}; cast one so that both match")
+
+
+def _output_size(
+    size: int, kernel: int, stride: int, padding: int, dilation: int, where: str = ""
+) -> int:
+    span = dilation * (kernel - 1) + 1
+    padded = size + 2 * padding
+    if span > padded:
+        raise ValueError(
+            f"{where}kernel of effective size {span} (kernel {kernel}, dilation {dilation}) "
+            f"is larger than the padded input of size {padded} (size {size} + 2·padding {padding})"
+        )
+    return (padded - span) // stride + 1
+
+
+def output_size(
+    size: int, kernel: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> int:
+    """⌊(H + 2P − D(K − 1) − 1) / S⌋ + 1: the output length of a convolution or pooling.
+
+    H is the input size, K the kernel size, S the stride, P the zero padding on
+    each side and D the dilation; D(K − 1) + 1 is the kernel's effective size.
+    """
+    size = _check_int("size", size, 1)
+    kernel = _check_int("kernel", kernel, 1)
+    stride = _check_int("stride", stride, 1)
+    padding = _check_int("padding", padding, 0)
+    dilation = _check_int("dilation", dilation, 1)
+    return _output_size(size, kernel, stride, padding, dilation)
+
+
+def _check_conv(
+    x: object, w: object, b: object, stride: object, padding: object, dilation: object
+) -> tuple:
+    """Validated (x, w, b, stride, padding, dilation, (H_out, W_out)) for a conv2d call."""
+    x = _check_array("x", x, 4, "(N, C_in, H, W)")
+    w = _check_array("w", w, 4, "(C_out, C_in, K_h, K_w)")
+    _check_same_dtype("w", w, x)
+    if 0 in w.shape:
+        raise ValueError(f"w must have no empty dimension, got shape {w.shape}")
+    if x.shape[1] != w.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} channels, but w expects C_in = {w.shape[1]} "
+            f"(w has shape {w.shape} = (C_out, C_in, K_h, K_w))"
+        )
+    if b is not None:
+        b = _check_array("b", b, 1, "(C_out,)")
+        _check_same_dtype("b", b, x)
+        if b.shape != (w.shape[0],):
+            raise ValueError(f"b must have shape (C_out,) = ({w.shape[0]},), got {b.shape}")
+    s = _pair("stride", stride, 1)
+    p = _pair("padding", padding, 0)
+    d = _pair("dilation", dilation, 1)
+    out = tuple(
+        _output_size(x.shape[2 + a], w.shape[2 + a], s[a], p[a], d[a], f"{axis}: ")
+        for a, axis in enumerate(("height", "width"))
+    )
+    return x, w, b, s, p, d, out
+
+
+def _pad(x: np.ndarray, p: tuple[int, int]) -> np.ndarray:
+    if p == (0, 0):
+        return x
+    xp = np.zeros((*x.shape[:2], x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]), dtype=x.dtype)
+    xp[:, :, p[0] : p[0] + x.shape[2], p[1] : p[1] + x.shape[3]] = x
+    return xp
+
+
+# Convolution ---------------------------------------------------------------
+
+
+def conv2d_loop(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> np.ndarray:
+    """2-D cross-correlation written as loops, one output value at a time (chapter 3).
+
+    out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l].
+    Slow; it exists to be read next to the formula. ``conv2d`` computes the same.
+    """
+    x, w, b, s, p, d, (h_out, w_out) = _check_conv(x, w, b, stride, padding, dilation)
+    c_out, _, k_h, k_w = w.shape
+    span = (d[0] * (k_h - 1) + 1, d[1] * (k_w - 1) + 1)
+    xp = _pad(x, p)
+    out = np.zeros((x.shape[0], c_out, h_out, w_out), dtype=x.dtype)
+    for n in range(x.shape[0]):
+        for o in range(c_out):
+            for r in range(h_out):
+                for c in range(w_out):
+                    top, left = r * s[0], c * s[1]
+                    patch = xp[n, :, top : top + span[0] : d[0], left : left + span[1] : d[1]]
+                    out[n, o, r, c] = np.sum(patch * w[o])
+            if b is not None:
+                out[n, o] += b[o]
+    return out
+
+
+def _im2col(
+    xp: np.ndarray,
+    kernel: tuple[int, int],
+    s: tuple[int, int],
+    d: tuple[int, int],
+    out: tuple[int, int],
+) -> np.ndarray:
+    """The patches of a padded input as one contiguous (C·K_h·K_w, N·H_out·W_out) matrix.
+
+    ``sliding_window_view`` makes a view, without copying, of every window of the
+    kernel's effective size; slicing by stride and dilation keeps the positions
+    the kernel visits; one copy lays them out as the columns of a matrix.
+    """
+    span = (d[0] * (kernel[0] - 1) + 1, d[1] * (kernel[1] - 1) + 1)
+    windows = sliding_window_view(xp, span, axis=(2, 3))[:, :, :: s[0], :: s[1], :: d[0], :: d[1]]
+    cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))  # C, K_h, K_w, N, H_o, W_o
+    return cols.reshape(xp.shape[1] * kernel[0] * kernel[1], xp.shape[0] * out[0] * out[1])
+
+
+def conv2d(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> np.ndarray:
+    """2-D cross-correlation as ``torch.nn.functional.conv2d``, vectorized (chapter 3).
+
+    im2col: every patch the kernel visits becomes a column of length C_in·K_h·K_w,
+    so the whole layer is one matrix product for the whole batch,
+    (C_out, C_in·K_h·K_w) @ (C_in·K_h·K_w, N·H_out·W_out), which NumPy hands to BLAS.
+    """
+    x, w, b, s, p, d, out = _check_conv(x, w, b, stride, padding, dilation)
+    cols = _im2col(_pad(x, p), w.shape[2:], s, d, out)
+    y = w.reshape(w.shape[0], -1) @ cols  # (C_out, N·H_out·W_out)
+    if b is not None:
+        y += b[:, None]
+    return np.ascontiguousarray(y.reshape(w.shape[0], x.shape[0], *out).transpose(1, 0, 2, 3))
+
+
+def conv2d_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    w: np.ndarray,
+    stride: int | tuple[int, int] = 1,
+    padding: int | tuple[int, int] = 0,
+    dilation: int | tuple[int, int] = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients (dx, dw, db) of a loss L, given dout = ∂L/∂out of ``conv2d`` (chapter 3).
+
+    With out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l]:
+
+    - db[o] = Σ_{n, r, c} dout[n, o, r, c]: the bias touches every output position;
+    - dw[o, i, k, l] = Σ_{n, r, c} x_pad[n, i, r·S + k·D, c·S + l·D] · dout[n, o, r, c]:
+      a cross-correlation of the input with the output gradient (as a kernel
+      dilated by S, moved with step D), computed here from the im2col patches;
+    - dx is a *full* convolution of the output gradient with the kernel flipped
+      in both spatial axes and with C_in and C_out swapped: insert S − 1 zeros
+      between the rows and columns of dout, pad it with D(K − 1) zeros on every
+      side, cross-correlate with w[:, :, ::-1, ::-1] (dilation D) and crop the
+      padding P off the result.
+    """
+    x, w, _, s, p, d, out = _check_conv(x, w, None, stride, padding, dilation)
+    n, c_in, h, width = x.shape
+    c_out, _, k_h, k_w = w.shape
+    dout = np.asarray(dout)
+    if dout.shape != (n, c_out, *out):
+        raise ValueError(
+            f"dout must have the shape of conv2d's output {(n, c_out, *out)}, got {dout.shape}"
+        )
+    dout = _check_array("dout", dout, 4, "(N, C_out, H_out, W_out)")
+    _check_same_dtype("dout", dout, x)
+
+    db = dout.sum(axis=(0, 2, 3))
+
+    cols = _im2col(_pad(x, p), (k_h, k_w), s, d, out)  # (C_in·K_h·K_w, N·H_out·W_out)
+    dout_rows = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(c_out, -1)
+    dw = (dout_rows @ cols.T).reshape(w.shape)
+
+    # dx: dout with S - 1 zeros between its rows and columns, D(K - 1) zeros around it, and
+    # at the end the rows and columns of x_pad that the floor in the output size skipped.
+    reach = (d[0] * (k_h - 1), d[1] * (k_w - 1))
+    z = np.zeros((n, c_out, h + 2 * p[0] + reach[0], width + 2 * p[1] + reach[1]), dtype=x.dtype)
+    z[:, :, reach[0] :: s[0], reach[1] :: s[1]][:, :, : out[0], : out[1]] = dout
+    flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
+    dx_pad = conv2d(z, flipped, dilation=d)  # (N, C_in, H + 2P_h, W + 2P_w)
+    dx = dx_pad[:, :, p[0] : p[0] + h, p[1] : p[1] + width]
+    return np.ascontiguousarray(dx), dw, db
+
+
+# Pooling -------------------------------------------------------------------
+
+
+def _check_pool(x: object, kernel: object, stride: object) -> tuple:
+    x = _check_array("x", x, 4, "(N, C, H, W)")
+    k = _pair("kernel", kernel, 1)
+    s = k if stride is None else _pair("stride", stride, 1)
+    out = tuple(
+        _output_size(x.shape[2 + a], k[a], s[a], 0, 1, f"{axis}: ")
+        for a, axis in enumerate(("height", "width"))
+    )
+    return x, k, s, out
+
+
+def _pool_windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int]) -> np.ndarray:
+    """A view (N, C, H_out, W_out, K_h, K_w) of the windows a pooling layer visits."""
+    return sliding_window_view(x, k, axis=(2, 3))[:, :, :: s[0], :: s[1]]
+
+
+def _check_pool_dout(dout: object, x: np.ndarray, out: tuple[int, int]) -> np.ndarray:
+    expected = (*x.shape[:2], *out)
+    dout = np.asarray(dout)
+    if dout.shape != expected:
+        raise ValueError(
+            f"dout must have the shape of the pooled output {expected}, got {dout.shape}"
+        )
+    dout = _check_array("dout", dout, 4, "(N, C, H_out, W_out)")
+    _check_same_dtype("dout", dout, x)
+    return dout
+
+
+def max_pool2d(
+    x: np.ndarray, kernel: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+) -> np.ndarray:
+    """The maximum of each K_h×K_w window, channel by channel (chapter 3).
+
+    ``stride`` defaults to the kernel size (non-overlapping windows), as in PyTorch.
+    No padding; the output size is ⌊(H − K) / S⌋ + 1.
+    """
+    x, k, s, _ = _check_pool(x, kernel, stride)
+    return _pool_windows(x, k, s).max(axis=(4, 5))
+
+
+def avg_pool2d(
+    x: np.ndarray, kernel: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+) -> np.ndarray:
+    """The mean of each K_h×K_w window, channel by channel (chapter 3). See ``max_pool2d``."""
+    x, k, s, _ = _check_pool(x, kernel, stride)
+    return _pool_windows(x, k, s).mean(axis=(4, 5))
+
+
+def max_pool2d_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+) -> np.ndarray:
+    """∂L/∂x of ``max_pool2d``: each window's gradient goes to its arg-max (chapter 3).
+
+    The maximum is locally the identity on the winning input and constant in the
+    others, so dx is dout routed to the winner of each window; where windows
+    overlap, an input collects the gradient of every window it wins. Ties go to
+    the first maximum in row-major order, as in PyTorch.
+    """
+    x, k, s, out = _check_pool(x, kernel, stride)
+    dout = _check_pool_dout(dout, x, out)
+    winners = _pool_windows(x, k, s).reshape(*x.shape[:2], *out, k[0] * k[1]).argmax(axis=-1)
+    dx = np.zeros_like(x)
+    for index in range(k[0] * k[1]):
+        i, j = divmod(index, k[1])
+        rows = slice(i, i + (out[0] - 1) * s[0] + 1, s[0])
+        cols = slice(j, j + (out[1] - 1) * s[1] + 1, s[1])
+        dx[:, :, rows, cols] += np.where(winners == index, dout, 0)
+    return dx
+
+
+def avg_pool2d_backward(
+    dout: np.ndarray,
+    x: np.ndarray,
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
+) -> np.ndarray:
+    """∂L/∂x of ``avg_pool2d``: each window's gradient shared equally by its K_h·K_w inputs."""
+    x, k, s, out = _check_pool(x, kernel, stride)
+    dout = _check_pool_dout(dout, x, out)
+    share = dout / (k[0] * k[1])
+    dx = np.zeros_like(x)
+    for i in range(k[0]):
+        for j in range(k[1]):
+            rows = slice(i, i + (out[0] - 1) * s[0] + 1, s[0])
+            cols = slice(j, j + (out[1] - 1) * s[1] + 1, s[1])
+            dx[:, :, rows, cols] += share
+    return dx
+
+
+# Size, cost and receptive field ---------------------------------------------
+
+
+def conv2d_params(c_in: int, c_out: int, kernel: int | tuple[int, int], bias: bool = True) -> int:
+    """Parameters of a Conv2d layer: C_out·C_in·K_h·K_w weights, plus C_out biases (chapter 3)."""
+    c_in = _check_int("c_in", c_in, 1)
+    c_out = _check_int("c_out", c_out, 1)
+    k = _pair("kernel", kernel, 1)
+    return c_out * c_in * k[0] * k[1] + (c_out if bias else 0)
+
+
+def conv2d_flops(
+    c_in: int, c_out: int, kernel: int | tuple[int, int], out_h: int, out_w: int
+) -> int:
+    """FLOPs of a Conv2d layer on one image: 2·C_in·K_h·K_w·C_out·H_out·W_out (chapter 3).
+
+    Each output value takes C_in·K_h·K_w multiply-adds, counted as 2 FLOPs each;
+    the bias additions are left out. Multiply by the batch size for a batch.
+    """
+    c_in = _check_int("c_in", c_in, 1)
+    c_out = _check_int("c_out", c_out, 1)
+    k = _pair("kernel", kernel, 1)
+    out_h = _check_int("out_h", out_h, 1)
+    out_w = _check_int("out_w", out_w, 1)
+    return 2 * c_in * k[0] * k[1] * c_out * out_h * out_w
+
+
+def _int_list(name: str, values: object, kernels: list[int] | None) -> list[int]:
+    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
+        raise ValueError(
+            f"{name} must be a list of positive integers, one per layer, got {values!r}"
+        )
+    values = list(values)
+    if not values:
+        raise ValueError(f"{name} must list at least one layer, got an empty list")
+    if kernels is not None and len(values) != len(kernels):
+        raise ValueError(
+            f"{name} has {len(values)} entries but kernels has {len(kernels)}; give one per layer"
+        )
+    if not all(_is_int(v) and v >= 1 for v in values):
+        raise ValueError(f"{name} must be a list of positive integers, got {values!r}")
+    return [int(v) for v in values]
+
+
+def receptive_field(
+    kernels: Sequence[int],
+    strides: Sequence[int] | None = None,
+    dilations: Sequence[int] | None = None,
+) -> int:
+    """How many input pixels (along one axis) one output of a stack of layers sees (chapter 3).
+
+    r = 1 + Σ_l D_l·(K_l − 1)·J_l with J_l = S_1·…·S_(l−1): each layer widens the
+    view by its effective kernel size minus one, in steps of the product of the
+    strides below it. Two 3×3 layers see 5×5, three see 7×7. Pooling layers count
+    as layers with their kernel and stride.
+    """
+    kernels = _int_list("kernels", kernels, None)
+    strides = _int_list("strides", [1] * len(kernels) if strides is None else strides, kernels)
+    dilations = _int_list(
+        "dilations", [1] * len(kernels) if dilations is None else dilations, kernels
+    )
+    field, jump = 1, 1
+    for k, s, d in zip(kernels, strides, dilations, strict=True):
+        field += d * (k - 1) * jump
+        jump *= s
+    return field
