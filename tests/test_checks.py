@@ -57,19 +57,6 @@ CHAPTER_1 = [
 ]
 
 
-@pytest.mark.parametrize(("checker", "right", "wrongs"), CHAPTER_1)
-def test_chapter_1_checkers(checker, right, wrongs, capsys):
-    checker(right)
-    assert "Correct" in capsys.readouterr().out
-    checker(np.float64(right))  # NumPy scalars are numbers too
-    for wrong, hint in wrongs:
-        with pytest.raises(checks.AnswerError, match=hint) as caught:
-            checker(wrong)
-        assert f"{right:.3g}" not in str(caught.value)  # the hint must not reveal the answer
-    with pytest.raises(checks.AnswerError, match="single number"):
-        checker("a string")
-
-
 # Chapter 2 ------------------------------------------------------------------
 
 
@@ -137,13 +124,70 @@ CHAPTER_2 = [
 ]
 
 
-@pytest.mark.parametrize(("checker", "right", "wrongs"), CHAPTER_2)
-def test_chapter_2_number_checkers(checker, right, wrongs, capsys):
-    checker(right)
+# Chapter 3 ------------------------------------------------------------------
+
+CHAPTER_3 = [
+    # checker, a right answer, wrong answers with the hint each must give
+    (
+        checks.ch03_output_size,
+        56,
+        [
+            (112, "after the convolution"),
+            (55, "one padding is missing"),
+            (54, "both layers pad"),
+            (56.5, "whole number"),
+            (28, "twice"),
+        ],
+    ),
+    (
+        checks.ch03_flatten_size,
+        3136,
+        [
+            (50176, "articles' number"),
+            (12544, "two poolings"),
+            (1568, "64 output channels"),
+            (49, "multiply by the 64"),
+            (2304, "pad by 1"),
+            (4096, "32×32"),
+            (100, "follow the shape"),
+        ],
+    ),
+    (
+        checks.ch03_vgg_receptive_field,
+        212,
+        [(32, "stride 2"), (27, "13 convolutions"), (196, "last pooling"), (224, "18 layers")],
+    ),
+]
+
+
+def reference_max_pool_backward(dout, x):
+    n, c, h, w = x.shape
+    windows = x.reshape(n, c, h // 2, 2, w // 2, 2)
+    winners = windows == windows.max(axis=(3, 5), keepdims=True)
+    return (winners * dout[:, :, :, None, :, None]).reshape(x.shape)
+
+
+def test_max_pool_backward_checker_accepts_a_right_answer(capsys):
+    checks.ch03_max_pool_backward(reference_max_pool_backward)
     assert "Correct" in capsys.readouterr().out
-    for value, hint in wrongs:
-        with pytest.raises(checks.AnswerError, match=hint):
-            checker(value)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda dout, x: np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3), "average"),
+        (lambda dout, x: np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3) / 4, "average"),
+        (lambda dout, x: reference_max_pool_backward(dout, -x), "wrong input"),
+        (lambda dout, x: np.zeros_like(x), "zero except at the maximum"),
+        (lambda dout, x: dout, "shape"),
+        (lambda dout, x: 1 / 0, "ZeroDivisionError"),
+        (None, "No answer yet"),
+        ("dx", "should be a function"),
+    ],
+)
+def test_max_pool_backward_checker_explains_wrong_answers(wrong, hint):
+    with pytest.raises(checks.AnswerError, match=hint):
+        checks.ch03_max_pool_backward(wrong)
 
 
 # Chapter 4 ------------------------------------------------------------------
@@ -181,21 +225,6 @@ CHAPTER_4 = [
         ],
     ),
 ]
-
-
-@pytest.mark.parametrize(("checker", "right", "wrongs"), CHAPTER_4)
-def test_chapter_4_numeric_checkers(checker, right, wrongs, capsys):
-    checker(right)
-    assert "Correct" in capsys.readouterr().out
-    checker(np.float64(right))
-    for wrong, hint in wrongs:
-        with pytest.raises(AnswerError, match=hint) as caught:
-            checker(wrong)
-        hint_text = str(caught.value).split("Hint:")[1]
-        assert f"{abs(right):.3g}" not in hint_text  # the hint does not give it away
-    for malformed, message in [(None, "No answer yet"), ("66", "single number")]:
-        with pytest.raises(AnswerError, match=message):
-            checker(malformed)
 
 
 def test_exact_answers_are_what_the_exercises_say():
@@ -272,3 +301,25 @@ def test_gru_checker_does_not_let_the_answer_change_its_data():
         return rnn.gru_cell(rnn.init_params("gru", 3, 5, seed=4), x, h)
 
     checks.ch04_gru_step(vandal)  # passes: the checker handed over copies
+
+
+# Every number checker -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("checker", "right", "wrongs"),
+    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4,
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_number_checkers(checker, right, wrongs, capsys):
+    checker(right)
+    assert "Correct" in capsys.readouterr().out
+    checker(np.float64(right))  # NumPy scalars are numbers too
+    for wrong, hint in wrongs:
+        with pytest.raises(checks.AnswerError, match=hint) as caught:
+            checker(wrong)
+        hint_text = str(caught.value).split("Hint:")[-1]
+        assert f"{abs(right):.3g}" not in hint_text  # the hint must not give the answer away
+    for malformed, message in [(None, "No answer yet"), ("66", "single number")]:
+        with pytest.raises(checks.AnswerError, match=message):
+            checker(malformed)

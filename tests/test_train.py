@@ -59,6 +59,22 @@ def test_fit_rejects_bad_epochs(epochs):
         train.fit(model, loader, torch.optim.SGD(model.parameters(), lr=0.1), epochs=epochs)
 
 
+def test_fit_steps_the_scheduler_once_per_epoch():
+    model, loader = make_problem()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=1, gamma=0.5)
+    history = train.fit(model, loader, optimizer, epochs=3, scheduler=scheduler, progress=False)
+    assert [record["lr"] for record in history] == pytest.approx([0.1, 0.05, 0.025])
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.0125)
+
+
+def test_fit_rejects_a_non_scheduler():
+    model, loader = make_problem()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(TypeError, match="LRScheduler"):
+        train.fit(model, loader, optimizer, epochs=1, scheduler="cosine")
+
+
 def test_fit_rejects_a_non_optimizer():
     model, loader = make_problem()
     with pytest.raises(TypeError, match="Optimizer"):

@@ -9,7 +9,7 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers (chapter 2)
 - ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward (chapter 3)
 - ``lmbook.rnn``: Elman RNN, LSTM and GRU in NumPy, with backpropagation through time (chapter 4)
-- ``lmbook.train``: the PyTorch training loop that chapter 2 writes out by hand
+- ``lmbook.train``: the training loop chapter 2 writes by hand, as one function (chapter 3 on)
 - ``lmbook.checks``: exercise checkers
 
 Importing the package imports nothing heavy and changes no global state.

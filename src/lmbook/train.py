@@ -47,6 +47,7 @@ def fit(
     epochs: int,
     loss_fn: Callable | None = None,
     eval_loader: Iterable | None = None,
+    scheduler=None,
     device: str = "cpu",
     progress: bool = True,
 ) -> list[dict[str, float]]:
@@ -54,7 +55,9 @@ def fit(
 
     Each record has ``epoch``, ``train_loss`` (mean over examples) and, with
     an ``eval_loader``, ``eval_accuracy``. ``loss_fn`` defaults to cross-entropy
-    on logits. A tqdm bar over epochs shows the latest loss when ``progress``.
+    on logits. A ``torch.optim.lr_scheduler`` given as ``scheduler`` steps once
+    at the end of every epoch, and each record then has the epoch's ``lr``. A
+    tqdm bar over epochs shows the latest loss when ``progress``.
     """
     import torch
 
@@ -62,6 +65,11 @@ def fit(
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(
             f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
+        )
+    if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+        raise TypeError(
+            "scheduler must be a torch.optim.lr_scheduler.LRScheduler or None, "
+            f"got {type(scheduler).__name__}"
         )
     loss_fn = loss_fn or torch.nn.functional.cross_entropy
     model.to(device)
@@ -81,6 +89,9 @@ def fit(
         if count == 0:
             raise ValueError("train_loader yielded no examples")
         record = {"epoch": epoch, "train_loss": loss_sum / count}
+        if scheduler is not None:
+            record["lr"] = optimizer.param_groups[0]["lr"]
+            scheduler.step()
         if eval_loader is not None:
             record["eval_accuracy"] = accuracy(model, eval_loader, device)
         bar.set_postfix(loss=f"{record['train_loss']:.4f}")
