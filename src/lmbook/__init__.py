@@ -9,6 +9,8 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers (chapter 2)
 - ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward (chapter 3)
 - ``lmbook.rnn``: Elman RNN, LSTM and GRU in NumPy, with backpropagation through time (chapter 4)
+- ``lmbook.attention``: scaled dot-product and multi-head attention, masks, positions (chapter 5)
+- ``lmbook.gpt``: a tiny character-level GPT in PyTorch, with a bigram baseline (chapter 5)
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function (chapter 3 on)
 - ``lmbook.checks``: exercise checkers
 
