@@ -15,6 +15,11 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
+# One compute thread per process. nbval runs two notebooks at once on two cores; with
+# PyTorch's and OpenBLAS's default of one thread per core, four spinning threads share
+# two cores and a notebook can run several times slower. Committed outputs are made
+# with the same setting (make execute), so their numbers match nbval's.
+export OMP_NUM_THREADS := 1
 
 .PHONY: book test install lint unit nbval site-build site-check execute execute-all freeze clean
 
