@@ -303,12 +303,58 @@ def test_gru_checker_does_not_let_the_answer_change_its_data():
     checks.ch04_gru_step(vandal)  # passes: the checker handed over copies
 
 
+# Chapter 5 ------------------------------------------------------------------
+
+CHAPTER_5 = [
+    (
+        checks.ch05_attention_flops,
+        2 * 2 * 4096**2 * 128,
+        [
+            (2 * 4096**2 * 128, "QKᵀ alone"),
+            (4096**2 * 128 * 2 / 2, "2 FLOPs"),
+            (4 * 4096**2 * 128 + 8 * 4096 * 128**2, "projections"),
+            (4 * 4096 * 128**2, "n²·d"),
+            (1e6, "multiply-add is 2 FLOPs"),
+        ],
+    ),
+    (
+        checks.ch05_score_scale,
+        1 / 32,
+        [(1 / 8, "variance 4"), (1 / 16, "4·4"), (1 / 1024, "standard deviation"), (32, "below 1")],
+    ),
+]
+
+
+def test_causal_mask_checker_accepts_a_right_answer(capsys):
+    checks.ch05_causal_mask(lambda n: np.tril(np.ones((n, n), dtype=bool)))
+    assert "Correct" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (lambda n: np.triu(np.ones((n, n), dtype=bool), 1), "True where attention is forbidden"),
+        (lambda n: np.triu(np.ones((n, n), dtype=bool)), "see the future"),
+        (lambda n: np.tril(np.ones((n, n), dtype=bool), -1), "attend to itself"),
+        (lambda n: np.tril(np.ones((n, n))), "dtype float64"),
+        (lambda n: np.ones((n, n), dtype=bool), "np.tril"),
+        (lambda n: np.ones(n, dtype=bool), "shape \\(n, n\\)"),
+        (lambda n: None, "returned None"),
+        (lambda n: 1 / 0, "ZeroDivisionError"),
+        (None, "No answer yet"),
+    ],
+)
+def test_causal_mask_checker_explains_wrong_answers(wrong, hint):
+    with pytest.raises(checks.AnswerError, match=hint):
+        checks.ch05_causal_mask(wrong)
+
+
 # Every number checker -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("checker", "right", "wrongs"),
-    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4,
+    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5,
     ids=lambda value: getattr(value, "__name__", ""),
 )
 def test_number_checkers(checker, right, wrongs, capsys):

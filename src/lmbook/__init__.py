@@ -11,6 +11,7 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.rnn``: Elman RNN, LSTM and GRU in NumPy, with backpropagation through time (chapter 4)
 - ``lmbook.attention``: scaled dot-product and multi-head attention, masks, positions (chapter 5)
 - ``lmbook.gpt``: a tiny character-level GPT in PyTorch, with a bigram baseline (chapter 5)
+- ``lmbook.bench``: the peak memory of one call (chapter 5)
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function (chapter 3 on)
 - ``lmbook.checks``: exercise checkers
 
