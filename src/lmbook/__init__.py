@@ -13,6 +13,8 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.gpt``: a tiny character-level GPT in PyTorch, with a bigram baseline (chapter 5)
 - ``lmbook.bench``: the peak memory of one call (chapter 5)
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function (chapter 3 on)
+- ``lmbook.vision``: VGG16 by the numbers, ImageNet preprocessing, EfficientNet-Lite0, Grad-CAM
+  (chapter 7)
 - ``lmbook.checks``: exercise checkers
 
 Importing the package imports nothing heavy and changes no global state.
