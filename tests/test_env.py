@@ -141,3 +141,29 @@ def test_importing_lmbook_has_no_side_effects():
         "assert 'tensorflow' not in sys.modules and 'torch' not in sys.modules, sorted(sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_ensure_packages_installs_nothing_when_all_are_present(monkeypatch):
+    def no_pip(*args, **kwargs):
+        raise AssertionError("pip must not run")
+
+    monkeypatch.setattr(env.subprocess, "run", no_pip)
+    assert env.ensure_packages({"numpy": "numpy", "pandas": "pandas"}) == []
+
+
+def test_ensure_packages_installs_only_what_is_missing(monkeypatch):
+    calls = []
+    monkeypatch.setattr(env.subprocess, "run", lambda command, check: calls.append(command))
+    installed = env.ensure_packages(
+        {"numpy": "numpy", "no_such_module_xyz": "no-such-package==1.0"}, no_deps=True
+    )
+    assert installed == ["no-such-package==1.0"]
+    assert calls == [
+        [env.sys.executable, "-m", "pip", "install", "-q", "--no-deps", "no-such-package==1.0"]
+    ]
+
+
+@pytest.mark.parametrize("packages", [["numpy"], {"numpy": ""}, {"": "numpy"}, {"numpy": 1}])
+def test_ensure_packages_rejects_bad_input(packages):
+    with pytest.raises(TypeError, match="packages must map module names to pip requirements"):
+        env.ensure_packages(packages)

