@@ -15,6 +15,7 @@ import nbformat
 from nbclient import NotebookClient
 
 TIME_BUDGET_S = 120  # the book's limit per notebook on 2 CPU cores
+LONGER_BUDGETS_S = {"06b_fine_tuning_a_classifier.ipynb": 300}  # fine-tuning may take 5 min
 
 
 def execute(path: Path) -> float:
@@ -45,10 +46,10 @@ def main(paths: list[str]) -> int:
             return 2
         elapsed = execute(path)
         print(f"{path}: executed in {elapsed:.1f} s")
-        if elapsed > TIME_BUDGET_S:
+        if elapsed > LONGER_BUDGETS_S.get(path.name, TIME_BUDGET_S):
             slow.append(path)
     if slow:
-        print(f"over the {TIME_BUDGET_S} s budget: {', '.join(map(str, slow))}")
+        print(f"over their time budget: {', '.join(map(str, slow))}")
     return 0
 
 

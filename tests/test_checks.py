@@ -2,6 +2,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 
 from lmbook import checks, rnn
 
@@ -349,6 +350,85 @@ def test_causal_mask_checker_explains_wrong_answers(wrong, hint):
         checks.ch05_causal_mask(wrong)
 
 
+# Chapter 6 ------------------------------------------------------------------
+
+MINILM_LAYER = 1_774_464
+
+CHAPTER_6 = [
+    (
+        checks.ch06_bert_large_parameters,
+        335_141_888,
+        [
+            (334_092_288, "pooler"),
+            (303_358_976, "embedding"),
+            (334_920_704, "bias"),
+            (335_041_536, "2H"),
+            (335_092_736, "two LayerNorms"),
+            (3e8, "24 times"),
+        ],
+    ),
+    (
+        checks.ch06_trainable_parameters,
+        2 * MINILM_LAYER + 770,
+        [
+            (2 * MINILM_LAYER, "head"),
+            (MINILM_LAYER + 770, "two layers"),
+            (6 * MINILM_LAYER + 770, "top two"),
+            (2 * (MINILM_LAYER - 1536) + 770, "LayerNorms"),
+            (1e6, "feed-forward"),
+        ],
+    ),
+    (
+        checks.ch06_accuracy_margin,
+        0.022723,
+        [(0.011593, "1.96"), (0.000263, "square root"), (0.071857, "1,000"), (2.2723, "fraction")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("wrong", "hint"),
+    [
+        (["un", "##happ", "##iness"], "longest"),
+        (["unh", "app", "##iness"], "## prefix"),
+        (["unh", "##appi", "##ness"], "vocabulary"),
+        (["un", "##hap"], "spell"),
+        ("unh ##app ##iness", "list of strings"),
+        (None, "No answer yet"),
+    ],
+)
+def test_wordpiece_checker(wrong, hint, capsys):
+    checks.ch06_wordpiece(["unh", "##app", "##iness"])
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(checks.AnswerError, match=hint):
+        checks.ch06_wordpiece(wrong)
+
+
+def test_mean_pool_checker(capsys):
+    def right(states, mask):
+        weights = mask.unsqueeze(-1).float()
+        return (states * weights).sum(1) / weights.sum(1)
+
+    checks.ch06_mean_pool(right)
+    assert "Correct" in capsys.readouterr().out
+    mistakes = [
+        (lambda s, m: s.mean(1), "counts the padding"),
+        (lambda s, m: (s * m.unsqueeze(-1)).sum(1) / s.shape[1], "full length"),
+        (
+            lambda s, m: torch.nn.functional.normalize(right(s, m), dim=1),
+            "before normalising",
+        ),
+        (lambda s, m: s[:, 0], "Hint"),
+        (lambda s, m: s.mean(), "shape"),
+        (lambda s: s, "raised TypeError"),
+        (None, "No answer yet"),
+        ("mean", "function"),
+    ]
+    for wrong, hint in mistakes:
+        with pytest.raises(checks.AnswerError, match=hint):
+            checks.ch06_mean_pool(wrong)
+
+
 # Chapter 7 ------------------------------------------------------------------
 
 CHAPTER_7 = [
@@ -394,7 +474,7 @@ def test_caffe_pixel_checker(wrong, hint, capsys):
 
 @pytest.mark.parametrize(
     ("checker", "right", "wrongs"),
-    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5 + CHAPTER_7,
+    CHAPTER_1 + CHAPTER_2 + CHAPTER_3 + CHAPTER_4 + CHAPTER_5 + CHAPTER_6 + CHAPTER_7,
     ids=lambda value: getattr(value, "__name__", ""),
 )
 def test_number_checkers(checker, right, wrongs, capsys):

