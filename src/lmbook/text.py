@@ -227,8 +227,8 @@ def _check_texts(texts) -> list[str]:
     return texts
 
 
-def _batches_by_length(texts: list[str], tokenizer, batch_size: int, max_length: int):
-    """Yield (indices, tokenized batch), texts sorted by length so that little is padding."""
+def _batches_by_length(texts: list[str], tokenizer, batch_size: int, max_length: int, device):
+    """Yield (indices, tokenized batch on ``device``), sorted by length so little is padding."""
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
@@ -239,7 +239,7 @@ def _batches_by_length(texts: list[str], tokenizer, batch_size: int, max_length:
             max_length=max_length,
             return_tensors="pt",
         )
-        yield batch, encoded
+        yield batch, encoded.to(device)
 
 
 def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 256, normalize=True):
@@ -255,14 +255,15 @@ def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 25
         )
     rows = [None] * len(texts)
     with torch.no_grad():
-        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length):
+        device = next(model.parameters()).device
+        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length, device):
             states = model(**encoded).last_hidden_state
             pooled = mean_pool(states, encoded["attention_mask"])
             if normalize:
                 pooled = torch.nn.functional.normalize(pooled, dim=1)
             for row, index in zip(pooled, batch, strict=True):
                 rows[index] = row
-    return torch.stack(rows)
+    return torch.stack(rows).cpu()
 
 
 def cosine_similarity(a, b):
@@ -347,12 +348,13 @@ def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, ba
     out = {layer: [None] * len(texts) for layer in layers}
     encoder.eval()
     with torch.no_grad():
-        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length):
+        device = next(encoder.parameters()).device
+        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length, device):
             states = encoder(**encoded, output_hidden_states=True).hidden_states
             lengths = encoded["attention_mask"].sum(dim=1).tolist()
             for row, (index, length) in enumerate(zip(batch, lengths, strict=True)):
                 for layer in layers:
-                    out[layer][index] = states[layer][row, :length].clone()
+                    out[layer][index] = states[layer][row, :length].cpu().clone()
     return out
 
 
