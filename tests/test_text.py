@@ -183,9 +183,9 @@ def test_mask_tokens_checks_its_inputs():
 
 def test_labels_outside_the_label_set_are_rejected():
     assert text.check_labels([0, 1, 1], 2).tolist() == [0, 1, 1]
-    with pytest.raises(ValueError, match=r"0\.\.1; found \[2\]"):
+    with pytest.raises(ValueError, match=r"lie in \[0, 1\]"):
         text.check_labels([0, 2], 2)
-    with pytest.raises(ValueError, match="integers"):
+    with pytest.raises(TypeError, match="integer class indices"):
         text.check_labels([0.5, 1.0], 2)
 
 
@@ -205,6 +205,8 @@ def test_hidden_states_match_the_encoder(minilm):
 def test_pad_and_batches():
     batch, mask = text.pad([torch.tensor([1, 2, 3]), torch.tensor([4])])
     assert batch.tolist() == [[1, 2, 3], [4, 0, 0]] and mask.tolist() == [[1, 1, 1], [1, 0, 0]]
+    labels, _ = text.pad([torch.tensor([1]), torch.tensor([2, 3])], value=-100)
+    assert labels.tolist() == [[1, -100], [2, 3]]
     with pytest.raises(ValueError, match="empty"):
         text.pad([])
     lengths = np.random.default_rng(0).integers(1, 60, 1000)
@@ -255,5 +257,5 @@ def test_fine_tune_learns_a_separable_task(tiny_encoder):
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     with pytest.raises(ValueError, match="labels"):
         text.fine_tune(classifier, inputs, labels[:10], epochs=1, lr=1e-3)
-    with pytest.raises(ValueError, match="0..1"):
+    with pytest.raises(ValueError, match="lie in"):
         text.fine_tune(classifier, inputs, labels + 1, epochs=1, lr=1e-3)

