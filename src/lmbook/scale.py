@@ -24,7 +24,7 @@ from lmbook.scaling import _positive_array, _scalar_or_array
 
 @dataclass(frozen=True)
 class Accelerator:
-    """A GPU's datasheet figures (chapter 8.2).
+    """A GPU's datasheet figures (chapter 8.1).
 
     ``peak_tflops`` is the dense 16-bit tensor-core peak (bf16; fp16 where the GPU has
     no bf16), without the 2:4 sparsity that datasheets often quote at twice the value;
@@ -103,7 +103,7 @@ def _fraction(name: str, value: object) -> float:
 
 
 def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> dict[str, int]:
-    """Bytes each parameter costs during training, by what holds them (chapter 8.2).
+    """Bytes each parameter costs during training, by what holds them (chapter 8.1).
 
     ``"mixed"``: 16-bit weights and gradients for the forward and backward passes, an fp32
     master copy of the weights for the update, fp32 optimizer states (Micikevicius et al.,
@@ -111,21 +111,15 @@ def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> di
     """
     if optimizer not in OPTIMIZER_BYTES:
         raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_BYTES)}, got {optimizer!r}")
-    if precision == "mixed":
-        return {
-            "weights": 2,
-            "gradients": 2,
-            "master weights": 4,
-            "optimizer": OPTIMIZER_BYTES[optimizer],
-        }
-    if precision == "fp32":
-        return {
-            "weights": 4,
-            "gradients": 4,
-            "master weights": 0,
-            "optimizer": OPTIMIZER_BYTES[optimizer],
-        }
-    raise ValueError(f"precision must be 'mixed' or 'fp32', got {precision!r}")
+    if precision not in ("mixed", "fp32"):
+        raise ValueError(f"precision must be 'mixed' or 'fp32', got {precision!r}")
+    width, master = (2, 4) if precision == "mixed" else (4, 0)
+    return {
+        "weights": width,
+        "gradients": width,
+        "master weights": master,
+        "optimizer": OPTIMIZER_BYTES[optimizer],
+    }
 
 
 def _state_split(zero_stage: int, precision: str, optimizer: str) -> tuple[int, int]:
@@ -146,7 +140,7 @@ def model_state_bytes(
     precision: str = "mixed",
     optimizer: str = "adam",
 ):
-    """Bytes of weights, gradients and optimizer states on each GPU (chapter 8.2).
+    """Bytes of weights, gradients and optimizer states on each GPU (chapter 8.1).
 
     ZeRO stage 1 shards the optimizer states (with the master copy) over the
     ``data_parallel`` GPUs, stage 2 the gradients too, stage 3 (like PyTorch FSDP) the
@@ -172,7 +166,7 @@ def activation_bytes(
     dropout_mask_bytes: int = 1,
     recompute: str = "none",
 ) -> int:
-    """Bytes of activations a GPT-style Transformer keeps for its backward pass (chapter 8.6).
+    """Bytes of activations a GPT-style Transformer keeps for its backward pass (chapter 8.7).
 
     Per layer, with s = seq_len, b = batch_size, h = hidden, a = heads, 16-bit values and
     1-byte dropout masks this is s·b·h·(34 + 5·a·s/h), eq. (1) of Korthikanti et al. (2022).
@@ -253,7 +247,7 @@ def min_gpus_training(
     precision: str = "mixed",
     optimizer: str = "adam",
 ) -> int:
-    """The fewest GPUs whose memory holds the model states for training (chapter 8.5).
+    """The fewest GPUs whose memory holds the model states for training (chapter 8.1).
 
     A lower bound: it adds ``activation_bytes_per_gpu`` but no framework overhead or
     fragmentation. Raises if no number of GPUs suffices (e.g. without sharding).
@@ -283,7 +277,10 @@ def min_gpus_inference(
     bytes_per_weight: float = 2.0,
     extra_bytes: float = 0.0,
 ) -> int:
-    """The fewest GPUs whose memory holds the weights (and ``extra_bytes``, e.g. a KV cache)."""
+    """The fewest GPUs whose memory holds the weights and ``extra_bytes`` (chapter 8.1).
+
+    ``extra_bytes`` is what else must fit, e.g. a key/value cache (chapter 9).
+    """
     gpu = _accelerator(accelerator)
     n = float(_positive_array("parameters", parameters))
     width = float(_positive_array("bytes_per_weight", bytes_per_weight))
