@@ -1,0 +1,313 @@
+import math
+import re
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from lmbook import checks, economics, scale, scaling
+
+H100 = scale.ACCELERATORS["H100"]
+
+
+# Prices and market figures -----------------------------------------------------------
+
+
+def test_every_price_is_dated_and_sourced():
+    for price in economics.GPU_HOUR_PRICES.values():
+        assert price.gpu in scale.ACCELERATORS
+        assert price.usd_per_hour > 0
+        assert re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", price.date)
+        assert re.fullmatch(r"[a-z]+\d{4}[a-z0-9]+", price.source)
+    for price in economics.API_PRICES.values():
+        assert 0 < price.input_usd_per_million <= price.output_usd_per_million
+        assert re.fullmatch(r"\d{4}-\d{2}(-\d{2})?", price.date)
+        assert re.fullmatch(r"[a-z]+\d{4}[a-z0-9]+", price.source)
+    assert economics.DEFAULT_GPU_HOUR_PRICE == 2.0
+
+
+def test_market_figures_are_dated_and_sourced():
+    table = economics.market_figures()
+    assert list(table.columns) == ["source", "date", "estimate", "figure", "key"]
+    assert table["date"].str.fullmatch(r"\d{4}-\d{2}").all()
+    assert table.notna().all().all()
+
+
+# Training ------------------------------------------------------------------------------
+
+
+def test_training_cost_follows_six_n_d():
+    cost = economics.training_cost(1e9, 2e10, gpu="H100", mfu=0.5, usd_per_gpu_hour=3.0)
+    flops = scaling.training_compute(1e9, 2e10)
+    assert cost.flops == flops
+    assert cost.gpu_hours == pytest.approx(flops / (0.5 * 989e12 * 3600))
+    assert cost.usd == pytest.approx(3.0 * cost.gpu_hours)
+    assert cost.days(100) == pytest.approx(cost.gpu_hours / 100 / 24)
+    same = economics.training_cost(1e9, 2e10, gpu=H100, mfu=0.5, usd_per_gpu_hour=3.0)
+    assert same == cost
+
+
+def test_implied_mfu_inverts_training_cost():
+    # Llama 3.1 405B: 30.84M H100-hours for about 15.6e12 tokens (model card, Llama 3 paper).
+    mfu = economics.implied_mfu(405e9, 15.6e12, 30.84e6)
+    assert 0.30 < mfu < 0.40
+    cost = economics.training_cost(405e9, 15.6e12, mfu=mfu)
+    assert cost.gpu_hours == pytest.approx(30.84e6)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"gpu": "H9000"}, ValueError),
+        ({"gpu": 100}, ValueError),
+        ({"mfu": 0.0}, ValueError),
+        ({"mfu": 40}, ValueError),
+        ({"mfu": True}, TypeError),
+        ({"usd_per_gpu_hour": -1.0}, ValueError),
+        ({"usd_per_gpu_hour": float("nan")}, ValueError),
+        ({"usd_per_gpu_hour": "2"}, TypeError),
+    ],
+)
+def test_training_cost_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        economics.training_cost(1e9, 1e10, **kwargs)
+
+
+@pytest.mark.parametrize(("parameters", "tokens"), [(0, 1e9), (1e9, -1), (None, 1e9)])
+def test_training_cost_rejects_bad_sizes(parameters, tokens):
+    with pytest.raises((TypeError, ValueError)):
+        economics.training_cost(parameters, tokens)
+
+
+def test_days_needs_a_whole_number_of_gpus():
+    cost = economics.training_cost(1e9, 1e10)
+    with pytest.raises(TypeError):
+        cost.days(2.5)
+    with pytest.raises(ValueError):
+        cost.days(0)
+
+
+# Serving: FLOPs per token, checked against PyTorch's FLOP counter ---------------------
+
+
+def tiny_llama():
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=1000,
+        hidden_size=128,
+        intermediate_size=352,
+        num_hidden_layers=3,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        tie_word_embeddings=False,
+        attn_implementation="eager",
+    )
+    with torch.device("meta"):
+        return LlamaForCausalLM(config), config
+
+
+def test_forward_flops_per_token_are_two_per_weight_plus_attention():
+    model, config = tiny_llama()
+    matrix_weights = sum(
+        p.numel() for name, p in model.named_parameters() if p.ndim == 2 and "embed" not in name
+    )
+    tokens = 16
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(torch.zeros((1, tokens), dtype=torch.long, device="meta"))
+    attention = 4 * config.num_hidden_layers * tokens**2 * config.hidden_size
+    assert counter.get_total_flops() == 2 * tokens * matrix_weights + attention
+    # prefill_tokens_per_second uses 2·N per token: the attention term is the difference.
+    rate = economics.prefill_tokens_per_second(matrix_weights)
+    measured = H100.peak_flops / (counter.get_total_flops() / tokens)
+    assert rate == pytest.approx(measured, rel=attention / (2 * tokens * matrix_weights) + 1e-9)
+
+
+def test_prefill_scales_with_gpus_and_mfu():
+    one = economics.prefill_tokens_per_second(8e9)
+    assert one == pytest.approx(989e12 / 16e9)
+    assert economics.prefill_tokens_per_second(8e9, gpus=4, mfu=0.5) == pytest.approx(2 * one)
+
+
+def test_decode_at_batch_one_is_bandwidth_over_weight_bytes():
+    result = economics.decode_tokens_per_second(8e9, gpu="H100")
+    assert result.bound == "memory"
+    assert result.tokens_per_second == pytest.approx(3350e9 / 16e9)
+    halved = economics.decode_tokens_per_second(8e9, bytes_per_parameter=1.0)
+    assert halved.tokens_per_second == pytest.approx(2 * result.tokens_per_second)
+    two = economics.decode_tokens_per_second(8e9, gpus=2)
+    assert two.tokens_per_second == pytest.approx(2 * result.tokens_per_second)
+
+
+def test_decode_grows_with_batch_until_compute_binds():
+    rates = [
+        economics.decode_tokens_per_second(1e9, batch_size=b).tokens_per_second
+        for b in (1, 2, 4, 8)
+    ]
+    np.testing.assert_allclose(rates, [rates[0] * b for b in (1, 2, 4, 8)])
+    big = economics.decode_tokens_per_second(1e9, batch_size=4096)
+    assert big.bound == "compute"
+    assert big.tokens_per_second == pytest.approx(989e12 / 2e9)
+
+
+def test_kv_cache_is_read_every_step_and_must_fit():
+    plain = economics.decode_tokens_per_second(8e9, batch_size=8)
+    with_kv = economics.decode_tokens_per_second(
+        8e9, batch_size=8, context_tokens=1000, kv_bytes_per_token=131072
+    )
+    assert with_kv.bytes_per_step == pytest.approx(16e9 + 8 * 1000 * 131072)
+    assert with_kv.tokens_per_second < plain.tokens_per_second
+    with pytest.raises(ValueError, match="need"):
+        economics.decode_tokens_per_second(
+            8e9, batch_size=512, context_tokens=4096, kv_bytes_per_token=131072
+        )
+    with pytest.raises(ValueError, match="hold"):
+        economics.decode_tokens_per_second(70e9, gpus=1)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"batch_size": 0}, ValueError),
+        ({"batch_size": 2.0}, TypeError),
+        ({"gpus": 0}, ValueError),
+        ({"bytes_per_parameter": 0}, ValueError),
+        ({"context_tokens": -1}, ValueError),
+        ({"bandwidth_efficiency": 1.5}, ValueError),
+        ({"gpu": "TPU"}, ValueError),
+    ],
+)
+def test_decode_rejects_bad_input(kwargs, error):
+    with pytest.raises(error):
+        economics.decode_tokens_per_second(1e9, **kwargs)
+
+
+def test_mixed_rate_is_a_weighted_harmonic_mean():
+    assert economics.mixed_tokens_per_second(100.0, 10.0, 1.0) == pytest.approx(100.0)
+    assert economics.mixed_tokens_per_second(100.0, 10.0, 0.0) == pytest.approx(10.0)
+    assert economics.mixed_tokens_per_second(100.0, 10.0, 0.5) == pytest.approx(1 / 0.055)
+    with pytest.raises(ValueError):
+        economics.mixed_tokens_per_second(100.0, 10.0, 1.2)
+
+
+def test_cost_per_million_tokens():
+    assert economics.cost_per_million_tokens(1000.0, 3.6) == pytest.approx(1.0)
+    assert economics.cost_per_million_tokens(1000.0, 3.6, gpus=2) == pytest.approx(2.0)
+    with pytest.raises(ValueError):
+        economics.cost_per_million_tokens(0.0, 2.0)
+
+
+# API versus self-hosting ------------------------------------------------------------------
+
+
+def test_blended_price_and_api_cost():
+    assert economics.blended_price(0.15, 0.60, 0.75) == pytest.approx(0.2625)
+    np.testing.assert_allclose(economics.api_monthly_cost([0, 2e6], 0.5), [0.0, 1.0])
+    assert economics.api_monthly_cost(4e6, 0.25) == pytest.approx(1.0)
+    with pytest.raises(ValueError):
+        economics.api_monthly_cost(-1.0, 0.5)
+    with pytest.raises(TypeError):
+        economics.api_monthly_cost("many", 0.5)
+    with pytest.raises(ValueError):
+        economics.blended_price(1.0, 2.0, -0.1)
+
+
+def test_self_hosting_pays_for_whole_replicas():
+    capacity = economics.replica_capacity(1000.0, 0.5)
+    assert capacity == pytest.approx(1000 * 0.5 * 3600 * 730)
+    volumes = np.array([0.0, capacity, capacity + 1, 3 * capacity])
+    cost = economics.self_hosting_monthly_cost(
+        volumes, tokens_per_second=1000.0, average_load=0.5, usd_per_gpu_hour=2.0
+    )
+    np.testing.assert_allclose(cost, np.array([1, 1, 2, 3]) * 2.0 * 730)
+    more = economics.self_hosting_monthly_cost(
+        0.0, tokens_per_second=1000.0, min_replicas=2, gpus_per_replica=4, fixed_usd_per_month=10
+    )
+    assert more == pytest.approx(2 * 4 * 2.0 * 730 + 10)
+
+
+def brute_force_break_even(api_price, **kwargs):
+    volumes = np.linspace(1e6, 2e11, 400_001)
+    api = economics.api_monthly_cost(volumes, api_price)
+    hosted = economics.self_hosting_monthly_cost(volumes, **kwargs)
+    cheaper = np.nonzero(hosted <= api)[0]
+    return volumes[cheaper[0]] if cheaper.size else math.inf
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"tokens_per_second": 5000.0, "average_load": 0.5, "fixed_usd_per_month": 3000.0},
+        {"tokens_per_second": 5000.0, "average_load": 0.5},
+        {"tokens_per_second": 12000.0, "average_load": 0.3, "fixed_usd_per_month": 10000.0},
+        {"tokens_per_second": 3000.0, "min_replicas": 3, "fixed_usd_per_month": 500.0},
+    ],
+)
+def test_break_even_matches_a_brute_force_search(kwargs):
+    exact = economics.break_even_tokens(0.5, **kwargs)
+    approximate = brute_force_break_even(0.5, **kwargs)
+    assert exact == pytest.approx(approximate, rel=1e-3)
+    at = economics.self_hosting_monthly_cost(exact, **kwargs)
+    assert at == pytest.approx(economics.api_monthly_cost(exact, 0.5))
+
+
+def test_break_even_is_infinite_when_a_full_replica_loses_money():
+    # 1,000 tokens/s at 10 % load is 263M tokens a month: $26 at $0.10 per million, for $1,460.
+    kwargs = {"tokens_per_second": 1000.0, "average_load": 0.1}
+    assert economics.break_even_tokens(0.10, **kwargs) == math.inf
+    assert brute_force_break_even(0.10, **kwargs) == math.inf
+    with pytest.raises(ValueError):
+        economics.break_even_tokens(0.0, tokens_per_second=1000.0)
+
+
+def test_sensitivity_orders_inputs_by_swing():
+    def area(width, height):
+        return width * height
+
+    table = economics.sensitivity(
+        area, {"width": 2.0, "height": 3.0}, {"width": (1.0, 3.0), "height": (2.9, 3.1)}
+    )
+    assert list(table["input"]) == ["width", "height"]
+    assert table.loc[0, "at_low"] == 3.0 and table.loc[0, "at_high"] == 9.0
+    with pytest.raises(ValueError, match="does not have"):
+        economics.sensitivity(area, {"width": 2.0, "height": 3.0}, {"depth": (1, 2)})
+    with pytest.raises(ValueError, match="low, high"):
+        economics.sensitivity(area, {"width": 2.0, "height": 3.0}, {"width": (1, 2, 3)})
+
+
+# Exercise checkers ----------------------------------------------------------------------
+
+
+def test_checkers_accept_the_solutions(capsys):
+    checks.ch10_break_even(economics.break_even_tokens(**checks.CH10_BREAK_EVEN))
+    checks.ch10_training_cost(6 * 70e9 * 15e12 / (0.4 * 989e12 * 3600) * 2.0)
+    checks.ch10_decode_tokens(2 * 3350e9 / (70.6e9 * 2))
+    assert capsys.readouterr().out.count("Correct") == 3
+
+
+@pytest.mark.parametrize(
+    ("checker", "wrong", "hint"),
+    [
+        (checks.ch10_break_even, (1460 + 3000) / 0.5e-6, "replicas"),
+        (checks.ch10_break_even, 1460 / 0.5e-6, "fixed"),
+        (checks.ch10_training_cost, 6 * 70e9 * 15e12 / (989e12 * 3600) * 2.0, "40 %"),
+        (checks.ch10_training_cost, 2 * 70e9 * 15e12 / (0.4 * 989e12 * 3600) * 2.0, "6 FLOPs"),
+        (checks.ch10_decode_tokens, 3350e9 / (70.6e9 * 2), "two GPUs"),
+        (checks.ch10_decode_tokens, 989e12 / 70.6e9, "compute limit"),
+    ],
+)
+def test_checkers_explain_typical_mistakes(checker, wrong, hint):
+    with pytest.raises(checks.AnswerError, match=hint):
+        checker(wrong)
+
+
+@pytest.mark.parametrize(
+    "checker", [checks.ch10_break_even, checks.ch10_training_cost, checks.ch10_decode_tokens]
+)
+@pytest.mark.parametrize(
+    ("answer", "message"), [(None, "No answer yet"), ("1e9", "single number"), ([1, 2], "single")]
+)
+def test_checkers_handle_malformed_answers(checker, answer, message):
+    with pytest.raises(checks.AnswerError, match=message):
+        checker(answer)
