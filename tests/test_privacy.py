@@ -1,0 +1,149 @@
+"""Tests for lmbook.privacy (chapter 11): DP-SGD pieces, the accountant against Opacus, FedAvg."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from lmbook import checks, privacy
+
+
+def _model():
+    torch.manual_seed(0)
+    return torch.nn.Sequential(torch.nn.Linear(5, 4), torch.nn.Tanh(), torch.nn.Linear(4, 3))
+
+
+def test_per_example_gradients_match_a_loop():
+    model, x, y = _model(), torch.randn(6, 5), torch.tensor([0, 1, 2, 0, 1, 2])
+    loss_fn = torch.nn.functional.cross_entropy
+    grads = privacy.per_example_gradients(model, loss_fn, x, y)
+    for i in range(6):
+        model.zero_grad()
+        loss_fn(model(x[i : i + 1]), y[i : i + 1]).backward()
+        for name, p in model.named_parameters():
+            torch.testing.assert_close(grads[name][i], p.grad, atol=1e-6, rtol=1e-5)
+
+
+def test_clipping_bounds_the_whole_gradient_and_keeps_small_ones():
+    grads = {"a": torch.tensor([[3.0, 4.0], [0.3, 0.4]]), "b": torch.zeros(2, 1)}
+    clipped, norms = privacy.clip_per_example(grads, max_norm=1.0)
+    torch.testing.assert_close(norms, torch.tensor([5.0, 0.5]))
+    torch.testing.assert_close(clipped["a"], torch.tensor([[0.6, 0.8], [0.3, 0.4]]))
+
+
+def test_noisy_gradient_without_noise_is_the_clipped_mean():
+    grads = {"w": torch.tensor([[3.0, 4.0], [0.3, 0.4]])}
+    out = privacy.noisy_gradient(grads, max_norm=1.0, noise_multiplier=0.0, expected_batch_size=2)
+    torch.testing.assert_close(out["w"], torch.tensor([0.45, 0.6]))
+
+
+def test_noise_has_sigma_times_c_std():
+    grads = {"w": torch.zeros(1, 20_000)}
+    out = privacy.noisy_gradient(
+        grads,
+        max_norm=0.5,
+        noise_multiplier=3.0,
+        expected_batch_size=1,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert abs(out["w"].std().item() - 1.5) < 0.05
+
+
+@pytest.mark.filterwarnings("ignore:Optimal order")
+@pytest.mark.parametrize("q,sigma", [(0.01, 1.1), (0.2, 0.8), (0.05, 5.0)])
+def test_rdp_matches_opacus(q, sigma):
+    rdp = pytest.importorskip("opacus.accountants.analysis.rdp")
+    orders = list(range(2, 80))
+    ours = privacy.rdp_sampled_gaussian(q, sigma, orders)
+    theirs = np.array(rdp.compute_rdp(q=q, noise_multiplier=sigma, steps=1, orders=orders))
+    np.testing.assert_allclose(ours, theirs, rtol=1e-9)
+    eps, _ = privacy.epsilon_from_rdp(100 * ours, orders, 1e-5)
+    assert math.isclose(eps, rdp.get_privacy_spent(orders=orders, rdp=100 * theirs, delta=1e-5)[0])
+
+
+def test_rdp_without_sampling_is_the_gaussian_mechanism():
+    np.testing.assert_allclose(privacy.rdp_sampled_gaussian(1.0, 2.0, [2, 10]), [0.25, 1.25])
+
+
+def test_epsilon_falls_with_noise_and_zero_noise_is_infinite():
+    eps = [privacy.dp_epsilon(s, 0.01, 1000, 1e-5) for s in (0.8, 1.5, 4.0)]
+    assert eps[0] > eps[1] > eps[2] > 0
+    assert privacy.dp_epsilon(0.0, 0.01, 1000, 1e-5) == math.inf
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"sample_rate": 1.5, "noise_multiplier": 1.0},
+        {"sample_rate": 0.1, "noise_multiplier": -1.0},
+        {"sample_rate": 0.1, "noise_multiplier": 1.0, "orders": [1.5]},
+        {"sample_rate": "0.1", "noise_multiplier": 1.0},
+    ],
+)
+def test_accountant_rejects_bad_inputs(kwargs):
+    with pytest.raises((ValueError, TypeError)):
+        privacy.rdp_sampled_gaussian(**kwargs)
+
+
+def test_epsilon_from_rdp_checks_delta_and_lengths():
+    with pytest.raises(ValueError, match="delta"):
+        privacy.epsilon_from_rdp([1.0], [2], 1.0)
+    with pytest.raises(ValueError, match="orders"):
+        privacy.epsilon_from_rdp([1.0, 2.0], [2], 1e-5)
+
+
+def test_dp_sgd_train_learns_a_separable_problem():
+    torch.manual_seed(0)
+    x = torch.randn(200, 5)
+    y = (x[:, 0] > 0).long()
+    model = torch.nn.Linear(5, 2)
+    privacy.dp_sgd_train(
+        model, x, y, steps=100, sample_rate=0.2, max_norm=1.0, noise_multiplier=0.5, lr=1.0
+    )
+    assert (model(x).argmax(1) == y).float().mean() > 0.9
+
+
+def test_splits_cover_every_example_once():
+    labels = np.repeat(np.arange(10), 30)
+    for parts in (privacy.split_iid(300, 7), privacy.split_label_skew(labels, 10, 2)):
+        np.testing.assert_array_equal(np.sort(np.concatenate(parts)), np.arange(300))
+    skew = privacy.split_label_skew(labels, 10, 2)
+    assert max(len(np.unique(labels[p])) for p in skew) <= 2
+    with pytest.raises(ValueError):
+        privacy.split_iid(3, 5)
+    with pytest.raises(ValueError):
+        privacy.split_label_skew(labels, 200, 2)
+
+
+def test_federated_average_is_the_weighted_mean():
+    a, b = {"w": torch.tensor([0.0, 2.0])}, {"w": torch.tensor([4.0, 6.0])}
+    torch.testing.assert_close(
+        privacy.federated_average([a, b], [3, 1])["w"], torch.tensor([1.0, 3.0])
+    )
+    with pytest.raises(ValueError):
+        privacy.federated_average([a, b], [1])
+    with pytest.raises(ValueError):
+        privacy.federated_average([a, {"v": torch.zeros(2)}], [1, 1])
+
+
+def test_input_from_linear_gradient_recovers_the_input():
+    model, x = _model(), torch.randn(1, 5)
+    torch.nn.functional.cross_entropy(model(x), torch.tensor([1])).backward()
+    recovered = privacy.input_from_linear_gradient(model[0].weight.grad, model[0].bias.grad)
+    torch.testing.assert_close(recovered, x[0], atol=1e-5, rtol=1e-4)
+    with pytest.raises(ValueError):
+        privacy.input_from_linear_gradient(torch.zeros(2, 3), torch.zeros(2))
+
+
+def test_checkers_accept_right_and_reject_wrong_answers(capsys):
+    checks.ch11_dp_epsilon(privacy.dp_epsilon(1.1, 0.01, 10_000, 1e-5))
+    checks.ch11_training_emissions(1_720_320 * 0.4 * 1.1 * 0.4 / 1000)
+    assert capsys.readouterr().out.count("Correct") == 2
+    with pytest.raises(checks.AnswerError, match="one step"):
+        checks.ch11_dp_epsilon(privacy.dp_epsilon(1.1, 0.01, 1, 1e-5))
+    with pytest.raises(checks.AnswerError, match="kilograms"):
+        checks.ch11_training_emissions(1_720_320 * 0.4 * 1.1 * 0.4)
+    for bad in (None, "5", [1.0]):
+        with pytest.raises(checks.AnswerError):
+            checks.ch11_dp_epsilon(bad)
