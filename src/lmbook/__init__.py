@@ -15,6 +15,14 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function (chapter 3 on)
 - ``lmbook.vision``: VGG16 by the numbers, ImageNet preprocessing, EfficientNet-Lite0, Grad-CAM
   (chapter 7)
+- ``lmbook.text``, ``lmbook.ner``, ``lmbook.generation``: WordPiece, embeddings, fine-tuning,
+  entity tagging, decoding and perplexity (chapter 6)
+- ``lmbook.scale``: memory, compute, time and GPU counts for training at scale (chapter 8)
+- ``lmbook.distributed``: ring all-reduce and the DistributedDataParallel script (chapter 8)
+- ``lmbook.deploy``: quantization, pruning, distillation and serving arithmetic (chapter 9)
+- ``lmbook.economics``: prices, training and serving cost, API vs self-hosting (chapter 10)
+- ``lmbook.privacy``, ``lmbook.explain``: DP-SGD, accounting, federated averaging; saliency and
+  integrated gradients (chapter 11)
 - ``lmbook.checks``: exercise checkers
 
 Importing the package imports nothing heavy and changes no global state.

@@ -1186,11 +1186,299 @@ def ch08_allreduce_gigabytes(answer: object) -> None:
 
 # Chapter 9: efficient deployment -------------------------------------------------
 
+CH09_INT4 = {"parameters": 8.03e9, "group": 64, "scale_bits": 16}  # Exercise 9.1
+CH09_RANGE = (-0.8, 2.4)  # Exercise 9.2
+CH09_CACHE = {"layers": 32, "kv_heads": 8, "head_dim": 128, "tokens": 8192, "batch": 16}
+
+
+def ch09_int4_size(answer: object) -> None:
+    """Exercise 9.1: GB of 8.03e9 int4 weights with one fp16 scale per group of 64."""
+    n, group, scale_bits = CH09_INT4["parameters"], CH09_INT4["group"], CH09_INT4["scale_bits"]
+    check_close(
+        answer,
+        n * (4 + scale_bits / group) / 8 / 1e9,
+        name="answer_1",
+        unit="GB",
+        rel_tol=0.005,
+        hints=[
+            (n * 4 / 8 / 1e9, "you counted the 4-bit values only; add each group's scale."),
+            (n * (4 + scale_bits) / 8 / 1e9, "the scale is shared by a group of weights."),
+            (n * 1 / 1e9, "that is int8; int4 packs two weights into a byte."),
+            (n * 2 / 1e9, "that is bf16; the format stores 4-bit values."),
+            (n * 4 / 1e9, "that is fp32; the format stores 4-bit values."),
+            (n * (4 + scale_bits / group) / 1e9, "divide bits by 8 to get bytes."),
+        ],
+        default_hint="bits per weight = 4 + (bits of one scale) / (weights per group); "
+        "then parameters × bits / 8 bytes.",
+    )
+
+
+def ch09_qparams(answer: object) -> None:
+    """Exercise 9.2: scale and zero point of unsigned 8-bit affine quantization of [-0.8, 2.4]."""
+    from lmbook import deploy
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_2 to a pair (scale, zero_point).")
+    if isinstance(answer, str) or not hasattr(answer, "__len__") or len(answer) != 2:
+        raise AnswerError(
+            f"answer_2 should be a pair (scale, zero_point), e.g. (0.01, 10); got {answer!r}"
+        )
+    scale = _as_number(answer[0], "the scale", "real units per integer step")
+    zero = _as_number(answer[1], "the zero point", "integer steps")
+    low, high = CH09_RANGE
+    expected_scale, expected_zero = deploy.affine_qparams(low, high, 8)
+    if not math.isclose(scale, float(expected_scale), rel_tol=2e-3):
+        if math.isclose(scale, (high - low) / 256, rel_tol=2e-3):
+            hint = "256 integers make 255 steps: divide the range by q_max - q_min = 255."
+        elif math.isclose(scale, high / 255, rel_tol=2e-3):
+            hint = "the range runs from the minimum, -0.8, not from 0."
+        elif math.isclose(scale, 1 / float(expected_scale), rel_tol=2e-3):
+            hint = "the scale is the real size of one integer step: range / steps."
+        else:
+            hint = "s = (β - α) / (q_max - q_min)."
+        raise AnswerError(f"Not quite: the scale {scale:.5g} is not right. Hint: {hint}")
+    if zero != int(expected_zero):
+        if zero == -int(expected_zero):
+            hint = "mind the sign: z = q_min - round(α / s), and α is negative."
+        elif not zero.is_integer():
+            hint = "the zero point is an integer: round α / s before using it."
+        elif zero == math.floor(-low / float(expected_scale)):
+            hint = "round to the nearest integer, do not truncate."
+        else:
+            hint = "z = q_min - round(α / s), with q_min = 0 and α = -0.8."
+        raise AnswerError(f"Not quite: the scale is right but the zero point is not. Hint: {hint}")
+    print(
+        f"Correct: scale {float(expected_scale):.6f}, zero point {int(expected_zero)}; "
+        f"the integer {int(expected_zero)} stands for 0.0 exactly."
+    )
+
+
+def ch09_kv_cache(answer: object) -> None:
+    """Exercise 9.3: GB of a bf16 KV cache, 32 layers, 8 KV heads of 128, 16 × 8,192 tokens."""
+    from lmbook import deploy
+
+    c = CH09_CACHE
+    expected = deploy.kv_cache_bytes(**c, bytes_per_value=2) / 1e9
+    check_close(
+        answer,
+        expected,
+        name="answer_3",
+        unit="GB",
+        rel_tol=0.01,
+        hints=[
+            (expected / 2, "the cache holds a key AND a value vector: a factor of 2."),
+            (expected * 4, "with grouped-query attention only the 8 key/value heads count."),
+            (expected * 2, "bf16 takes 2 bytes per value, not 4."),
+            (expected / c["batch"], "that is one sequence; the batch holds 16."),
+            (expected * 1e9 / 2**30, "GB here means 10^9 bytes, not 2^30 (GiB)."),
+        ],
+        default_hint="2 · layers · kv_heads · head_dim · tokens · batch · bytes per value.",
+    )
+
+
+def ch09_csr_break_even(answer: object) -> None:
+    """Exercise 9.4: the sparsity above which 4-byte values + 4-byte indices beat dense fp32."""
+    check_close(
+        answer,
+        0.5,
+        name="answer_4",
+        unit="(a fraction of zeros)",
+        rel_tol=0.01,
+        hints=[
+            (2 / 3, "that is the break-even with 8-byte indices; here they take 4 bytes."),
+            (50, "give the sparsity as a fraction between 0 and 1, not a percentage."),
+        ],
+        default_hint="per entry, dense costs 4 bytes and sparse (1 - s) · (4 + 4); set them "
+        "equal and solve for s.",
+    )
+
 
 # (end of chapter 9)
 
 
 # Chapter 10: the business of large models ---------------------------------------
 
+CH10_BREAK_EVEN = {
+    "api_usd_per_million": 0.50,
+    "tokens_per_second": 5000.0,
+    "usd_per_gpu_hour": 2.00,
+    "average_load": 0.5,
+    "fixed_usd_per_month": 3000.0,
+}
+
+
+def ch10_break_even(answer: object) -> None:
+    """Exercise 10.1: the monthly token volume at which self-hosting breaks even."""
+    from lmbook import economics
+
+    case = CH10_BREAK_EVEN
+    price = case["api_usd_per_million"] / 1e6
+    replica = case["usd_per_gpu_hour"] * economics.HOURS_PER_MONTH
+    full = case["tokens_per_second"] * economics.SECONDS_PER_HOUR * economics.HOURS_PER_MONTH
+    check_close(
+        answer,
+        economics.break_even_tokens(**case),
+        name="answer_1",
+        unit="tokens per month",
+        rel_tol=0.01,
+        hints=[
+            (
+                (replica + case["fixed_usd_per_month"]) / price,
+                "one replica costs that much, but can it serve that volume at 50 % load? "
+                "Count the replicas the volume needs.",
+            ),
+            (replica / price, "the fixed monthly cost must be paid too."),
+            (case["fixed_usd_per_month"] / price, "the GPUs are billed on top of the fixed cost."),
+            (
+                (2 * replica + case["fixed_usd_per_month"]) / price * 1e6,
+                "the API price is per million tokens; your answer is in millions.",
+            ),
+            (full, "that is one replica's capacity at full load, not the break-even volume."),
+        ],
+        default_hint="a replica costs $2 × 730 h a month and serves tokens/s × 0.5 × 3600 × 730 "
+        "tokens; find the fewest replicas k with k·(p·K − c) ≥ F, then V = (k·c + F) / p.",
+    )
+
+
+def ch10_training_cost(answer: object) -> None:
+    """Exercise 10.2: dollars to train 70e9 parameters on 15e12 tokens on H100s."""
+    from lmbook import economics
+
+    cost = economics.training_cost(70e9, 15e12, gpu="H100", mfu=0.4, usd_per_gpu_hour=2.0)
+    check_close(
+        answer,
+        cost.usd,
+        name="answer_2",
+        unit="US dollars",
+        rel_tol=0.02,
+        hints=[
+            (cost.usd * 0.4, "the GPUs deliver only 40 % of their peak (divide by the MFU)."),
+            (cost.usd / 3, "training costs 6 FLOPs per parameter per token, not 2."),
+            (cost.usd / 2, "the price is $2 per GPU-hour: multiply the hours by it."),
+            (cost.gpu_hours, "that is the number of GPU-hours; the question asks for dollars."),
+            (cost.usd * 3600, "a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600."),
+        ],
+        default_hint="C = 6·N·D FLOPs; an H100 gives 0.4 × 989e12 FLOP/s; "
+        "GPU-hours = C / (that × 3600); dollars = GPU-hours × $2.",
+    )
+
+
+def ch10_decode_tokens(answer: object) -> None:
+    """Exercise 10.3: upper bound on batch-1 decoding speed of a 70.6e9-parameter model."""
+    from lmbook import economics, scale
+
+    bound = economics.decode_tokens_per_second(70.6e9, gpu="H100", gpus=2, batch_size=1)
+    h100 = scale.ACCELERATORS["H100"]
+    check_close(
+        answer,
+        bound.tokens_per_second,
+        name="answer_3",
+        unit="tokens per second",
+        rel_tol=0.02,
+        hints=[
+            (bound.tokens_per_second / 2, "two GPUs each read half of the weights, in parallel."),
+            (2 * bound.tokens_per_second, "bf16 stores each parameter in 2 bytes, not 1."),
+            (
+                2 * h100.peak_flops / (2 * 70.6e9),
+                "that is the compute limit; at batch 1 reading the weights takes far longer.",
+            ),
+            (1000 * bound.step_seconds, "that is the time per token in milliseconds; invert it."),
+        ],
+        default_hint="each token needs every weight read once: 70.6e9 × 2 bytes over the two "
+        "GPUs' summed bandwidth (2 × 3.35e12 B/s); tokens/s is one over that time.",
+    )
+
 
 # (end of chapter 10)
+
+
+# Chapter 11: challenges and the future ---
+
+CH11_DP = {"noise_multiplier": 1.1, "sample_rate": 0.01, "steps": 10_000, "delta": 1e-5}
+
+
+def ch11_dp_epsilon(answer: object) -> None:
+    """Exercise 11.1: ε of DP-SGD with σ = 1.1, q = 0.01, 10,000 steps, δ = 1e-5."""
+    from lmbook import privacy
+
+    case = CH11_DP
+    expected = privacy.dp_epsilon(**case)
+    one_step = privacy.dp_epsilon(case["noise_multiplier"], case["sample_rate"], 1, case["delta"])
+    no_sampling = privacy.dp_epsilon(case["noise_multiplier"], 1.0, case["steps"], case["delta"])
+    check_close(
+        answer,
+        expected,
+        name="answer_1",
+        unit="(ε)",
+        rel_tol=0.08,
+        hints=[
+            (one_step, "that is one step; the RDP of the 10,000 steps adds up."),
+            (
+                no_sampling,
+                "that ignores the sampling: each example is in a batch with probability 0.01, "
+                "which amplifies privacy.",
+            ),
+        ],
+        default_hint="use privacy.dp_epsilon(noise_multiplier, sample_rate, steps, delta) or "
+        "Opacus's RDPAccountant with history [(σ, q, steps)].",
+    )
+
+
+def ch11_training_emissions(answer: object) -> None:
+    """Exercise 11.2: tonnes of CO2e for 1,720,320 GPU-hours at 400 W, PUE 1.1, 0.4 kg/kWh."""
+    kwh = 1_720_320 * 0.400 * 1.1
+    expected = kwh * 0.4 / 1000
+    check_close(
+        answer,
+        expected,
+        name="answer_2",
+        unit="t CO2e",
+        rel_tol=0.01,
+        hints=[
+            (kwh * 0.4, "that is in kilograms; a tonne is 1,000 kg."),
+            (expected / 1.1, "the PUE multiplies the GPUs' energy: cooling and overheads count."),
+            (kwh / 1000, "that is the energy in MWh; multiply by the grid's carbon intensity."),
+        ],
+        default_hint="energy (kWh) = GPU-hours × kW per GPU × PUE; emissions = energy × kg/kWh.",
+    )
+
+
+def ch11_integrated_gradients(answer: object) -> None:
+    """Exercise 11.3: a function ig(forward, x, baseline, steps), right Riemann sum."""
+    import torch
+
+    from lmbook import explain
+
+    answer = _as_function(answer, "answer_3", "ig(forward, x, baseline, steps)")
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+
+    def forward(batch):
+        return net(batch)[:, 0]
+
+    x, baseline = torch.randn(6), torch.zeros(6)
+    try:
+        result = answer(forward, x, baseline, 200)
+    except Exception as error:  # noqa: BLE001 - report the learner's error as a hint
+        raise AnswerError(f"answer_3 raised {type(error).__name__}: {error}") from error
+    if not isinstance(result, torch.Tensor) or result.shape != x.shape:
+        shape = getattr(result, "shape", type(result).__name__)
+        raise AnswerError(f"answer_3 should return a tensor of x's shape (6,), got {shape}")
+    reference = explain.integrated_gradients(forward, x, baseline, steps=200, rule="right")
+    if torch.allclose(result.detach(), reference, atol=1e-5):
+        with torch.no_grad():
+            gap = float(forward(x[None]) - forward(baseline[None]))
+        print(
+            f"Correct: your attributions sum to {float(result.sum()):.4f}; "
+            f"f(x) − f(baseline) = {gap:.4f}."
+        )
+        return
+    if torch.allclose(result.detach(), reference / (x - baseline), atol=1e-5):
+        raise AnswerError("Not quite: multiply the averaged gradient by (x − baseline).")
+    raise AnswerError(
+        "Not quite: average ∂f/∂x over the points baseline + t·(x − baseline) for "
+        "t = 1/m, …, 1, then multiply by (x − baseline)."
+    )
+
+
+# (end of chapter 11)

@@ -66,7 +66,8 @@ ACCELERATORS = {
 OPTIMIZER_BYTES = {"adam": 8, "sgd_momentum": 4, "sgd": 0}
 
 
-def _accelerator(accelerator: Accelerator | str) -> Accelerator:
+def get_accelerator(accelerator: Accelerator | str) -> Accelerator:
+    """An :class:`Accelerator` itself, or the one :data:`ACCELERATORS` holds under a name."""
     if isinstance(accelerator, Accelerator):
         return accelerator
     if isinstance(accelerator, str) and accelerator in ACCELERATORS:
@@ -90,7 +91,8 @@ def _nonnegative(name: str, value: object) -> float:
     return float(value)
 
 
-def _fraction(name: str, value: object) -> float:
+def check_fraction(name: str, value: object) -> float:
+    """``value`` as a float in (0, 1]; a clear error otherwise (e.g. 45 for 45%)."""
     number = _positive_array(name, value)
     if number.ndim != 0 or number > 1:
         hint = (
@@ -205,7 +207,7 @@ def training_time(flops, *, gpus, peak_flops, mfu):
     c = _positive_array("flops", flops)
     g = _positive_array("gpus", gpus)
     peak = _positive_array("peak_flops", peak_flops)
-    return _scalar_or_array(c / (g * peak * _fraction("mfu", mfu)))
+    return _scalar_or_array(c / (g * peak * check_fraction("mfu", mfu)))
 
 
 def model_flops_utilization(*, parameters, tokens_per_second, gpus, peak_flops):
@@ -252,7 +254,7 @@ def min_gpus_training(
     A lower bound: it adds ``activation_bytes_per_gpu`` but no framework overhead or
     fragmentation. Raises if no number of GPUs suffices (e.g. without sharding).
     """
-    gpu = _accelerator(accelerator)
+    gpu = get_accelerator(accelerator)
     n = float(_positive_array("parameters", parameters))
     room = gpu.memory_bytes - _nonnegative("activation_bytes_per_gpu", activation_bytes_per_gpu)
     if room <= 0:
@@ -281,7 +283,7 @@ def min_gpus_inference(
 
     ``extra_bytes`` is what else must fit, e.g. a key/value cache (chapter 9).
     """
-    gpu = _accelerator(accelerator)
+    gpu = get_accelerator(accelerator)
     n = float(_positive_array("parameters", parameters))
     width = float(_positive_array("bytes_per_weight", bytes_per_weight))
     extra = _nonnegative("extra_bytes", extra_bytes)
