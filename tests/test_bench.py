@@ -32,3 +32,22 @@ def test_peak_memory_sees_buffers_the_heap_would_reuse():
 def test_peak_memory_rejects_a_non_function():
     with pytest.raises(TypeError, match="function must be callable, got int"):
         bench.peak_memory_mib(3)
+
+
+def test_saved_tensor_bytes_counts_what_autograd_keeps_once():
+    import torch
+
+    weight = torch.randn(8, 4, requires_grad=True)
+    x = torch.randn(16, 8, requires_grad=True)
+    # x @ weight saves x (512 bytes) and weight; tanh saves its output (16×4×4 = 256 bytes).
+    assert bench.saved_tensor_bytes(lambda: torch.tanh(x @ weight)) == 512 + 128 + 256
+    assert bench.saved_tensor_bytes(lambda: torch.tanh(x @ weight), exclude=[weight]) == 768
+    with torch.no_grad():
+        assert bench.saved_tensor_bytes(lambda: torch.tanh(x @ weight)) == 0
+
+
+def test_saved_tensor_bytes_rejects_bad_input():
+    with pytest.raises(TypeError, match="callable"):
+        bench.saved_tensor_bytes(42)
+    with pytest.raises(TypeError, match="tensors"):
+        bench.saved_tensor_bytes(lambda: None, exclude=[1.0])

@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lmbook import checks, gpt, scale, scaling
+from lmbook import bench, checks, gpt, scale, scaling
 
 
 def test_accelerator_table_holds_datasheet_units():
@@ -73,20 +73,6 @@ def test_model_state_bytes_rejects_bad_input(kwargs):
         scale.model_state_bytes(1e9, **kwargs)
 
 
-def _saved_bytes(module: torch.nn.Module, x: torch.Tensor) -> int:
-    weights = {p.untyped_storage().data_ptr() for p in module.parameters()}
-    saved = {}
-
-    def pack(t):
-        if t.untyped_storage().data_ptr() not in weights:
-            saved[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
-        return t
-
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        module(x)
-    return sum(saved.values())
-
-
 @pytest.mark.parametrize(("dropout", "mask_bytes"), [(0.1, 2), (0.0, 0)])
 def test_activation_bytes_match_what_autograd_saves(dropout, mask_bytes):
     s, b, h, a, layers = 32, 2, 64, 4, 2
@@ -98,7 +84,7 @@ def test_activation_bytes_match_what_autograd_saves(dropout, mask_bytes):
         seq_len=s, batch_size=b, hidden=h, heads=a, layers=layers, dropout_mask_bytes=mask_bytes
     )
     extras = layers * (2 * 2 * s * b * 2 + s * s)  # LayerNorm mean and rstd, causal mask
-    assert _saved_bytes(blocks, x) == expected + extras
+    assert bench.saved_tensor_bytes(blocks, x, exclude=blocks.parameters()) == expected + extras
 
 
 def test_activation_bytes_papers_formula_and_recomputation():
