@@ -33,3 +33,12 @@ def colab_url(config: dict, notebook: Path) -> str:
     branch = config["repository"].get("branch", "main")
     relative = notebook.relative_to(ROOT).as_posix()
     return f"https://colab.research.google.com/github/{repo}/blob/{branch}/{relative}"
+
+
+@pytest.fixture(scope="session")
+def html_root() -> Path:
+    """The built website (tests/site only)."""
+    html = ROOT / "_build" / "html"
+    if not (html / "index.html").exists():
+        pytest.fail("the website is not built: run `make book` (or `make test`) first")
+    return html

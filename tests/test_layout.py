@@ -95,6 +95,12 @@ def test_chapter_follows_the_contract(path, config):
     for cell in solutions:
         hidden = set(cell["metadata"]["tags"]) & HIDDEN_TAGS or ":class: dropdown" in source(cell)
         assert hidden, f"solution not hidden by a toggle: {source(cell)[:60]!r}"
+        if cell["cell_type"] == "code" and cell["outputs"]:
+            assert "hide-cell" in cell["metadata"]["tags"], "a solution's output shows unfolded"
+    # A checker's "Correct: ..." line states the answer: the website folds it away too.
+    for cell, cell_tags in zip(cells, tags, strict=True):
+        if "exercise" in cell_tags and "checks." in source(cell):
+            assert "hide-output" in cell_tags, f"checker output not folded: {source(cell)!r}"
 
 
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)

@@ -2,6 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+import numpy as np
 import pytest
 
 from lmbook import plot
@@ -41,3 +42,27 @@ def test_annotate_points_writes_each_label():
     with pytest.raises(ValueError, match="equal length"):
         plot.annotate_points(ax, [[1, 2]], [[3, 4]], ["a"])
     plt.close(fig)
+
+
+def test_show_as_jpeg_displays_a_jpeg_and_closes_the_figure(monkeypatch):
+    shown = []
+    monkeypatch.setattr("IPython.display.display", shown.append)
+    fig, ax = plt.subplots()
+    ax.imshow(np.random.default_rng(0).random((64, 64)))
+    plot.show_as_jpeg(fig, quality=70)
+    (image,) = shown
+    assert image.format == "jpeg" and image.data[:2] == b"\xff\xd8"  # the JPEG magic number
+    assert not plt.fignum_exists(fig.number)
+
+
+@pytest.mark.parametrize("quality", [0, 96, 50.0, True, "85"])
+def test_show_as_jpeg_rejects_a_bad_quality(quality):
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="quality must be an integer from 1 to 95"):
+        plot.show_as_jpeg(fig, quality=quality)
+    plt.close(fig)
+
+
+def test_show_as_jpeg_rejects_what_is_not_a_figure():
+    with pytest.raises(TypeError, match="fig must be a matplotlib Figure, got list"):
+        plot.show_as_jpeg([])

@@ -6,6 +6,7 @@ onto a slide. Nothing is applied at import time: call :func:`use_book_style`.
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 
 import matplotlib as mpl
@@ -81,3 +82,22 @@ def annotate_points(
         ax.annotate(
             str(text), (xi, yi), xytext=offset, textcoords="offset points", fontsize=fontsize
         )
+
+
+def show_as_jpeg(fig: plt.Figure, *, quality: int = 85) -> None:
+    """Show ``fig`` in the notebook as a JPEG instead of a PNG, and close it.
+
+    For figures that are mostly photographs (chapters 3 and 7): PNG stores them
+    losslessly at several times the size, which makes the web page heavy; line plots
+    stay PNG, where JPEG would blur their edges.
+    """
+    if not isinstance(fig, plt.Figure):
+        raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
+        raise ValueError(f"quality must be an integer from 1 to 95, got {quality!r}")
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="jpeg", pil_kwargs={"quality": quality})
+    plt.close(fig)
+    display(Image(data=buffer.getvalue(), format="jpeg"))

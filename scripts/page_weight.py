@@ -1,0 +1,211 @@
+"""Measure the weight of each page of the built website, as a browser loads it.
+
+Run after `make book`: ``.venv/bin/python scripts/page_weight.py``. It serves
+``_build/html`` on localhost, opens every page in headless Chromium (Debian's
+``chromium``, driven by Playwright), waits until the page and its math are done,
+and adds up the bytes of every response: the HTML, scripts, stylesheets, fonts,
+images and the MathJax files the page fetched. It prints one line per page, heaviest
+first, writes the table to ``_build/page-weights.csv`` and exits with status 1 if a
+chapter page weighs more than ``CHAPTER_LIMIT_BYTES``. Sizes are the bytes served,
+before any compression a production web server may add.
+
+The browser tests (tests/site/test_browser.py) use the same functions.
+"""
+
+import contextlib
+import csv
+import functools
+import http.server
+import os
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parents[1]
+HTML = ROOT / "_build" / "html"
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHAPTER_LIMIT_BYTES = 3_000_000
+LOCAL_HOSTS = {"127.0.0.1", "localhost"}
+# No sandbox (CI runs as root); no background connections of Chromium's own, which a
+# closed network refuses and which are not the site's requests.
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def site_pages(html_root: Path = HTML) -> list[str]:
+    """Every page of the site, as paths relative to ``html_root``."""
+    if not (html_root / "index.html").is_file():
+        raise FileNotFoundError(f"no built website at {html_root}: run `make book` first")
+    return sorted(
+        page.relative_to(html_root).as_posix()
+        for page in html_root.rglob("*.html")
+        if not {"_static", "_sources"} & set(page.relative_to(html_root).parts)
+    )
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def serve(html_root: Path = HTML) -> Iterator[str]:
+    """Serve ``html_root`` on a free localhost port; yields the base URL."""
+    handler = functools.partial(QuietHandler, directory=str(html_root))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[object]:
+    """A headless Chromium (Playwright ``Browser``); Playwright's own download is not used."""
+    from playwright.sync_api import sync_playwright
+
+    if not Path(CHROMIUM).is_file():
+        raise FileNotFoundError(
+            f"no Chromium at {CHROMIUM}: install it (Debian: apt-get install chromium) "
+            "or set CHROMIUM to its path"
+        )
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+MATHJAX_TIMEOUT_MS = 20_000
+# Resolves "done" once MathJax has typeset the page (at once on a page without it), or
+# says why not: a missing component leaves MathJax's promise pending for ever.
+TYPESET_SCRIPT = """async (timeout) => {
+  const promise = window.MathJax?.startup?.promise;
+  if (!promise) return "done";
+  const late = new Promise(
+    (resolve) => setTimeout(() => resolve(`timed out after ${timeout} ms`), timeout)
+  );
+  try { return await Promise.race([promise.then(() => "done"), late]); }
+  catch (error) { return String(error); }
+}"""
+
+
+@dataclass
+class PageLoad:
+    """What happened while a page loaded."""
+
+    url: str
+    status: int = 0
+    console_errors: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    offsite: list[str] = field(default_factory=list)
+    bytes_by_url: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def weight(self) -> int:
+        return sum(self.bytes_by_url.values())
+
+
+def visit(browser: object, url: str, *, keep_open: bool = False) -> tuple[PageLoad, object]:
+    """Load ``url`` in a fresh browser context and record what it fetched.
+
+    Requests to any host but localhost are recorded in ``offsite`` and aborted, as a
+    classroom without internet would see them. Waits for MathJax to finish typesetting
+    where the page loads it. Returns the record and the page (closed unless
+    ``keep_open``).
+    """
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    load = PageLoad(url)
+
+    def route(route):
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            load.offsite.append(route.request.url)
+            route.abort()
+
+    def finished(request):
+        load.bytes_by_url[request.url] = request.sizes()["responseBodySize"]
+
+    def console(message):
+        if message.type == "error":
+            load.console_errors.append(message.text)
+
+    def response(answer):
+        if answer.status >= 400:
+            load.failed.append(f"{answer.status} {answer.url}")
+
+    page.route("**/*", route)
+    page.on("requestfinished", finished)
+    page.on("console", console)
+    page.on("pageerror", lambda error: load.console_errors.append(str(error)))
+    page.on("response", response)
+    page.on("requestfailed", lambda r: load.failed.append(f"{r.failure} {r.url}"))
+    answer = page.goto(url, wait_until="networkidle")
+    load.status = answer.status if answer else 0
+    # index.html forwards to the first page; wait for it before asking for MathJax.
+    page.wait_for_load_state("networkidle")
+    typeset = page.evaluate(TYPESET_SCRIPT, MATHJAX_TIMEOUT_MS)
+    if typeset != "done":
+        load.console_errors.append(f"MathJax did not finish typesetting: {typeset}")
+    page.wait_for_load_state("networkidle")
+    if not keep_open:
+        context.close()
+    return load, page
+
+
+def measure(html_root: Path = HTML) -> dict[str, PageLoad]:
+    """Load every page of the site in Chromium; the record of each, by page."""
+    pages = site_pages(html_root)
+    with serve(html_root) as base, chromium() as browser:
+        return {page: visit(browser, base + page)[0] for page in pages}
+
+
+def is_chapter(page: str) -> bool:
+    return page.startswith("notebooks/")
+
+
+def write_report(loads: dict[str, PageLoad], report: Path) -> list[str]:
+    """Write the weight of each page, heaviest first, to ``report`` (CSV); print it too.
+
+    Returns the chapter pages heavier than ``CHAPTER_LIMIT_BYTES``.
+    """
+    too_heavy = []
+    report.parent.mkdir(parents=True, exist_ok=True)
+    with report.open("w", newline="", encoding="utf-8") as out:
+        writer = csv.writer(out)
+        writer.writerow(["page", "bytes", "files"])
+        for page, load in sorted(loads.items(), key=lambda item: -item[1].weight):
+            writer.writerow([page, load.weight, len(load.bytes_by_url)])
+            print(f"{load.weight / 1e6:6.2f} MB  {len(load.bytes_by_url):3d} files  {page}")
+            if is_chapter(page) and load.weight > CHAPTER_LIMIT_BYTES:
+                too_heavy.append(page)
+    print(f"written to {report}")
+    return too_heavy
+
+
+def main(argv: list[str]) -> int:
+    html_root = Path(argv[0]) if argv else HTML
+    too_heavy = write_report(measure(html_root), html_root.parent / "page-weights.csv")
+    if too_heavy:
+        print(f"over {CHAPTER_LIMIT_BYTES / 1e6:.0f} MB: {', '.join(too_heavy)}")
+    return 1 if too_heavy else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,181 @@
+"""The built website in a real browser: headless Chromium over _build/html on localhost.
+
+Chromium is Debian's (``apt-get install chromium``; ``.ci/run`` installs it), driven by
+Playwright; ``CHROMIUM`` names another binary. Every request to a host other than
+localhost is recorded and aborted, so a page that needs the internet fails here.
+"""
+
+import json
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urljoin
+
+import pytest
+from conftest import ROOT, chapter_paths, colab_url
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import page_weight  # noqa: E402  (a script, not a package)
+
+CHAPTERS = chapter_paths()
+MATH_CHAPTER = "notebooks/02_neural_network_math.html"
+SEARCH_TERM, SEARCH_HIT = "backpropagation", "notebooks/02_neural_network_math.html"
+
+
+def chapter_page(notebook: Path) -> str:
+    return notebook.relative_to(ROOT).with_suffix(".html").as_posix()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(page_weight.CHROMIUM).is_file():
+        if os.environ.get("LMBOOK_SKIP_BROWSER") == "1":
+            pytest.skip("LMBOOK_SKIP_BROWSER=1: browser tests skipped")
+        pytest.fail(
+            f"no Chromium at {page_weight.CHROMIUM}: install it (Debian: apt-get install "
+            "chromium), set CHROMIUM to its path, or set LMBOOK_SKIP_BROWSER=1 to skip"
+        )
+    with page_weight.chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def site(html_root):
+    with page_weight.serve(html_root) as base:
+        yield base
+
+
+@pytest.fixture(scope="module")
+def loads(browser, site, html_root):
+    """Every page loaded once; the weights also go to _build/page-weights.csv."""
+    records = {
+        page: page_weight.visit(browser, site + page)[0]
+        for page in page_weight.site_pages(html_root)
+    }
+    page_weight.write_report(records, html_root.parent / "page-weights.csv")
+    return records
+
+
+@pytest.fixture
+def open_page(browser, site):
+    pages = []
+
+    def open_(path: str):
+        load, page = page_weight.visit(browser, site + path, keep_open=True)
+        pages.append(page)
+        return load, page
+
+    yield open_
+    for page in pages:
+        page.context.close()
+
+
+def test_the_recorder_catches_offsite_requests(browser, tmp_path):
+    (tmp_path / "index.html").write_text(
+        '<img src="https://cdn.example.com/logo.png"><script src="http://example.org/a.js">'
+        "</script><p>offline?</p>",
+        encoding="utf-8",
+    )
+    with page_weight.serve(tmp_path) as base:
+        load, _ = page_weight.visit(browser, base + "index.html")
+    assert load.status == 200
+    assert sorted(load.offsite) == ["http://example.org/a.js", "https://cdn.example.com/logo.png"]
+
+
+def test_every_page_loads_from_localhost_only(loads):
+    assert len(loads) >= len(CHAPTERS) + 5
+    problems = {
+        page: {
+            k: v
+            for k, v in vars(load).items()
+            if k in {"status", "console_errors", "failed", "offsite"}
+        }
+        for page, load in loads.items()
+        if load.status != 200 or load.console_errors or load.failed or load.offsite
+    }
+    assert not problems, json.dumps(problems, indent=1)[:3000]
+
+
+def test_chapter_pages_weigh_under_the_limit(loads):
+    weights = {page: load.weight for page, load in loads.items() if page_weight.is_chapter(page)}
+    assert len(weights) == len(CHAPTERS)
+    heavy = {page: w for page, w in weights.items() if w > page_weight.CHAPTER_LIMIT_BYTES}
+    assert not heavy, f"over {page_weight.CHAPTER_LIMIT_BYTES:,} bytes: {heavy}"
+
+
+def test_pages_load_only_the_scripts_they_need(loads, html_root):
+    for page, load in loads.items():
+        tags = (html_root / page).read_text(encoding="utf-8").count("_static/mathjax/")
+        assert tags <= 1, f"{page} has {tags} MathJax script tags; only the loader belongs"
+        scripts = [url for url in load.bytes_by_url if url.split("?")[0].endswith(".js")]
+        # The loader fetches its components, their font data and the TeX extensions used.
+        mathjax = [url for url in scripts if "/_static/mathjax/" in url]
+        assert len(mathjax) <= 12, f"{page} loads {len(mathjax)} MathJax files"
+        assert not any("fontawesome.js" in url or "thebe" in url for url in scripts), page
+        assert len(scripts) <= 25, f"{page} loads {len(scripts)} scripts"
+    assert not any("/_static/mathjax/" in url for url in loads["book/intro.html"].bytes_by_url)
+
+
+def test_math_is_typeset(open_page):
+    load, page = open_page(MATH_CHAPTER)
+    assert not load.console_errors, load.console_errors
+    rendered = page.locator("mjx-container").count()
+    sources = page.locator(".math").count()
+    untypeset = page.locator(".math:not(:has(mjx-container))").count()
+    assert rendered >= 20 and sources >= 20, (rendered, sources)
+    assert untypeset == 0, f"{untypeset} of {sources} formulas were not typeset"
+    prose = page.locator("article p, article li").all_inner_texts()
+    assert not [text for text in prose if "$$" in text or "\\(" in text or "\\[" in text]
+
+
+def test_search_finds_a_chapter_term(open_page):
+    _, page = open_page(f"search.html?q={SEARCH_TERM}")
+    page.wait_for_selector("#search-results ul.search li", timeout=20_000)
+    hits = page.locator("#search-results ul.search li a").evaluate_all(
+        "links => links.map(link => link.href)"
+    )
+    assert any(SEARCH_HIT in hit for hit in hits), hits[:10]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_chapter_buttons_work(open_page, config, notebook):
+    _, page = open_page(chapter_page(notebook))
+    colab = page.locator('a[href*="colab.research.google.com"]').evaluate_all(
+        "links => links.map(link => link.href)"
+    )
+    assert colab and set(colab) == {colab_url(config, notebook)}, colab
+    download = page.locator("a.btn-download-source-button").get_attribute("href")
+    assert download and download.endswith(f"{notebook.name}"), download
+    answer = page.context.request.get(urljoin(page.url, download))
+    assert answer.status == 200
+    served = json.loads(answer.body())
+    committed = json.loads(notebook.read_text(encoding="utf-8"))
+    assert len(served["cells"]) == len(committed["cells"])
+    source = page.locator("a.btn-source-notebook-button").get_attribute("href")
+    repository = config["repository"]["url"].rstrip("/")
+    assert source == f"{repository}/blob/main/{notebook.relative_to(ROOT).as_posix()}"
+    assert page.locator("button.copybtn").count() > 0, "code cells have no copy button"
+
+
+def test_solutions_are_collapsed(open_page):
+    _, page = open_page("notebooks/04_recurrent_networks.html")
+    toggles = page.locator(".cell.tag_solution details, .tag_solution .toggle-details")
+    dropdowns = page.locator("details.dropdown, .admonition.dropdown")
+    assert toggles.count() + dropdowns.count() > 0
+    solution_code = page.locator(".cell.tag_solution .cell_input")
+    checker_output = page.locator(".cell.tag_exercise.tag_hide-output .cell_output")
+    assert solution_code.count() >= 3 and checker_output.count() >= 3
+    for cells in (solution_code, checker_output):
+        for index in range(cells.count()):
+            assert not cells.nth(index).is_visible(), "a solution or answer shows unfolded"
+
+
+def test_screenshots(open_page, html_root):
+    folder = html_root.parent / "screenshots"
+    folder.mkdir(exist_ok=True)
+    for name, path in (("home", "index.html"), ("chapter-02", MATH_CHAPTER)):
+        _, page = open_page(path)
+        if path == MATH_CHAPTER:  # show typeset math
+            page.locator("mjx-container[display]").nth(3).scroll_into_view_if_needed()
+        page.screenshot(path=folder / f"{name}.png")
+        assert (folder / f"{name}.png").stat().st_size > 20_000
