@@ -23,17 +23,29 @@ class AnswerError(AssertionError):
     """The answer is missing, malformed or wrong; the message says how to proceed."""
 
 
+def _size(value: object) -> int | None:
+    """The number of entries of a NumPy array or a torch tensor; None for anything else."""
+    numel = getattr(value, "numel", None)  # torch: .size is a method, .numel() the count
+    size = numel() if callable(numel) else getattr(value, "size", None)
+    return size if isinstance(size, int) else None
+
+
 def _as_number(answer: object, name: str, unit: str) -> float:
     if answer is None or answer is Ellipsis:
         raise AnswerError(f"No answer yet: set {name} to a number (in {unit}) and run the cell.")
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        if hasattr(answer, "item") and getattr(answer, "size", None) == 1:
+        if hasattr(answer, "item") and _size(answer) == 1:  # a NumPy scalar, a 0-d tensor
             return _as_number(answer.item(), name, unit)
         raise AnswerError(
             f"{name} should be a single number (in {unit}), "
             f"but it is a {type(answer).__name__}: {answer!r}"
         )
-    value = float(answer)
+    try:
+        value = float(answer)
+    except OverflowError:  # an int beyond the range of floats
+        raise AnswerError(
+            f"{name} is an integer too large for a float; expected a finite number in {unit}."
+        ) from None
     if not math.isfinite(value):
         raise AnswerError(f"{name} is {value}; expected a finite number in {unit}.")
     return value
@@ -154,14 +166,42 @@ def _call(function: Callable, signature: str, *args: np.ndarray):
         raise AnswerError(f"Calling {signature} raised {type(error).__name__}: {error}") from error
 
 
-def _as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
+def _numpy_readable(value: object) -> object:
+    """``value``, or, for a torch tensor, a detached CPU copy that NumPy can read."""
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "cpu"):
+        try:
+            return detach().cpu()
+        except Exception:  # noqa: BLE001 - not a tensor after all; let NumPy judge it
+            return value
+    return value
+
+
+def _float_array(value: object) -> np.ndarray | None:
+    """``value`` as a float array, or None if it is not an array of numbers."""
     try:
-        array = None if value is None else np.asarray(value, dtype=float)
-    except (TypeError, ValueError):
-        array = None
+        return np.asarray(_numpy_readable(value), dtype=float)
+    except (TypeError, ValueError, RuntimeError, OverflowError):  # strings, ragged lists, dicts
+        return None
+
+
+def _as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = None if value is None else _float_array(value)
     if array is None or array.shape != shape:
-        got = "None" if array is None else f"shape {array.shape}"
+        if value is None:
+            got = "None"
+        elif array is None:
+            got = f"a {type(value).__name__} that is not an array of numbers"
+        else:
+            got = f"shape {array.shape}"
         raise AnswerError(f"{what} should be a float array of shape {shape}, got {got}.")
+    return array
+
+
+def _as_finite_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    array = _as_array(value, what, shape)
+    if not np.all(np.isfinite(array)):
+        raise AnswerError(f"{what} contains nan or inf; expected {array.size} finite numbers.")
     return array
 
 
@@ -217,7 +257,7 @@ def ch02_linear_backward(answer: object) -> None:
     }
     for (key, value), got in zip(expected.items(), result, strict=True):
         try:
-            array = _as_array(got, key, value.shape)
+            array = _as_finite_array(got, key, value.shape)
         except AnswerError as error:
             raise AnswerError(f"{error} Hint: {hints[key]}") from None
         if not np.allclose(array, value, atol=1e-10):
@@ -339,7 +379,7 @@ def ch03_max_pool_backward(answer: object) -> None:
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)  # distinct: no ties
     dout = rng.standard_normal((2, 3, 3, 4))
-    got = _as_array(_call(function, signature, dout.copy(), x.copy()), signature, x.shape)
+    got = _as_finite_array(_call(function, signature, dout.copy(), x.copy()), signature, x.shape)
     expected = cnn.max_pool2d_backward(dout, x, 2)
     if np.allclose(got, expected, rtol=0, atol=1e-12):
         print("Correct: every window's gradient goes to its maximum, and only there.")
@@ -517,10 +557,21 @@ def ch04_gru_step(answer: object) -> None:
         ) from error
     if result is None:
         raise AnswerError("my_gru_step returned None; return the new states (batch, hidden).")
-    result = np.asarray(result, dtype=float)
+    array = _float_array(result)
+    if array is None:
+        raise AnswerError(
+            f"my_gru_step returned a {type(result).__name__} that is not an array of numbers; "
+            "return the new states, shape (batch, hidden) = (2, 5)."
+        )
+    result = array
     if result.shape != (2, 5):
         raise AnswerError(
             f"my_gru_step returned shape {result.shape}; expected (batch, hidden) = (2, 5)."
+        )
+    if not np.all(np.isfinite(result)):
+        raise AnswerError(
+            "my_gru_step returned nan or inf; every GRU state is a finite number in (-1, 1). "
+            "Hint: look for a division or an exp that overflows."
         )
     if np.allclose(result, rnn.gru_cell(params, x, h), rtol=0, atol=1e-10):
         print("Correct: my_gru_step matches lmbook.rnn.gru_cell.")
@@ -556,7 +607,13 @@ def ch05_causal_mask(answer: object) -> None:
     function = _as_function(answer, "my_causal_mask", signature)
     for n in (5, 2, 9, 1):
         got = _call(function, signature, n)
-        got = np.asarray(got) if got is not None else None
+        try:
+            got = np.asarray(got) if got is not None else None
+        except ValueError:  # a ragged list
+            raise AnswerError(
+                f"{signature} should return an array of shape (n, n); for n = {n} it returned "
+                f"a {type(got).__name__} whose rows differ in length."
+            ) from None
         if got is None or got.shape != (n, n):
             shape = "None" if got is None else f"shape {got.shape}"
             raise AnswerError(
@@ -687,7 +744,7 @@ def ch07_caffe_pixel(answer: object) -> None:
     """Exercise 7.3: VGG16's preprocessing, by hand, of the RGB pixel (255, 128, 0)."""
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_3 to three numbers and run the cell.")
-    got = _as_array(answer, "answer_3", (3,))
+    got = _as_finite_array(answer, "answer_3", (3,))
     expected = vision.vgg_preprocess(np.array([[[255, 128, 0]]], dtype=np.uint8))[0, 0]
     if np.allclose(got, expected, atol=1e-3):
         print(f"Correct: {np.round(expected, 3).tolist()} (blue, green, red).")
@@ -710,8 +767,9 @@ def ch07_caffe_pixel(answer: object) -> None:
         if np.allclose(got, wrong, atol=1e-3):
             raise AnswerError(f"Not quite: {hint}")
     raise AnswerError(
-        "Not quite. Hint: put the pixel in BGR order, then subtract "
-        f"{vision.CAFFE_MEAN_BGR} channel by channel."
+        "Not quite. Hint: as section 7.2 shows, VGG16's 'caffe' preprocessing puts the pixel "
+        "in BGR order, then subtracts the ImageNet mean of each channel (the means listed in "
+        "BGR order too); the pixel values stay in 0–255."
     )
 
 
@@ -738,7 +796,7 @@ def ch06_wordpiece(answer: object) -> None:
 
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_1 to a list of strings and run the cell.")
-    if isinstance(answer, str) or not all(isinstance(piece, str) for piece in answer):
+    if not isinstance(answer, list | tuple) or not all(isinstance(p, str) for p in answer):
         raise AnswerError(
             f"answer_1 should be a list of strings such as ['un', '##...'], got {answer!r}"
         )
@@ -812,7 +870,8 @@ def ch06_mean_pool(answer: object) -> None:
     generator = torch.Generator().manual_seed(6)
     states = torch.randn(3, 5, 4, generator=generator)
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
-    got = _as_array(_call(function, signature, states.clone(), mask.clone()), signature, (3, 4))
+    result = _call(function, signature, states.clone(), mask.clone())
+    got = _as_finite_array(result, signature, (3, 4))
     expected = text.mean_pool(states, mask).numpy()
     if np.allclose(got, expected, atol=1e-5):
         print("Correct: the mean over real tokens, padding left out.")
@@ -905,7 +964,7 @@ def ch06_entity_scores(answer: object) -> None:
 
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_1 to (precision, recall, F1).")
-    got = _as_array(answer, "answer_1", (3,))
+    got = _as_finite_array(answer, "answer_1", (3,))
     table = ner.entity_scores([CH06_GOLD], [CH06_PRED])
     expected = table.loc["micro", ["precision", "recall", "f1"]].to_numpy(dtype=float)
     if np.allclose(got, expected, atol=1e-3):
@@ -1022,7 +1081,8 @@ def ch06_top_p_survivors(answer: object) -> None:
     """Exercise 6d.2: which of six next tokens survive nucleus filtering with top_p = 0.9."""
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_2 to a list of tokens and run the cell.")
-    if isinstance(answer, str) or not isinstance(answer, list | tuple | set | frozenset):
+    is_collection = isinstance(answer, list | tuple | set | frozenset)
+    if not is_collection or not all(isinstance(token, str) for token in answer):
         raise AnswerError(
             f"answer_2 should be a list (or set) of tokens such as ['the', 'a'], "
             f"got {type(answer).__name__}: {answer!r}"
@@ -1059,7 +1119,7 @@ def ch06_temperature_probs(answer: object) -> None:
     """Exercise 6d.3: softmax of the logits (2, 1, 0) at temperature 0.5."""
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_3 to three probabilities and run the cell.")
-    got = _as_array(answer, "answer_3", (3,))
+    got = _as_finite_array(answer, "answer_3", (3,))
     logits = np.array(CH06D_LOGITS)
     expected = nn.softmax(logits / CH06D_TEMPERATURE)
     if np.allclose(got, expected, atol=2e-3):
@@ -1219,7 +1279,10 @@ def ch09_qparams(answer: object) -> None:
 
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_2 to a pair (scale, zero_point).")
-    if isinstance(answer, str) or not hasattr(answer, "__len__") or len(answer) != 2:
+    is_sequence = isinstance(answer, list | tuple) or (
+        isinstance(answer, np.ndarray) and answer.ndim == 1
+    )
+    if not is_sequence or len(answer) != 2:
         raise AnswerError(
             f"answer_2 should be a pair (scale, zero_point), e.g. (0.01, 10); got {answer!r}"
         )
@@ -1354,8 +1417,11 @@ def ch10_training_cost(answer: object) -> None:
         hints=[
             (cost.usd * 0.4, "the GPUs deliver only 40 % of their peak (divide by the MFU)."),
             (cost.usd / 3, "training costs 6 FLOPs per parameter per token, not 2."),
-            (cost.usd / 2, "the price is $2 per GPU-hour: multiply the hours by it."),
-            (cost.gpu_hours, "that is the number of GPU-hours; the question asks for dollars."),
+            (
+                cost.gpu_hours,  # the same number as cost.usd / 2: the price was left out
+                "that is the number of GPU-hours; the question asks for dollars, at $2 per "
+                "GPU-hour.",
+            ),
             (cost.usd * 3600, "a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600."),
         ],
         default_hint="C = 6·N·D FLOPs; an H100 gives 0.4 × 989e12 FLOP/s; "
@@ -1461,11 +1527,23 @@ def ch11_integrated_gradients(answer: object) -> None:
         result = answer(forward, x, baseline, 200)
     except Exception as error:  # noqa: BLE001 - report the learner's error as a hint
         raise AnswerError(f"answer_3 raised {type(error).__name__}: {error}") from error
-    if not isinstance(result, torch.Tensor) or result.shape != x.shape:
-        shape = getattr(result, "shape", type(result).__name__)
-        raise AnswerError(f"answer_3 should return a tensor of x's shape (6,), got {shape}")
+    if not isinstance(result, torch.Tensor):
+        raise AnswerError(
+            f"answer_3 should return a torch tensor of x's shape (6,), "
+            f"got a {type(result).__name__}"
+        )
+    if result.shape != x.shape:
+        raise AnswerError(
+            f"answer_3 should return a tensor of x's shape (6,), got shape {tuple(result.shape)}"
+        )
+    if result.is_complex() or not torch.isfinite(result.detach()).all():
+        raise AnswerError(
+            "answer_3 returned nan, inf or complex attributions; every attribution of this "
+            "small network is a finite real number. Hint: check the path points and the mean."
+        )
     reference = explain.integrated_gradients(forward, x, baseline, steps=200, rule="right")
-    if torch.allclose(result.detach(), reference, atol=1e-5):
+    got = result.detach().to(reference.dtype)
+    if torch.allclose(got, reference, atol=1e-5):
         with torch.no_grad():
             gap = float(forward(x[None]) - forward(baseline[None]))
         print(
@@ -1473,7 +1551,7 @@ def ch11_integrated_gradients(answer: object) -> None:
             f"f(x) − f(baseline) = {gap:.4f}."
         )
         return
-    if torch.allclose(result.detach(), reference / (x - baseline), atol=1e-5):
+    if torch.allclose(got, reference / (x - baseline), atol=1e-5):
         raise AnswerError("Not quite: multiply the averaged gradient by (x − baseline).")
     raise AnswerError(
         "Not quite: average ∂f/∂x over the points baseline + t·(x − baseline) for "
