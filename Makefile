@@ -1,6 +1,7 @@
 # Large Models: From Neurons to Business. The README documents the two commands:
 #   make book   build the website into _build/html from the committed notebook outputs
-#   make test   lint, unit tests, nbval over every notebook, strict book build, site checks
+#   make test   lint, unit tests, nbval over every notebook, student copies executed,
+#               strict book build, site checks in a browser
 # Everything runs in .venv, created and filled from requirements*.txt on first use.
 
 SHELL := /bin/bash
@@ -20,14 +21,24 @@ export PYTHONHASHSEED := 0
 # two cores and a notebook can run several times slower. Committed outputs are made
 # with the same setting (make execute), so their numbers match nbval's.
 export OMP_NUM_THREADS := 1
+# The same arithmetic on every x86-64 processor with AVX2, so that outputs committed on
+# one machine match nbval's on another: MKL, PyTorch's kernels and oneDNN take their
+# AVX2 code paths even where AVX-512 exists, and TensorFlow its oneDNN-free kernels.
+# TensorFlow's C++ INFO lines describe the machine, not the lesson: they are not logged.
+export MKL_CBWR := AVX2
+export ATEN_CPU_CAPABILITY := avx2
+export ONEDNN_MAX_CPU_ISA := AVX2
+export TF_ENABLE_ONEDNN_OPTS := 0
+export TF_CPP_MIN_LOG_LEVEL := 1
 
-.PHONY: book test install lint unit nbval site-build site-check execute execute-all freeze clean
+.PHONY: book test install lint unit nbval student student-check site-build site-check \
+	execute execute-all freeze clean
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)."
 
-test: $(INSTALLED) lint unit nbval site-build site-check
+test: $(INSTALLED) lint unit nbval student-check site-build site-check
 	@echo "make test: all checks passed."
 
 install: $(INSTALLED)
@@ -45,11 +56,20 @@ lint: $(INSTALLED)
 	$(BIN)/ruff format --check .
 
 unit: $(INSTALLED)
-	$(BIN)/pytest tests --ignore=tests/site -q
+	$(BIN)/pytest tests --ignore=tests/site --ignore=tests/student -q
 
 nbval: $(INSTALLED)
 	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-current-env \
 		--nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -q
+
+# Student copies for a class: _student/ and _student.zip (scripts/student_copies.py).
+student: $(INSTALLED)
+	$(BIN)/python scripts/student_copies.py
+
+# Each student copy executes up to and through its exercises (unanswered, they fail
+# with the checker's message); two notebooks at a time, as nbval runs.
+student-check: $(INSTALLED)
+	$(BIN)/pytest tests/student -n 2 -q
 
 site-build: $(INSTALLED)
 	rm -rf _build/html
@@ -77,4 +97,4 @@ freeze:
 	@echo "requirements.txt rewritten; run make test from a clean clone."
 
 clean:
-	rm -rf _build _student .pytest_cache .ruff_cache
+	rm -rf _build _student _student.zip .pytest_cache .ruff_cache

@@ -1,0 +1,102 @@
+"""Student copies (scripts/student_copies.py, make student): no solution leaks out."""
+
+import json
+import sys
+import zipfile
+
+import pytest
+from conftest import ROOT, chapter_paths
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import student_copies  # noqa: E402  (a script, not a package)
+
+CHAPTERS = chapter_paths()
+
+
+def text_of(cell):
+    """A cell's source and the text of its outputs."""
+    parts = ["".join(cell["source"])]
+    for output in cell.get("outputs", []):
+        parts.append("".join(output.get("text", "")))
+        for value in output.get("data", {}).values():
+            parts.append(value if isinstance(value, str) else "".join(value))
+        parts.append(" ".join(output.get("traceback", [])))
+    return "\n".join(parts)
+
+
+def solution_only_lines(notebook):
+    """Lines of the solution cells that no other cell of the full notebook shows."""
+    solutions = [c for c in notebook["cells"] if "solution" in student_copies.tags(c)]
+    shared = "\n".join(
+        text_of(c)
+        for c in notebook["cells"]
+        if not student_copies.tags(c) & {"solution", "exercise"}
+    )
+    shared += "\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if "exercise" in student_copies.tags(c)
+    )
+    lines = {line.strip() for cell in solutions for line in text_of(cell).splitlines()}
+    return {line for line in lines if len(line) >= 12 and line not in shared}
+
+
+@pytest.fixture(scope="module")
+def copies(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("course") / "_student"
+    archive = folder.parent / "_student.zip"
+    written = student_copies.write_student_copies(CHAPTERS, folder, archive)
+    return {path.name: path for path in written}, archive
+
+
+def load(path):
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_no_solution_leaks_into_the_student_copy(copies, notebook):
+    full = load(notebook)
+    student = copies[0][notebook.name].read_text(encoding="utf-8")
+    secret = solution_only_lines(full)
+    assert len(secret) >= 3, "the test found almost nothing to look for"
+    leaked = sorted(line for line in secret if line in student)
+    assert not leaked, f"solution text in the student copy: {leaked[:5]}"
+    cells = json.loads(student)["cells"]
+    assert not [c for c in cells if "solution" in student_copies.tags(c)]
+    exercise_code = [
+        c for c in cells if c["cell_type"] == "code" and "exercise" in student_copies.tags(c)
+    ]
+    assert exercise_code and not [c for c in exercise_code if c["outputs"]]
+    assert "Correct:" not in "\n".join(text_of(c) for c in cells)
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_the_student_copy_keeps_everything_else(copies, notebook):
+    full = [c for c in load(notebook)["cells"] if "solution" not in student_copies.tags(c)]
+    student = load(copies[0][notebook.name])["cells"]
+    assert [c["id"] for c in student] == [c["id"] for c in full]
+    for kept, original in zip(student[1:], full[1:], strict=True):
+        assert kept["source"] == original["source"]
+        if "exercise" not in student_copies.tags(original):
+            assert kept.get("outputs") == original.get("outputs")
+    first_code = [c for c in student if c["cell_type"] == "code"][0]
+    assert "colab-setup" in student_copies.tags(first_code), "Colab set-up must stay first"
+    title = "".join(student[0]["source"])
+    assert "colab.research.google.com" not in title, "the link would open the full notebook"
+    assert student_copies.STUDENT_NOTE in title
+
+
+def test_the_zip_holds_every_copy(copies):
+    written, archive = copies
+    with zipfile.ZipFile(archive) as bundle:
+        names = {name.split("/")[-1]: name for name in bundle.namelist()}
+        assert sorted(names) == sorted(written)
+        for name, path in written.items():
+            assert bundle.read(names[name]) == path.read_bytes()
+
+
+def test_bad_input_is_refused(tmp_path):
+    with pytest.raises(TypeError, match="expected a notebook"):
+        student_copies.student_copy([])
+    with pytest.raises(ValueError, match="Open in Colab"):
+        student_copies.student_copy({"cells": [{"cell_type": "markdown", "source": ["# T"]}]})
+    with pytest.raises(ValueError, match="no notebooks"):
+        student_copies.write_student_copies([], tmp_path / "s", tmp_path / "s.zip")
