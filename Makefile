@@ -22,14 +22,16 @@ export PYTHONHASHSEED := 0
 # with the same setting (make execute), so their numbers match nbval's.
 export OMP_NUM_THREADS := 1
 # The same arithmetic on every x86-64 processor with AVX2, so that outputs committed on
-# one machine match nbval's on another: MKL, PyTorch's kernels and oneDNN take their
-# AVX2 code paths even where AVX-512 exists, and TensorFlow its oneDNN-free kernels.
+# one machine match nbval's on another: MKL, PyTorch's kernels, oneDNN and NumPy take
+# their AVX2 code paths even where AVX-512 exists, and TensorFlow its oneDNN-free kernels.
 # TensorFlow's C++ INFO lines describe the machine, not the lesson: they are not logged.
 export MKL_CBWR := AVX2
 export ATEN_CPU_CAPABILITY := avx2
 export ONEDNN_MAX_CPU_ISA := AVX2
 export TF_ENABLE_ONEDNN_OPTS := 0
 export TF_CPP_MIN_LOG_LEVEL := 1
+# NumPy's own AVX-512 loops (exp, log, sums, ...) likewise stay off.
+export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
 	execute execute-all freeze clean
