@@ -1,10 +1,13 @@
 import re
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+# The tests import the scripts (student copies, page weights) as modules.
+sys.path.insert(0, str(ROOT / "scripts"))
 CHAPTER_NAME = re.compile(r"^(\d{2})[a-z]?_[a-z0-9_]+\.ipynb$")
 
 

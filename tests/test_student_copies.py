@@ -1,14 +1,11 @@
 """Student copies (scripts/student_copies.py, make student): no solution leaks out."""
 
 import json
-import sys
 import zipfile
 
 import pytest
-from conftest import ROOT, chapter_paths
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import student_copies  # noqa: E402  (a script, not a package)
+import student_copies  # scripts/, on the path through conftest
+from conftest import chapter_paths
 
 CHAPTERS = chapter_paths()
 

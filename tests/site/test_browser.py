@@ -7,15 +7,12 @@ localhost is recorded and aborted, so a page that needs the internet fails here.
 
 import json
 import os
-import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
+import page_weight  # scripts/, on the path through conftest
 import pytest
 from conftest import ROOT, chapter_paths, colab_url
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import page_weight  # noqa: E402  (a script, not a package)
 
 CHAPTERS = chapter_paths()
 MATH_CHAPTER = "notebooks/02_neural_network_math.html"

@@ -6,15 +6,11 @@ Slow (it executes every chapter once more): make test runs it as its own step,
 ``make student-check``, two notebooks at a time.
 """
 
-import sys
-
+import execute_notebook
 import nbformat
 import pytest
-from conftest import ROOT, chapter_paths
-from nbclient import NotebookClient
-
-sys.path.insert(0, str(ROOT / "scripts"))
-import student_copies  # noqa: E402  (a script, not a package)
+import student_copies  # scripts/, on the path through conftest
+from conftest import chapter_paths
 
 CHAPTERS = chapter_paths()
 
@@ -34,14 +30,7 @@ def errors_of(cell):
 def test_student_copy_runs_up_to_its_exercises(folder, notebook):
     path = folder / notebook.name
     copy = nbformat.read(path, as_version=4)
-    client = NotebookClient(
-        copy,
-        timeout=600,
-        kernel_name="python3",
-        allow_errors=True,
-        resources={"metadata": {"path": str(folder)}},
-    )
-    client.execute()
+    execute_notebook.client_for(copy, folder, allow_errors=True).execute()
     code = [c for c in copy.cells if c.cell_type == "code"]
     first_exercise = next(i for i, c in enumerate(code) if "exercise" in student_copies.tags(c))
     for index, cell in enumerate(code[:first_exercise]):
