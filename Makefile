@@ -16,25 +16,32 @@ NOTEBOOKS := $(sort $(wildcard notebooks/*.ipynb))
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONHASHSEED := 0
-# One compute thread per process. nbval runs two notebooks at once on two cores; with
-# PyTorch's and OpenBLAS's default of one thread per core, four spinning threads share
-# two cores and a notebook can run several times slower. Committed outputs are made
-# with the same setting (make execute), so their numbers match nbval's.
+# One compute thread per process: nbval runs two notebooks at once on two cores, and with
+# PyTorch's and OpenBLAS's default of one thread per core, four spinning threads would
+# share two cores and a notebook could run several times slower. This is for speed only:
+# outputs are compared within tolerances (tests/nbval_numbers.py), so they need not be
+# made with the same threads, processor or BLAS as the run that checks them.
 export OMP_NUM_THREADS := 1
-# The same arithmetic on every x86-64 processor with AVX2, so that outputs committed on
-# one machine match nbval's on another: MKL, PyTorch's kernels, oneDNN and NumPy take
-# their AVX2 code paths even where AVX-512 exists, and TensorFlow its oneDNN-free kernels.
 # TensorFlow's C++ INFO lines describe the machine, not the lesson: they are not logged.
-export MKL_CBWR := AVX2
-export ATEN_CPU_CAPABILITY := avx2
-export ONEDNN_MAX_CPU_ISA := AVX2
-export TF_ENABLE_ONEDNN_OPTS := 0
+# Its oneDNN kernels announce themselves on stderr at import in a line that this level
+# does not silence, so they are off; their results are within the tolerances either way.
 export TF_CPP_MIN_LOG_LEVEL := 1
-# NumPy's own AVX-512 loops (exp, log, sums, ...) likewise stay off.
-export NPY_DISABLE_CPU_FEATURES := X86_V4 AVX512_ICL AVX512_SPR
+export TF_ENABLE_ONEDNN_OPTS := 0
+# The nbval step re-executes the notebooks under other arithmetic than `make execute`
+# committed them with (threads, BLAS kernels, vector width), so that an output that holds
+# only on the machine it was made on fails here rather than on a learner's machine.
+# Override it to try another; with more threads per notebook, run one notebook at a time:
+#   make nbval PERTURB="OMP_NUM_THREADS=2" NBVAL_WORKERS=1
+NBVAL_WORKERS ?= 2
+# OpenBLAS's core types are x86 names: elsewhere only PyTorch's kernels are perturbed.
+ifeq ($(shell uname -m),x86_64)
+PERTURB ?= OPENBLAS_CORETYPE=Sandybridge ATEN_CPU_CAPABILITY=default
+else
+PERTURB ?= ATEN_CPU_CAPABILITY=default
+endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all freeze clean
+	execute execute-all bench freeze clean
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -60,9 +67,11 @@ lint: $(INSTALLED)
 unit: $(INSTALLED)
 	$(BIN)/pytest tests --ignore=tests/site --ignore=tests/student -q
 
+# Numbers are compared within the tolerances of tests/nbval_numbers.py (tests/README.md).
 nbval: $(INSTALLED)
-	$(BIN)/pytest --nbval $(NOTEBOOKS) --nbval-current-env \
-		--nbval-sanitize-with tests/nbval_sanitize.cfg -n 2 --dist loadfile -q
+	env $(PERTURB) PYTHONPATH=tests $(BIN)/pytest -p nbval_numbers --nbval $(NOTEBOOKS) \
+		--nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
+		-n $(NBVAL_WORKERS) --dist loadfile -q
 
 # Student copies for a class: _student/ and _student.zip (scripts/student_copies.py).
 student: $(INSTALLED)
@@ -84,18 +93,37 @@ site-check: $(INSTALLED)
 #   make execute NB=notebooks/01_rise_of_large_models.ipynb
 execute: $(INSTALLED)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb"; exit 2; }
-	$(BIN)/python tests/execute_notebook.py $(NB)
+	$(BIN)/python scripts/execute_notebook.py $(NB)
 
 execute-all: $(INSTALLED)
-	$(BIN)/python tests/execute_notebook.py $(NOTEBOOKS)
+	$(BIN)/python scripts/execute_notebook.py $(NOTEBOOKS)
 
-# Re-resolve requirements.in in a fresh environment and rewrite requirements.txt.
+# Time every notebook (without changing it) into book/notebook-times.csv; on a quiet machine.
+bench: $(INSTALLED)
+	$(BIN)/python scripts/execute_notebook.py --time-only $(NOTEBOOKS)
+
+# Re-resolve requirements.in in a fresh environment and rewrite requirements.txt. pip freeze
+# sees only this machine (Linux): the lines of requirements.txt with an environment marker, at
+# its end, are kept as they are, and pip freeze's line for a package they pin is left out (if
+# its version is not among theirs, a message says to update them by hand). --all: setuptools
+# and wheel are dependencies too (of torch, tensorflow, astunparse), which pip freeze omits on
+# Python 3.11.
 freeze:
 	rm -rf /tmp/lmbook-freeze && $(PYTHON) -m venv /tmp/lmbook-freeze
 	/tmp/lmbook-freeze/bin/pip install --quiet -r requirements.in
+	/tmp/lmbook-freeze/bin/pip freeze --all --exclude pip \
+		| sed 's/^torch==\(.*\)+cpu$$/torch==\1/' > /tmp/lmbook-freeze/frozen.txt
+	grep -E '^[^#].*;' requirements.txt > /tmp/lmbook-freeze/markers.txt || true
 	{ sed -n '/^#/p' requirements.txt | sed '/^# Top-level/,$$d'; \
 	  echo "# Top-level packages: requirements.in. Installed without dependencies: requirements-nodeps.txt."; \
-	  /tmp/lmbook-freeze/bin/pip freeze | sed 's/^torch==\(.*\)+cpu$$/torch==\1/'; } > requirements.txt
+	  awk -F '[=; ]+' '{ name = tolower($$1); gsub(/[-_.]+/, "-", name) } \
+	    FILENAME == ARGV[1] { kept[name] = kept[name] " " $$2 " "; next } \
+	    !(name in kept) { print; next } \
+	    index(kept[name], " " $$2 " ") == 0 { print "make freeze: pip froze " $$0 \
+	      "; update the marker lines for it in requirements.txt" > "/dev/stderr" }' \
+	    /tmp/lmbook-freeze/markers.txt /tmp/lmbook-freeze/frozen.txt; \
+	  echo "# Pins that differ by platform, kept as they are by make freeze (see the top):"; \
+	  cat /tmp/lmbook-freeze/markers.txt; } > requirements.txt
 	@echo "requirements.txt rewritten; run make test from a clean clone."
 
 clean:

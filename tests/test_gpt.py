@@ -1,6 +1,8 @@
 """lmbook.gpt: shapes, causality, attention against PyTorch, sampling, training, bad inputs."""
 
+import itertools
 import math
+import types
 
 import numpy as np
 import pytest
@@ -214,7 +216,7 @@ def test_get_batch_shifts_targets_by_one():
     assert torch.equal(x, x2) and int(x.max()) <= 98
 
 
-def test_training_lowers_the_loss_and_stops(model):
+def test_training_lowers_the_loss_and_stops(model, monkeypatch):
     torch.manual_seed(0)
     tok = gpt.CharTokenizer(TEXT)
     data = torch.tensor(tok.encode(TEXT * 4))
@@ -237,9 +239,13 @@ def test_training_lowers_the_loss_and_stops(model):
     assert set(history[0]) == {"step", "seconds", "lr", "train_loss", "val_loss"}
     assert history[-1]["train_loss"] < before - 0.5
     assert history[-1]["lr"] < 3e-3 and m.training
+    # A clock that advances 0.1 s at each reading: training stops at the first reading of at
+    # least 0.2 s, after exactly one step, however fast or busy the machine is.
+    clock = itertools.count(0.0, 0.1)
+    monkeypatch.setattr(gpt, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
     timed = gpt.train(m, data, max_seconds=0.2, batch_size=4, eval_interval=10_000, eval_iters=1)
-    assert len(timed) == 1 and timed[0]["seconds"] < 5 and timed[0]["step"] >= 1
-    assert "val_loss" not in timed[0]
+    assert len(timed) == 1 and timed[0]["step"] == 1
+    assert timed[0]["seconds"] == pytest.approx(0.3) and "val_loss" not in timed[0]
 
 
 # Bad inputs ------------------------------------------------------------------

@@ -4,8 +4,11 @@ import json
 import re
 import tomllib
 
+import check_platforms  # scripts/, on the path through conftest
+import execute_notebook  # scripts/, on the path through conftest
 import pytest
 from conftest import CHAPTER_NAME, ROOT, chapter_paths, colab_url
+from packaging.markers import Marker
 
 CHAPTERS = chapter_paths()
 REQUIRED_HEADINGS = ["## Learning objectives", "## Exercises", "## Summary", "## Errata"]
@@ -138,22 +141,35 @@ def test_package_metadata_has_no_exact_pins():
     for requirement in project["dependencies"] + sum(
         project.get("optional-dependencies", {}).values(), []
     ):
-        assert "==" not in requirement, f"exact pin in pyproject.toml: {requirement}"
+        version = requirement.split(";")[0]  # an environment marker may compare with ==
+        assert "==" not in version, f"exact pin in pyproject.toml: {requirement}"
+
+
+PIN = re.compile(r"([\w.\-]+)==([\w.\-+]+)(?:\s*;\s*(\S.*))?")
+
+
+def requirement_pins():
+    """(normalized name, version, marker or "") for each line of requirements.txt."""
+    pins = []
+    for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        match = PIN.fullmatch(line.strip())
+        assert match, f"not an exact pin (name==version, then an optional ; marker): {line}"
+        name, version, marker = match.groups()
+        pins.append((re.sub(r"[-_.]+", "-", name).lower(), version, marker or ""))
+    return pins
 
 
 def test_requirements_pin_everything():
-    lines = [
-        line.strip()
-        for line in (ROOT / "requirements.txt").read_text(encoding="utf-8").splitlines()
-        if line.strip() and not line.startswith("#")
-    ]
-    pins = dict(line.split("==", 1) for line in lines)
-    assert all(re.fullmatch(r"[\w.\-]+==[\w.\-+]+", line) for line in lines)
-    names = {name.lower().replace("_", "-") for name in pins}
-    assert pins["torch"] == "2.13.0"
-    assert "torchvision" not in names
-    version = {k.lower(): v for k, v in pins.items()}["jupyter-book"]
-    assert version.startswith("1.0.")
+    pins = requirement_pins()
+    for _, _, marker in pins:
+        if marker:
+            Marker(marker)  # raises InvalidMarker on a malformed one
+    versions = {name: version for name, version, _ in pins}
+    assert versions["torch"] == "2.13.0"
+    assert "torchvision" not in versions
+    assert versions["jupyter-book"].startswith("1.0.")
     for needed in [
         "nbval",
         "tensorflow-cpu",
@@ -164,10 +180,86 @@ def test_requirements_pin_everything():
         "pytest",
         "ruff",
     ]:
-        assert needed in names, f"{needed} is not pinned"
+        assert needed in versions, f"{needed} is not pinned"
+
+
+@pytest.mark.parametrize("target", check_platforms.TARGETS, ids=lambda target: target.name)
+def test_requirements_pin_each_package_once_per_platform(target):
+    # Where markers split a package (tensorflow-cpu has no macOS wheels), each platform
+    # and Python gets exactly one pin of it, and TensorFlow exactly once as one or the other.
+    environment = target.environment()
+    applying = [
+        name
+        for name, _, marker in requirement_pins()
+        if not marker or Marker(marker).evaluate(environment)
+    ]
+    assert len(applying) == len(set(applying)), f"pinned twice on {target.name}"
+    tensorflow = [name for name in applying if name in {"tensorflow", "tensorflow-cpu"}]
+    expected = "tensorflow" if target.platform.name.startswith("macos") else "tensorflow-cpu"
+    assert tensorflow == [expected], f"{target.name}: {tensorflow}"
+
+
+def test_requirements_pin_one_tensorflow_release():
+    releases = {v for name, v, _ in requirement_pins() if name in {"tensorflow", "tensorflow-cpu"}}
+    assert len(releases) == 1, f"tensorflow and tensorflow-cpu pins differ: {releases}"
 
 
 def test_ci_runs_the_readme_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "make test" in ci and "make test" in readme and "make book" in readme
+
+
+def _seconds(amount: str, unit: str) -> float:
+    return float(amount) * (60 if unit.startswith("minute") else 1)
+
+
+def _agrees(stated: float, measured: float) -> bool:
+    """A stated "about" time agrees with the table within 10% or 5 seconds."""
+    return abs(stated - measured) <= max(5.0, 0.1 * measured)
+
+
+STATED_TIME = re.compile(r"about (\d+(?:\.\d+)?) (seconds?|minutes?)")
+
+
+def test_notebook_times_table_covers_every_chapter():
+    times = execute_notebook.read_times()
+    assert set(times) == {path.name for path in CHAPTERS}, "run `make bench` for new chapters"
+    for name, row in times.items():
+        assert int(row["budget_seconds"]) == execute_notebook.budget(name)
+        assert row["machine"], f"{name}: the table says on what machine it was measured"
+        over = float(row["seconds"]) > int(row["budget_seconds"])
+        assert row["within_budget"] == ("no" if over else "yes"), name
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_stated_run_time_is_the_measured_one(path):
+    intro = source(load(path)["cells"][0])
+    found = re.search(r"The notebook takes about (\d+(?:\.\d+)?) (seconds|minutes)", intro)
+    assert found, "the chapter states its run time as 'The notebook takes about N seconds'"
+    measured = float(execute_notebook.read_times()[path.name]["seconds"])
+    stated = _seconds(*found.groups())
+    assert _agrees(stated, measured), (
+        f"the chapter says about {stated:.0f} s; book/notebook-times.csv measured {measured:.0f} s"
+    )
+
+
+def test_instructor_guide_lab_times_are_the_measured_ones():
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    times = execute_notebook.read_times()
+    weeks = re.split(r"\n### ", guide.split("## Week by week", 1)[1].split("\n## ", 1)[0])
+    checked = 0
+    for week in weeks[1:]:
+        listed = re.search(r"\*\*Notebooks?:\*\*(.*?)\n\n", week, re.S)
+        lab = re.search(r"\*\*Lab:\*\*(.*?)(?:\.\s|\n\n)", week, re.S)
+        if not listed or not lab:
+            continue
+        notebooks = list(dict.fromkeys(re.findall(r"notebooks/([\w]+\.ipynb)", listed[1])))
+        stated = [_seconds(*found) for found in STATED_TIME.findall(lab[1])]
+        title = week.splitlines()[0]
+        assert len(stated) == len(notebooks), f"{title}: one 'about N seconds' per notebook"
+        for name, seconds in zip(notebooks, stated, strict=True):
+            measured = float(times[name]["seconds"])
+            assert _agrees(seconds, measured), f"{title}: {name} about {seconds:.0f} s, {measured}"
+            checked += 1
+    assert checked == len(CHAPTERS), "every chapter's lab time is stated once in the guide"

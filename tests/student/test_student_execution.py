@@ -6,7 +6,7 @@ Slow (it executes every chapter once more): make test runs it as its own step,
 ``make student-check``, two notebooks at a time.
 """
 
-import execute_notebook
+import execute_notebook  # scripts/, like student_copies
 import nbformat
 import pytest
 import student_copies  # scripts/, on the path through conftest

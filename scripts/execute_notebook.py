@@ -1,0 +1,129 @@
+"""Execute notebooks top to bottom in fresh kernels, and time them.
+
+Usage (through make):
+
+    make execute NB=notebooks/01_rise_of_large_models.ipynb   # refresh committed outputs
+    make execute-all                                           # every notebook
+    make bench                                                 # time every notebook only
+
+Each notebook runs in a fresh kernel of this environment with its own folder as
+working directory, as nbval runs it. ``make execute`` writes the outputs back in
+place (timing metadata is not recorded, so a re-run changes the file only where an
+output changed); ``make bench`` (``--time-only``) leaves the notebooks untouched.
+Both record each notebook's wall-clock time, its budget and the machine in
+book/notebook-times.csv, the table the book's stated run times come from
+(tests/test_layout.py keeps them consistent). Time is measured, never asserted.
+"""
+
+import csv
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+TIMES = ROOT / "book" / "notebook-times.csv"
+FIELDS = ["notebook", "seconds", "budget_seconds", "within_budget", "threads", "machine"]
+BUDGET_S = 120  # the book's limit per notebook on 2 CPU cores
+LONGER_BUDGETS_S = {"06b_fine_tuning_a_classifier.ipynb": 300}  # fine-tuning may take 5 min
+
+
+def budget(name: str) -> int:
+    """The time budget of a notebook, in seconds on a 2-core CPU."""
+    return LONGER_BUDGETS_S.get(name, BUDGET_S)
+
+
+def client_for(notebook, folder: Path, *, allow_errors: bool = False) -> NotebookClient:
+    """A client that runs ``notebook`` in a fresh kernel with ``folder`` as working directory.
+
+    Also used by tests/student, which lets the unanswered exercises fail.
+    """
+    return NotebookClient(
+        notebook,
+        timeout=600,
+        kernel_name="python3",
+        record_timing=False,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(folder)}},
+    )
+
+
+def machine() -> str:
+    """The processor, its core count and the Python that ran, for the table."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} cores, {platform.system()}, Python {platform.python_version()}"
+    )
+
+
+def read_times(path: Path = TIMES) -> dict[str, dict[str, str]]:
+    """The committed table, one row per notebook."""
+    if not path.exists():
+        return {}
+    with path.open(encoding="utf-8", newline="") as file:
+        return {row["notebook"]: row for row in csv.DictReader(file)}
+
+
+def write_times(rows: dict[str, dict[str, str]], path: Path = TIMES) -> None:
+    with path.open("w", encoding="utf-8", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows[name] for name in sorted(rows))
+
+
+def execute(path: Path, *, write: bool = True) -> float:
+    """Run one notebook; write its outputs back if ``write``; return the seconds it took."""
+    notebook = nbformat.read(path, as_version=4)
+    client = client_for(notebook, path.parent)
+    start = time.perf_counter()
+    client.execute()
+    elapsed = time.perf_counter() - start
+    if write:
+        nbformat.write(notebook, path)
+    return elapsed
+
+
+def main(arguments: list[str]) -> int:
+    write = "--time-only" not in arguments
+    names = [name for name in arguments if name != "--time-only"]
+    if not names:
+        print(__doc__)
+        return 2
+    paths = [Path(name) for name in names]
+    for path in paths:
+        if path.suffix != ".ipynb" or not path.is_file():
+            print(f"not a notebook file: {path}")
+            return 2
+    rows = read_times()
+    for path in paths:
+        elapsed = execute(path, write=write)
+        limit = budget(path.name)
+        print(f"{path}: executed in {elapsed:.1f} s (budget {limit} s)")
+        rows[path.name] = {
+            "notebook": path.name,
+            "seconds": f"{elapsed:.0f}",
+            "budget_seconds": str(limit),
+            "within_budget": "yes" if elapsed <= limit else "no",
+            "threads": os.environ.get("OMP_NUM_THREADS", "default"),
+            "machine": machine(),
+        }
+        write_times(rows)
+    over = [name for name, row in rows.items() if row["within_budget"] != "yes"]
+    print(f"times written to {TIMES.relative_to(ROOT)}")
+    if over:
+        print(f"over their time budget: {', '.join(over)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
