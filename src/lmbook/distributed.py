@@ -205,6 +205,9 @@ def main(argv: list[str] | None = None) -> None:
         results = train(args.steps, args.batch_size, args.lr, args.seed, device)
         if results is not None:
             torch.save(results, args.out)
+        # No rank tears gloo down while another still uses it: without this, a rank
+        # sometimes aborts at exit ("terminate called without an active exception").
+        dist.barrier()
     finally:
         dist.destroy_process_group()
 
