@@ -306,9 +306,9 @@ def test_numpy_mha_runs_on_its_own_params(rng):
 
 
 def test_multi_head_attention_matches_keras(rng):
-    from lmbook.env import quiet_tensorflow
+    from lmbook.env import prepare_tensorflow
 
-    quiet_tensorflow()
+    prepare_tensorflow()
     keras = pytest.importorskip("keras")
     layer = keras.layers.MultiHeadAttention(num_heads=H, key_dim=E // H)
     query = rng.standard_normal((B, N, E)).astype(np.float32)

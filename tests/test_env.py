@@ -1,3 +1,4 @@
+import os
 import random
 import socket
 import sys
@@ -122,12 +123,38 @@ def test_detect_without_network_check(monkeypatch):
     assert "not reachable" in str(runtime)
 
 
-def test_quiet_tensorflow_sets_log_level(monkeypatch):
+def test_prepare_tensorflow_sets_log_level(monkeypatch):
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    env.quiet_tensorflow()
-    import os
-
+    env.prepare_tensorflow()
     assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+
+
+def _prepare_with_fake_triton(tmp_path, before: str) -> str:
+    """Run prepare_tensorflow in a fresh interpreter that has a stand-in ``triton``."""
+    import subprocess
+
+    (tmp_path / "triton.py").write_text("print('triton imported')\n")
+    code = f"import sys\n{before}\nfrom lmbook import env\nenv.prepare_tensorflow()\n"
+    run = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(tmp_path)},
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    return run.stdout
+
+
+def test_prepare_tensorflow_loads_triton_before_tensorflow(tmp_path):
+    assert "triton imported" in _prepare_with_fake_triton(tmp_path, before="")
+
+
+def test_prepare_tensorflow_never_loads_triton_after_tensorflow(tmp_path):
+    # Triton loaded after TensorFlow is the crash this function exists to avoid.
+    fake = "import logging, types\ntf = types.ModuleType('tensorflow')\n"
+    fake += "tf.get_logger = logging.getLogger\nsys.modules['tensorflow'] = tf"
+    assert "triton imported" not in _prepare_with_fake_triton(tmp_path, before=fake)
 
 
 def test_importing_lmbook_has_no_side_effects():

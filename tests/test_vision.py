@@ -10,7 +10,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from lmbook import nn, vision
-from lmbook.env import quiet_tensorflow
+from lmbook.env import prepare_tensorflow
 
 CATS = {"tabby", "tiger cat", "Egyptian cat", "Persian cat", "Siamese cat", "lynx"}
 
@@ -22,7 +22,7 @@ def rng():
 
 @pytest.fixture(scope="module")
 def keras():
-    quiet_tensorflow()
+    prepare_tensorflow()
     return pytest.importorskip("keras")
 
 

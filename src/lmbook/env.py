@@ -141,16 +141,21 @@ def set_seed(seed: int, frameworks: tuple[str, ...] | None = None) -> None:
         tf.random.set_seed(seed)
 
 
-def quiet_tensorflow() -> None:
-    """Silence TensorFlow's C++ and Python start-up logging.
+def prepare_tensorflow() -> None:
+    """Get ready to import TensorFlow next to PyTorch: call it before ``import tensorflow``.
 
-    Call it before ``import tensorflow`` to hide the C++ messages too;
-    it is never applied unless you ask for it.
+    It silences TensorFlow's C++ and Python start-up logging. And where PyTorch came
+    with Triton (PyTorch's CUDA builds, which pip installs on Linux, and Colab's), it
+    imports Triton first: Triton loaded after TensorFlow crashes the process with a
+    segmentation fault in libtriton, and PyTorch loads it the first time an optimizer
+    is created. Used by chapters 2, 3, 4, 7 and 8; it is never applied unless called.
     """
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # hides INFO and WARNING from the C++ core
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:  # too late for Triton; quieten what is there
         sys.modules["tensorflow"].get_logger().setLevel(logging.ERROR)
+    elif importlib.util.find_spec("triton") is not None:
+        import triton  # noqa: F401
 
 
 def ensure_packages(packages: Mapping[str, str], *, no_deps: bool = False) -> list[str]:
