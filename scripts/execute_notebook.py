@@ -13,16 +13,23 @@ output changed); ``make bench`` (``--time-only``) leaves the notebooks untouched
 Both record each notebook's wall-clock time, its budget and the machine in
 book/notebook-times.csv, the table the book's stated run times come from
 (tests/test_layout.py keeps them consistent). Time is measured, never asserted.
+
+Before it runs, ``make execute`` brings each notebook's Colab link and set-up cell up
+to date with the two settings they derive from: ``repository.url`` in _config.yml and
+the version in pyproject.toml. A fork changes the first and re-executes the notebooks.
 """
 
 import csv
 import os
 import platform
+import re
 import sys
 import time
+import tomllib
 from pathlib import Path
 
 import nbformat
+import yaml
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -30,6 +37,58 @@ TIMES = ROOT / "book" / "notebook-times.csv"
 FIELDS = ["notebook", "seconds", "budget_seconds", "within_budget", "threads", "machine"]
 BUDGET_S = 120  # the book's limit per notebook on 2 CPU cores
 LONGER_BUDGETS_S = {"06b_fine_tuning_a_classifier.ipynb": 300}  # fine-tuning may take 5 min
+
+
+SETUP_HEAD = """\
+# Colab setup: install the course package at the version this notebook was run with (from
+# the package index, else from the repository's tag for that version), then report the runtime.
+import importlib.metadata
+import subprocess
+import sys
+
+LMBOOK = "{version}"
+REPO = "{repository}"
+try:
+    found = importlib.metadata.version("lmbook")
+except importlib.metadata.PackageNotFoundError:
+    found = None
+if found != LMBOOK:
+    pip = [sys.executable, "-m", "pip", "install", "-q"]
+    if subprocess.run([*pip, f"lmbook=={{LMBOOK}}"], capture_output=True).returncode != 0:
+        subprocess.run([*pip, f"lmbook @ git+{{REPO}}@v{{LMBOOK}}"], check=True)
+
+"""
+
+
+def settings() -> tuple[str, str, str]:
+    """The repository URL, its branch, and lmbook's version: what the notebooks name."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    repository = config["repository"]
+    return repository["url"].rstrip("/"), repository["branch"], project["project"]["version"]
+
+
+def colab_url(name: str) -> str:
+    """The Open-in-Colab address of notebook ``name`` in the configured repository."""
+    url, branch, _ = settings()
+    owner_repo = url.removeprefix("https://github.com/")
+    return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/notebooks/{name}"
+
+
+def sync_setup(notebook, name: str) -> None:
+    """Point the notebook's Colab link and set-up cell at the configured repository and version."""
+    url, _, version = settings()
+    intro = notebook.cells[0]
+    intro.source = re.sub(
+        r"https://colab\.research\.google\.com/github/[^)\s]+", colab_url(name), intro.source
+    )
+    setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
+    if "colab-setup" not in setup.metadata.get("tags", []):
+        raise ValueError(f"{name}: the first code cell is not tagged colab-setup")
+    head, marker, rest = setup.source.partition("from lmbook import env")
+    if not marker:
+        raise ValueError(f"{name}: the set-up cell does not import lmbook.env")
+    setup.source = SETUP_HEAD.format(version=version, repository=url) + marker + rest
 
 
 def budget(name: str) -> int:
@@ -84,6 +143,8 @@ def write_times(rows: dict[str, dict[str, str]], path: Path = TIMES) -> None:
 def execute(path: Path, *, write: bool = True) -> float:
     """Run one notebook; write its outputs back if ``write``; return the seconds it took."""
     notebook = nbformat.read(path, as_version=4)
+    if write:
+        sync_setup(notebook, path.name)
     client = client_for(notebook, path.parent)
     start = time.perf_counter()
     client.execute()

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+import lmbook
 from lmbook import env
 
 
@@ -113,6 +114,8 @@ def test_detect_on_this_machine(monkeypatch):
     assert runtime.device == ("cuda" if torch.cuda.is_available() else "cpu")
     assert runtime.python.count(".") == 2
     assert str(runtime).startswith("local runtime, Python ")
+    # The set-up cell's report names the course package's version it installed.
+    assert f", lmbook {lmbook.__version__};" in str(runtime)
 
 
 def test_detect_without_network_check(monkeypatch):

@@ -283,6 +283,42 @@ def test_missing_package_names_the_install_command(monkeypatch):
         generation.load_smollm2()
 
 
+class StandInTokenizer:
+    """The three members match_end_token uses, with transformers 5.15's wrong end token."""
+
+    vocabulary = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "cat"]
+
+    def __init__(self):
+        self.eos_token = "<|im_start|>"
+
+    def __len__(self):
+        return len(self.vocabulary)
+
+    @property
+    def eos_token_id(self):
+        return self.vocabulary.index(self.eos_token)
+
+    def convert_ids_to_tokens(self, index):
+        return self.vocabulary[index]
+
+
+def test_match_end_token_repairs_the_tokenizer():
+    tokenizer = StandInTokenizer()
+    generation.match_end_token(tokenizer, 2)
+    assert (tokenizer.eos_token, tokenizer.eos_token_id) == ("<|im_end|>", 2)
+    generation.match_end_token(tokenizer, 2)  # already right: unchanged
+    assert tokenizer.eos_token == "<|im_end|>"
+
+
+@pytest.mark.parametrize(
+    "bad, error",
+    [(None, TypeError), (True, TypeError), (2.0, TypeError), (4, ValueError), (-1, ValueError)],
+)
+def test_match_end_token_rejects_bad_ids(bad, error):
+    with pytest.raises(error, match="eos_token_id"):
+        generation.match_end_token(StandInTokenizer(), bad)
+
+
 # The real model (slow: one load for the module) ------------------------------
 
 
@@ -311,6 +347,11 @@ def test_smollm2_perplexity_matches_its_loss(smollm2):
     loss = lm(input_ids=ids, labels=ids).loss.item()
     assert math.log(generation.perplexity(lm, ids)) == pytest.approx(loss, rel=1e-4)
     assert sum(p.numel() for p in lm.parameters()) == 134_515_008
+
+
+def test_smollm2_ends_turns_with_its_own_end_token(smollm2):
+    tok, lm = smollm2
+    assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == lm.config.eos_token_id == 2
 
 
 # Checkers of the exercises (chapter 6, part 4) -------------------------------

@@ -6,9 +6,12 @@ import tomllib
 
 import check_platforms  # scripts/, on the path through conftest
 import execute_notebook  # scripts/, on the path through conftest
+import plain_notebooks  # book/_ext, on the path through conftest
 import pytest
 from conftest import CHAPTER_NAME, ROOT, chapter_paths, colab_url
 from packaging.markers import Marker
+
+import lmbook
 
 CHAPTERS = chapter_paths()
 REQUIRED_HEADINGS = ["## Learning objectives", "## Exercises", "## Summary", "## Errata"]
@@ -96,7 +99,9 @@ def test_chapter_follows_the_contract(path, config):
     solutions = [c for c, t in zip(cells, tags, strict=True) if "solution" in t]
     assert len(solutions) >= 3, "at least three solution cells"
     for cell in solutions:
-        hidden = set(cell["metadata"]["tags"]) & HIDDEN_TAGS or ":class: dropdown" in source(cell)
+        # A written solution is one folded <details> block (book/_ext/plain_notebooks.py).
+        folded = cell["cell_type"] == "markdown" and plain_notebooks.DETAILS.fullmatch(source(cell))
+        hidden = set(cell["metadata"]["tags"]) & HIDDEN_TAGS or folded
         assert hidden, f"solution not hidden by a toggle: {source(cell)[:60]!r}"
         if cell["cell_type"] == "code" and cell["outputs"]:
             assert "hide-cell" in cell["metadata"]["tags"], "a solution's output shows unfolded"
@@ -119,21 +124,190 @@ def test_chapter_was_executed_top_to_bottom(path):
     assert counts == list(range(1, len(counts) + 1)), "outputs are not from one in-order run"
 
 
+def markdown_cells(path):
+    return [source(c) for c in load(path)["cells"] if c["cell_type"] == "markdown"]
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
-def test_citations_resolve(path):
-    keys = bib_keys()
-    text = path.read_text(encoding="utf-8")
-    cited = set()
-    for group in re.findall(r"\{cite(?::\w+)?\}`([^`]+)`", text):
-        cited |= {key.strip() for key in group.split(",")}
-    assert cited, "a chapter cites its sources"
-    assert cited <= keys, f"unknown BibTeX keys: {sorted(cited - keys)}"
+def test_citations_are_links_that_match_the_bibliography(path):
+    # A citation is [Vaswani et al., 2017](URL) or [Jain and Wallace (2019)](URL): its URL
+    # belongs to exactly one entry of references.bib and its text is what the entry says.
+    texts = markdown_cells(path)
+    links = [link for text in texts for link in plain_notebooks.citation_links(text)]
+    assert links, "a chapter cites its sources"
+    problems = []
+    for text, url, _ in links:
+        try:
+            plain_notebooks.check_citation(text, url)
+        except ValueError as error:
+            problems.append(str(error))
+    assert not problems, "\n".join(problems)
+    # A link to a work of the bibliography is a citation, so the website can make it one.
+    owners = plain_notebooks.owners()
+    cited = {(text, url) for text, url, _ in links}
+    for text in texts:
+        for label, url in re.findall(r"(?<!!)\[([^\[\]]+)\]\(([^()\s]+)\)", text):
+            assert url not in owners or (label, url) in cited, (
+                f"[{label}]({url}) links to {owners[url][0]}: write it as a citation, "
+                f"[{plain_notebooks.citation(plain_notebooks.bibliography()[owners[url][0]])}]"
+            )
+
+
+def test_citation_text_follows_the_author_year_rule():
+    entries = plain_notebooks.bibliography()
+    assert plain_notebooks.citation(entries["vaswani2017attention"]) == "Vaswani et al., 2017"
+    assert plain_notebooks.citation(entries["howard2018ulmfit"]) == "Howard and Ruder, 2018"
+    assert plain_notebooks.citation(entries["elman1990finding"]) == "Elman, 1990"
+    assert plain_notebooks.citation(entries["jain2019attention"], True) == "Jain and Wallace (2019)"
+    # "and others" counts as more authors; LaTeX accents and braces are decoded.
+    assert plain_notebooks.authors(entries["cac2023genai"]).endswith("China et al.")
+    assert plain_notebooks.authors(entries["tramer2016stealing"]) == "Tramèr et al."
+    assert plain_notebooks.authors(entries["deepseekai2024v3"]) == "DeepSeek-AI"
+    # The link: the url, else the DOI (parentheses percent-encoded), else the arXiv record.
+    assert plain_notebooks.entry_link(entries["vaswani2017attention"]).endswith("1706.03762")
+    assert plain_notebooks.entry_link(entries["polyak1964momentum"]) == (
+        "https://doi.org/10.1016/0041-5553%2864%2990137-5"
+    )
+    assert plain_notebooks.entry_link(entries["lewis2020rag"]) == "https://arxiv.org/abs/2005.11401"
+    with pytest.raises(ValueError, match="belongs to no entry"):
+        plain_notebooks.check_citation("Vaswani et al., 2017", "https://example.org/attention")
+    with pytest.raises(ValueError, match="references.bib says 'Vaswani et al., 2017'"):
+        plain_notebooks.check_citation("Vaswani, 2017", "https://arxiv.org/abs/1706.03762")
+
+
+def test_the_website_turns_the_conventions_back_into_myst():
+    vaswani, ruder = "https://arxiv.org/abs/1706.03762", "https://doi.org/10.18653/v1/P18-1031"
+    colab = "https://colab.research.google.com/github/o/r/blob/main/"
+    text = (
+        f"Attention ([Vaswani et al., 2017]({vaswani}); [Howard and Ruder, 2018]({ruder})), "
+        f"as [Howard and Ruder (2018)]({ruder}) show (fine-tuning; [Vaswani et al., "
+        f"2017]({vaswani})). See [chapter 7]({colab}notebooks/07_x.ipynb#top), or "
+        f"[Open in Colab]({colab}notebooks/10_y.ipynb).\n\n<details>\n"
+        "<summary>Solution</summary>\n\n- $x^2$\n\n</details>"
+    )
+    problems = []
+    myst = plain_notebooks.to_myst(text, "notebooks/10_y", colab, problems)
+    assert not problems
+    assert myst == (
+        "Attention {cite:p}`vaswani2017attention,howard2018ulmfit`, as "
+        "{cite:t}`howard2018ulmfit` show (fine-tuning; {cite:alp}`vaswani2017attention`). "
+        f"See [chapter 7](07_x.ipynb#top), or [Open in Colab]({colab}notebooks/10_y.ipynb)."
+        "\n\n:::{admonition} Solution\n:class: dropdown\n\n- $x^2$\n:::"
+    )
+    plain_notebooks.to_myst(f"([Vaswani, 2017]({vaswani}))", "notebooks/10_y", colab, problems)
+    assert problems and "references.bib says" in problems[0]
+
+
+# MyST that Jupyter and Colab would show as raw text, found in a notebook's Markdown outside
+# code blocks, code spans and math.
+CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`).+?(?<!`)\1(?!`)", re.DOTALL)
+MATH = re.compile(r"\$\$.*?\$\$|(?<![\\$])\$(?![\s$]).*?(?<![\s\\])\$(?!\d)", re.DOTALL)
+RAW_MYST = [
+    ("a role", re.compile(r"\{[a-zA-Z][\w:+.-]*\}\x00")),
+    ("a directive option", re.compile(r"^ {0,3}:[\w-]+:(?:[ \t]|$)", re.MULTILINE)),
+    ("a target", re.compile(r"^ {0,3}\([^()\s]+\)=[ \t]*$", re.MULTILINE)),
+    ("a comment", re.compile(r"^ {0,3}%", re.MULTILINE)),
+    ("a block break", re.compile(r"^ {0,3}\+\+\+", re.MULTILINE)),
+    ("a substitution", re.compile(r"\{\{[^{}\n]*\}\}")),
+    ("a definition list", re.compile(r"^ {0,3}:[ \t]+\S", re.MULTILINE)),
+    ("a footnote", re.compile(r"\[\^[^\]\s]+\]")),
+]
+DIRECTIVE = re.compile(r"^ {0,3}(?:`{3,}|~{3,}|:{3,})[ \t]*\{[^}\n]*\}", re.MULTILINE)
+EQUATION_LABEL = re.compile(r"\$\$[ \t]*\([^()\s]+\)[ \t]*$", re.MULTILINE)
+
+
+def raw_myst(markdown: str) -> list[str]:
+    """What of ``markdown`` Jupyter would show raw: '<kind>: <text>' for each find."""
+    found = [f"a directive: {m.group(0).strip()}" for m in DIRECTIVE.finditer(markdown)]
+    text = plain_notebooks._without_code(markdown)
+    found += [f"an equation label: {m.group(0)}" for m in EQUATION_LABEL.finditer(text)]
+    text = CODE_SPAN.sub("\x00", MATH.sub("\x01", text))
+    for kind, pattern in RAW_MYST:
+        found += [f"{kind}: {m.group(0).strip(chr(0))}" for m in pattern.finditer(text)]
+    return found
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_notebook_markdown_reads_cleanly_in_jupyter_and_colab(path):
+    found = [
+        f"cell {index}: {what}"
+        for index, cell in enumerate(load(path)["cells"])
+        if cell["cell_type"] == "markdown"
+        for what in raw_myst(source(cell))
+    ]
+    assert not found, "MyST that Jupyter and Colab show raw:\n" + "\n".join(found)
+
+
+@pytest.mark.parametrize(
+    ("planted", "kind"),
+    [
+        ("as shown {cite}`vaswani2017attention`.", "a role"),
+        ("see {numref}`fig-loss` and", "a role"),
+        ("Equation {eq}`eq-loss` gives", "a role"),
+        (":::{admonition} Solution\n:class: dropdown\n\nText\n:::", "a directive"),
+        ("```{note}\nText\n```", "a directive"),
+        ("~~~{figure} a.png\n~~~", "a directive"),
+        (":class: dropdown", "a directive option"),
+        ("(sec-training)=\n## Training", "a target"),
+        ("% a comment for authors", "a comment"),
+        ("text\n+++\nmore", "a block break"),
+        ("the {{ model_name }} model", "a substitution"),
+        ("Term\n: its definition", "a definition list"),
+        ("a claim[^1]", "a footnote"),
+        ("$$\nx = 1\n$$ (eq-one)", "an equation label"),
+    ],
+)
+def test_raw_myst_finder_catches_planted_syntax(planted, kind):
+    found = raw_myst(f"Some prose.\n\n{planted}\n\nMore prose.")
+    assert [f for f in found if f.startswith(kind + ":")], f"missed {kind} in {planted!r}: {found}"
+
+
+def test_raw_myst_finder_leaves_plain_markdown_alone():
+    plain = (
+        "A citation ([Vaswani et al., 2017](https://arxiv.org/abs/1706.03762)), a link\n"
+        "to [chapter 7](https://colab.research.google.com/github/o/r/blob/main/x.ipynb).\n\n"
+        "Math: $\\{x : x > 0\\}$, $\\frac{{a}}{b}$ and\n\n$$\n\\mathbf{x}_{i} = {{1}}\n$$\n\n"
+        "Code: `{cite}`, ``{cite}`key` `` and\n\n```python\n%timeit f()\nx = {'a': {1}}\n```\n\n"
+        "| a | b |\n|:--|--:|\n| 1 | 2 |\n\n<details>\n<summary>Solution</summary>\n\n"
+        "- one\n- two (see above)\n\n</details>\n\nAbout 40\npercent, at 12:30: fine."
+    )
+    assert raw_myst(plain) == []
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_links_to_chapters_open_in_colab(path, config):
+    # Colab cannot follow a relative link in a notebook uploaded or opened alone; the
+    # website turns these addresses into links to its own pages (book/_ext/plain_notebooks.py).
+    for text in markdown_cells(path):
+        for target in re.findall(r"\]\(([^()\s]+)\)", plain_notebooks._without_code(text)):
+            address = target.split("#")[0]
+            if address.startswith("https://colab.research.google.com/"):
+                notebook = ROOT / "notebooks" / address.rsplit("/", 1)[-1]
+                assert notebook.is_file(), f"{target}: no such chapter"
+                assert address == colab_url(config, notebook), f"{target}: not as _config.yml"
+            else:
+                assert not address.endswith(".ipynb"), f"relative link {target}: use its Colab URL"
 
 
 def test_landmark_table_citations_resolve():
     from lmbook.data import landmark_models
 
     assert set(landmark_models()["citation"]) <= bib_keys()
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_setup_cell_installs_the_packaged_version(path):
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    setup = next(c for c in load(path)["cells"] if c["cell_type"] == "code")
+    named = re.search(r'^LMBOOK = "([^"]+)"$', source(setup), re.MULTILINE)
+    assert named, "the set-up cell names no lmbook version (LMBOOK = ...)"
+    assert named.group(1) == project["version"] == lmbook.__version__, (
+        f"the set-up cell installs lmbook {named.group(1)}, pyproject.toml says "
+        f"{project['version']}, lmbook.__version__ {lmbook.__version__}: run make execute-all"
+    )
+    url, _, version = execute_notebook.settings()
+    head = execute_notebook.SETUP_HEAD.format(version=version, repository=url)
+    assert source(setup).startswith(head), "set-up cell out of date: run make execute NB=..."
 
 
 def test_package_metadata_has_no_exact_pins():

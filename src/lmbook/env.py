@@ -17,6 +17,8 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from lmbook import __version__
+
 # Environment variables that mean "do not touch the network" to the libraries we use.
 OFFLINE_VARIABLES = ("LMBOOK_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
@@ -76,9 +78,10 @@ class Runtime:
     online: bool
     offline_reason: str | None
     python: str
+    lmbook: str  # the course package's version, which the set-up cell installs
 
     def __str__(self) -> str:
-        where = f"{self.platform} runtime, Python {self.python}"
+        where = f"{self.platform} runtime, Python {self.python}, lmbook {self.lmbook}"
         hw = f"GPU ({self.gpu})" if self.gpu else "CPU only"
         if self.online:
             net = "online (the model hub is reachable)"
@@ -105,6 +108,7 @@ def detect(check_network: bool = True) -> Runtime:
         online=online,
         offline_reason=reason,
         python=platform.python_version(),
+        lmbook=__version__,
     )
 
 

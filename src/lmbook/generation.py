@@ -68,7 +68,25 @@ def load_smollm2():
     with unittest.mock.patch.object(gguf_utils, "tqdm", lambda iterable, **_: iterable):
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=SMOLLM2_GGUF)
+    match_end_token(tokenizer, model.config.eos_token_id)
     return tokenizer, model.eval()
+
+
+def match_end_token(tokenizer, eos_token_id: int) -> None:
+    """Make the tokenizer's end-of-sequence token the model's own (chapter 6.13).
+
+    transformers 5.13 to 5.15 (Colab's in 2026) build a GGUF tokenizer's end token from
+    the file's begin id, so SmolLM2's tokenizer ends turns with ``<|im_start|>``; the
+    model's config holds the file's true end id, ``<|im_end|>``. Later releases agree.
+    """
+    if isinstance(eos_token_id, bool) or not isinstance(eos_token_id, int):
+        raise TypeError(f"eos_token_id must be an int, got {eos_token_id!r}")
+    if not 0 <= eos_token_id < len(tokenizer):
+        raise ValueError(
+            f"eos_token_id {eos_token_id} is outside the vocabulary of {len(tokenizer)}"
+        )
+    if tokenizer.eos_token_id != eos_token_id:
+        tokenizer.eos_token = tokenizer.convert_ids_to_tokens(eos_token_id)
 
 
 # Checks ----------------------------------------------------------------------
