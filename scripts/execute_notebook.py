@@ -75,20 +75,54 @@ def colab_url(name: str) -> str:
     return f"https://colab.research.google.com/github/{owner_repo}/blob/{branch}/notebooks/{name}"
 
 
+def pins() -> dict[str, str]:
+    """The exact version of each package in requirements*.txt, by normalised name."""
+    found = {}
+    for requirements in ("requirements.txt", "requirements-nodeps.txt"):
+        for line in (ROOT / requirements).read_text(encoding="utf-8").splitlines():
+            match = re.match(r"([A-Za-z0-9._-]+)==([^\s;]+)\s*$", line)
+            if match:
+                found[re.sub(r"[-_.]+", "-", match.group(1).lower())] = match.group(2)
+    return found
+
+
+def pin_packages(code: str) -> str:
+    """Pin each requirement of the ``ensure_packages`` calls in ``code`` to requirements*.txt.
+
+    On Colab the chapter then gets the data and model packages it was executed with.
+    """
+    versions = pins()
+
+    def pinned(match: re.Match) -> str:
+        name = re.sub(r"[-_.]+", "-", match.group(2).lower())
+        if name not in versions:
+            raise ValueError(f"{match.group(2)} is installed by a set-up cell but not pinned")
+        return f'{match.group(1)}{match.group(2)}=={versions[name]}"'
+
+    return re.sub(r'("[\w.]+": ")([A-Za-z0-9._-]+)(?:==[^"]*)?"', pinned, code)
+
+
+# A link to a chapter on Colab: the notebook's own "Open in Colab" and links to other chapters.
+COLAB_LINK = re.compile(
+    r"https://colab\.research\.google\.com/github/[^/\s)]+/[^/\s)]+/blob/[^/\s)]+"
+    r"/notebooks/([\w.-]+\.ipynb)"
+)
+
+
 def sync_setup(notebook, name: str) -> None:
-    """Point the notebook's Colab link and set-up cell at the configured repository and version."""
+    """Point the notebook's Colab links and set-up cell at the configured repository and
+    version, and pin the packages the cell installs to requirements*.txt."""
     url, _, version = settings()
-    intro = notebook.cells[0]
-    intro.source = re.sub(
-        r"https://colab\.research\.google\.com/github/[^)\s]+", colab_url(name), intro.source
-    )
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown":
+            cell.source = COLAB_LINK.sub(lambda link: colab_url(link.group(1)), cell.source)
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
     if "colab-setup" not in setup.metadata.get("tags", []):
         raise ValueError(f"{name}: the first code cell is not tagged colab-setup")
     head, marker, rest = setup.source.partition("from lmbook import env")
     if not marker:
         raise ValueError(f"{name}: the set-up cell does not import lmbook.env")
-    setup.source = SETUP_HEAD.format(version=version, repository=url) + marker + rest
+    setup.source = SETUP_HEAD.format(version=version, repository=url) + marker + pin_packages(rest)
 
 
 def budget(name: str) -> int:

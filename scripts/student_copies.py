@@ -9,7 +9,8 @@ Run through make: ``make student``. For every notebook in ``notebooks/`` it writ
 - keeps every other cell as it is, the first code cell (the Colab set-up) included, so a
   copy uploaded to Colab installs the course package as the full notebook does,
 - replaces the chapter's "Open in Colab" link, which opens the full notebook, with a
-  note that this is the student copy.
+  note that this is the student copy, and makes its links to other chapters (their Colab
+  addresses, which open the full notebooks) links to their student copies beside it.
 
 The instructor guide (book/instructor-guide.md) explains how to hand them out.
 """
@@ -26,6 +27,10 @@ NOTEBOOKS = ROOT / "notebooks"
 FOLDER = ROOT / "_student"
 ARCHIVE = ROOT / "_student.zip"
 COLAB_LINK = re.compile(r"\[Open in Colab\]\(https://colab\.research\.google\.com/[^)]*\)")
+CHAPTER_LINK = re.compile(
+    r"\]\(https://colab\.research\.google\.com/github/[^)\s]*/notebooks/"
+    r"(?P<name>[\w-]+\.ipynb)(?P<anchor>#[^)\s]*)?\)"
+)
 STUDENT_NOTE = (
     "*Student copy: the solutions are removed. To run it on Colab, upload it "
     "(File → Upload notebook); the first code cell sets everything up.*"
@@ -34,6 +39,11 @@ STUDENT_NOTE = (
 
 def tags(cell: dict) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
+
+
+def sibling_links(markdown: str) -> str:
+    """Links to other chapters' Colab addresses made links to their student copies."""
+    return CHAPTER_LINK.sub(lambda m: f"]({m['name']}{m['anchor'] or ''})", markdown)
 
 
 def student_copy(notebook: dict) -> dict:
@@ -56,6 +66,10 @@ def student_copy(notebook: dict) -> dict:
     if not COLAB_LINK.search(source):
         raise ValueError("the first cell has no [Open in Colab](...) link to replace")
     first["source"] = COLAB_LINK.sub(STUDENT_NOTE, source).splitlines(keepends=True)
+    for cell in cells:
+        text = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and (linked := sibling_links(text)) != text:
+            cell["source"] = linked.splitlines(keepends=True)
     copied["cells"] = cells
     return copied
 

@@ -6,8 +6,10 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-# The tests import the scripts (student copies, page weights) as modules.
+# The tests import the scripts (student copies, page weights) as modules, and the book's
+# Sphinx extensions (book/_ext: the notebooks' Markdown conventions).
 sys.path.insert(0, str(ROOT / "scripts"))
+sys.path.insert(0, str(ROOT / "book" / "_ext"))
 CHAPTER_NAME = re.compile(r"^(\d{2})[a-z]?_[a-z0-9_]+\.ipynb$")
 
 

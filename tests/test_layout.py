@@ -219,7 +219,7 @@ EQUATION_LABEL = re.compile(r"\$\$[ \t]*\([^()\s]+\)[ \t]*$", re.MULTILINE)
 def raw_myst(markdown: str) -> list[str]:
     """What of ``markdown`` Jupyter would show raw: '<kind>: <text>' for each find."""
     found = [f"a directive: {m.group(0).strip()}" for m in DIRECTIVE.finditer(markdown)]
-    text = plain_notebooks._without_code(markdown)
+    text = plain_notebooks.without_code(markdown)
     found += [f"an equation label: {m.group(0)}" for m in EQUATION_LABEL.finditer(text)]
     text = CODE_SPAN.sub("\x00", MATH.sub("\x01", text))
     for kind, pattern in RAW_MYST:
@@ -274,12 +274,36 @@ def test_raw_myst_finder_leaves_plain_markdown_alone():
     assert raw_myst(plain) == []
 
 
+# A dollar sign before an amount, unescaped: two in a paragraph make the text between them
+# math, on the website and in Jupyter alike. Write \\$2 per hour.
+CURRENCY = re.compile(
+    r"(?<![\\$])\$(?=\d[\d,]*(?:\.\d+)?(?:[ \t\n]+(?:million|billion|thousand|per|a|an|to|for|"
+    r"from|against|stops)\b|[,;:)\"]|\.(?!\d)|[ \t]*$))",
+    re.MULTILINE,
+)
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_dollar_amounts_are_escaped(path):
+    cells = markdown_cells(path)
+    visible = [CODE_SPAN.sub("\x00", plain_notebooks.without_code(t)) for t in cells]
+    found = [text[m.start() : m.start() + 20] for text in visible for m in CURRENCY.finditer(text)]
+    assert not found, f"write \\$ before an amount: {found[:5]}"
+
+
+def test_dollar_amount_finder():
+    amounts = "at $2 per hour, $62 to $152 million, $5,000 a month, $0.50.\n$3,000\na month"
+    assert len(CURRENCY.findall(amounts)) == 6
+    math = "$2 \\times H$, $4 L T d$, $1/N$, $10^{-5}$ to $6N$, \\$2 per hour, $$2 = 2$$"
+    assert CURRENCY.findall(math) == []
+
+
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_links_to_chapters_open_in_colab(path, config):
     # Colab cannot follow a relative link in a notebook uploaded or opened alone; the
     # website turns these addresses into links to its own pages (book/_ext/plain_notebooks.py).
     for text in markdown_cells(path):
-        for target in re.findall(r"\]\(([^()\s]+)\)", plain_notebooks._without_code(text)):
+        for target in re.findall(r"\]\(([^()\s]+)\)", plain_notebooks.without_code(text)):
             address = target.split("#")[0]
             if address.startswith("https://colab.research.google.com/"):
                 notebook = ROOT / "notebooks" / address.rsplit("/", 1)[-1]
@@ -437,3 +461,16 @@ def test_instructor_guide_lab_times_are_the_measured_ones():
             assert _agrees(seconds, measured), f"{title}: {name} about {seconds:.0f} s, {measured}"
             checked += 1
     assert checked == len(CHAPTERS), "every chapter's lab time is stated once in the guide"
+
+
+def test_a_fork_changes_one_setting(monkeypatch):
+    # make execute rewrites every Colab link and the set-up cell from _config.yml's URL.
+    path = ROOT / "notebooks" / "10_business_of_large_models.ipynb"
+    notebook = execute_notebook.nbformat.read(path, as_version=4)
+    fork = "https://github.com/someone/fork"
+    monkeypatch.setattr(execute_notebook, "settings", lambda: (fork, "main", "9.9.9"))
+    execute_notebook.sync_setup(notebook, path.name)
+    text = "\n".join(cell.source for cell in notebook.cells)
+    links = re.findall(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/", text)
+    assert len(links) > 1 and set(links) == {"someone/fork"}
+    assert f'REPO = "{fork}"' in text and 'LMBOOK = "9.9.9"' in text

@@ -5,6 +5,7 @@ import re
 from collections import Counter
 from pathlib import Path
 
+import plain_notebooks  # book/_ext, on the path through conftest
 import pytest
 from pybtex.database import parse_file
 
@@ -23,18 +24,25 @@ def normalized(title):
 
 
 def cited_keys():
-    """Map each key cited in a notebook's markdown or a book page to where it is cited."""
-    texts = {md.name: md.read_text(encoding="utf-8") for md in (ROOT / "book").glob("*.md")}
+    """Map each key cited in a notebook's markdown or a book page to where it is cited.
+
+    Book pages cite with MyST roles; notebooks with links to the work, which name the
+    entry whose address they are (book/_ext/plain_notebooks.py), or a missing key.
+    """
+    keys = {}
+    for md in (ROOT / "book").glob("*.md"):
+        for group in CITE.findall(md.read_text(encoding="utf-8")):
+            for key in group.split(","):
+                keys.setdefault(key.strip(), []).append(md.name)
+    owners = plain_notebooks.owners()
     for nb in (ROOT / "notebooks").glob("*.ipynb"):
         cells = json.loads(nb.read_text(encoding="utf-8"))["cells"]
-        texts[nb.name] = "\n".join(
-            "".join(cell["source"]) for cell in cells if cell["cell_type"] == "markdown"
-        )
-    keys = {}
-    for name, text in texts.items():
-        for group in CITE.findall(text):
-            for key in group.split(","):
-                keys.setdefault(key.strip(), []).append(name)
+        for cell in cells:
+            if cell["cell_type"] != "markdown":
+                continue
+            for _, url, _ in plain_notebooks.citation_links("".join(cell["source"])):
+                for key in owners.get(url, (f"<no entry has the address {url}>",)):
+                    keys.setdefault(key, []).append(nb.name)
     return keys
 
 

@@ -71,7 +71,12 @@ def test_the_student_copy_keeps_everything_else(copies, notebook):
     student = load(copies[0][notebook.name])["cells"]
     assert [c["id"] for c in student] == [c["id"] for c in full]
     for kept, original in zip(student[1:], full[1:], strict=True):
-        assert kept["source"] == original["source"]
+        if original["cell_type"] == "markdown":
+            expected = student_copies.sibling_links("".join(original["source"]))
+            assert "".join(kept["source"]) == expected
+            assert "colab.research.google.com" not in expected, "it would open a full notebook"
+        else:
+            assert kept["source"] == original["source"]
         if "exercise" not in student_copies.tags(original):
             assert kept.get("outputs") == original.get("outputs")
     first_code = [c for c in student if c["cell_type"] == "code"][0]
@@ -88,6 +93,14 @@ def test_the_zip_holds_every_copy(copies):
         assert sorted(names) == sorted(written)
         for name, path in written.items():
             assert bundle.read(names[name]) == path.read_bytes()
+
+
+def test_links_to_other_chapters_open_their_student_copies():
+    colab = "https://colab.research.google.com/github/o/r/blob/main/notebooks"
+    text = f"See [chapter 7]({colab}/07_vision.ipynb), [8]({colab}/08_scale.ipynb#top)."
+    assert student_copies.sibling_links(text) == (
+        "See [chapter 7](07_vision.ipynb), [8](08_scale.ipynb#top)."
+    )
 
 
 def test_bad_input_is_refused(tmp_path):

@@ -162,7 +162,10 @@ def test_solutions_are_collapsed(open_page):
     solution_code = page.locator(".cell.tag_solution .cell_input")
     checker_output = page.locator(".cell.tag_exercise.tag_hide-output .cell_output")
     assert solution_code.count() >= 3 and checker_output.count() >= 3
-    for cells in (solution_code, checker_output):
+    # A written solution (a <details> block in the notebook) is a folded dropdown here.
+    written = page.locator(".admonition.dropdown > :not(.admonition-title)")
+    assert written.count() >= 1
+    for cells in (solution_code, checker_output, written):
         for index in range(cells.count()):
             assert not cells.nth(index).is_visible(), "a solution or answer shows unfolded"
 

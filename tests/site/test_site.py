@@ -4,6 +4,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import plain_notebooks  # book/_ext, on the path through conftest
 import pytest
 from conftest import ROOT, chapter_paths, colab_url
 
@@ -70,8 +71,15 @@ def test_chapter_has_colab_button_and_download(html_root, config, notebook):
 def test_chapter_page_shows_outputs_and_citations(html_root, notebook):
     text = page_of(html_root, notebook).read_text(encoding="utf-8")
     assert "<img" in text, "figures from the committed outputs are missing"
-    assert "{cite}" not in text, "a citation role was not rendered"
+    assert "{cite" not in text, "a citation role was not rendered"
     assert 'class="cell_output' in text
+    # The notebook's citation links became citations of the references page
+    # (book/_ext/plain_notebooks.py): none is left as a plain link to the work.
+    assert 'class="bibtex-citation"' in text and "references.html#" in text
+    owners = plain_notebooks.owners()
+    plain = [link for _, link in parse(page_of(html_root, notebook)).links if link in owners]
+    assert not plain, f"citations left as plain links: {plain[:3]}"
+    assert "<details>" not in text and "&lt;summary&gt;" not in text
 
 
 def test_references_page_lists_cited_works(html_root):
