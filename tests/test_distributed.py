@@ -1,5 +1,7 @@
+import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,6 +86,125 @@ def test_torchrun_two_processes_match_one(tmp_path):
     assert not torch.equal(result["local_gradients"][0], result["local_gradients"][1])
     torch.testing.assert_close(result["averaged_gradients"][0], result["local_gradients"].mean(0))
     torch.testing.assert_close(result["weights"][0], distributed.train_single(steps=8)["weights"])
+
+
+NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "08_training_at_scale.ipynb"
+
+
+def test_the_notebook_launches_the_command_it_shows():
+    cells = json.loads(NOTEBOOK.read_text())["cells"]
+    code = ["".join(c["source"]) for c in cells if c["cell_type"] == "code"]
+    markdown = " ".join("".join(c["source"]) for c in cells if c["cell_type"] == "markdown")
+    assert any("distributed.launch(" in source for source in code)
+    command = distributed.launch_command("ddp.pt")
+    assert command[:3] == [sys.executable, "-m", "torch.distributed.run"]
+    # The chapter's text shows the same launch as torchrun, the module's command name.
+    assert "torchrun " + " ".join(command[3:]) in markdown
+
+
+def _threads_after_main(tmp_path: Path) -> list[str]:
+    """Run main() under torchrun in two ranks; each prints its threads' names after it."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os, sys\n"
+        "from lmbook import distributed\n"
+        "distributed.main(sys.argv[1:])\n"
+        "tasks = os.listdir('/proc/self/task')\n"
+        "print([open(f'/proc/self/task/{t}/comm').read().strip() for t in tasks])\n"
+    )
+    command = distributed.launch_command(tmp_path / "ddp.pt", options=["--steps", "2"])
+    command[command.index("-m", 3) : command.index("--out")] = [str(probe)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert run.returncode == 0, run.stderr[-2000:]
+    return run.stdout.splitlines()
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="lists threads in /proc")
+def test_no_gloo_thread_outlives_main(tmp_path):
+    # The cause of the rank that aborted at exit: the process group, and its gloo threads,
+    # lived on after destroy_process_group into the interpreter's shutdown.
+    threads = _threads_after_main(tmp_path)
+    assert len(threads) == 2, threads
+    assert not any("gloo" in line for line in threads), threads
+
+
+def test_launch_returns_when_every_rank_succeeds(tmp_path):
+    run = distributed.launch(tmp_path / "ddp.pt", options=["--steps", "2"])
+    assert run.returncode == 0 and "terminate called" not in run.stderr
+    assert len(torch.load(tmp_path / "ddp.pt", weights_only=True)["losses"]) == 2
+
+
+def test_a_rank_that_raises_is_named_with_its_error(tmp_path):
+    options = ["--steps", "2", "--fail-rank", "1"]
+    with pytest.raises(distributed.RankFailedError) as failed:
+        distributed.launch(tmp_path / "ddp.pt", options=options, timeout=240)
+    # Rank 0, waiting for rank 1 in a collective, fails in turn or is stopped by torchrun.
+    assert failed.value.failures[1] == 1 and set(failed.value.failures) <= {0, 1}
+    assert "rank 1: exit code 1: RuntimeError: rank 1 fails on purpose" in str(failed.value)
+    assert "[rank1]: Traceback" in str(failed.value)  # the tail of rank 1's stderr
+    assert not (tmp_path / "ddp.pt").exists()
+
+
+def test_a_killed_rank_is_named_with_its_signal(tmp_path):
+    options = ["--steps", "2", "--fail-rank", "1", "--fail-how", "kill"]
+    with pytest.raises(
+        distributed.RankFailedError, match="rank 1: exit code -9, killed by SIGKILL"
+    ):
+        distributed.launch(tmp_path / "ddp.pt", options=options, timeout=240)
+
+
+def _processes_naming(text: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if text in entry.read_bytes().decode(errors="replace"):
+                found.append(int(entry.parent.name))
+        except OSError:  # the process ended meanwhile
+            pass
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="looks for leftover ranks in /proc")
+def test_a_hanging_rank_ends_in_a_timeout_that_stops_every_rank(tmp_path):
+    options = ["--steps", "2", "--fail-rank", "1", "--fail-how", "hang"]
+    with pytest.raises(TimeoutError, match="did not finish in 20 s and was stopped"):
+        distributed.launch(tmp_path / "ddp.pt", options=options, timeout=20)
+    assert _processes_naming(str(tmp_path)) == []
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"out": 3},
+        {"out": ""},
+        {"nproc": 0},
+        {"nproc": True},
+        {"options": "--steps 2"},
+        {"options": ["--steps", 2]},
+    ],
+)
+def test_launch_command_rejects_bad_arguments(kwargs):
+    with pytest.raises((TypeError, ValueError)):
+        distributed.launch_command(**({"out": "ddp.pt"} | kwargs))
+
+
+@pytest.mark.parametrize("timeout", [0, -1, "300", True])
+def test_launch_rejects_a_bad_timeout(timeout):
+    with pytest.raises(ValueError, match="timeout"):
+        distributed.launch("ddp.pt", timeout=timeout)
+
+
+def test_failure_summary_is_read_cause_first():
+    summary = (
+        "Failures:\n[1]:\n  rank      : 0 (local_rank: 0)\n  exitcode  : -15 (pid: 7)\n"
+        "Root Cause (first observed failure):\n[0]:\n"
+        "  rank      : 1 (local_rank: 1)\n  exitcode  : 1 (pid: 8)\n"
+    )
+    error = distributed.RankFailedError(distributed._failures(summary), summary, 1)
+    assert error.failures == {1: 1, 0: -15} and error.rank == 1
+    assert "rank 0: exit code -15, killed by SIGTERM" in str(error)
+    no_summary = distributed.RankFailedError({}, "usage: torchrun ...", 2)
+    assert no_summary.rank is None and "exit code 2 before any rank" in str(no_summary)
 
 
 def test_main_refuses_to_run_without_torchrun(tmp_path, monkeypatch):

@@ -126,10 +126,22 @@ def test_detect_without_network_check(monkeypatch):
     assert "not reachable" in str(runtime)
 
 
-def test_prepare_tensorflow_sets_log_level(monkeypatch):
+@pytest.mark.parametrize("gpu, level", [(True, "2"), (False, "3")])
+def test_prepare_tensorflow_sets_log_level(monkeypatch, gpu, level):
+    # Without an NVIDIA device, errors go too: the CUDA build's cuInit error is all there is.
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
+    monkeypatch.setattr(env, "nvidia_device_present", lambda: gpu)
     env.prepare_tensorflow()
-    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == "2"
+    assert os.environ["TF_CPP_MIN_LOG_LEVEL"] == level
+
+
+def test_nvidia_device_present_reads_dev(monkeypatch, tmp_path):
+    monkeypatch.setattr(env, "Path", lambda _: tmp_path)
+    assert not env.nvidia_device_present()
+    (tmp_path / "nvidiactl").touch()  # the control node alone is not a GPU
+    assert not env.nvidia_device_present()
+    (tmp_path / "nvidia0").touch()
+    assert env.nvidia_device_present()
 
 
 def _prepare_with_fake_triton(tmp_path, before: str) -> str:

@@ -3,6 +3,8 @@
 - :func:`ring_all_reduce`: the ring algorithm that sums gradients across workers, in NumPy.
 - :func:`train`: the data-parallel training script, PyTorch DistributedDataParallel on the
   gloo backend; :func:`train_single` is the same training in one process.
+- :func:`launch`: the launch below, run and waited for; a rank that fails raises
+  :class:`RankFailedError`, which says which rank failed, how, and its last stderr lines.
 
 Two processes on this CPU, started the way a cluster starts them::
 
@@ -19,14 +21,24 @@ from __future__ import annotations
 
 import argparse
 import copy
+import importlib
 import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import traceback
+from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
+from torch.distributed.elastic.multiprocessing.errors import get_error_handler
 from torch.nn.parallel import DistributedDataParallel
 
 from lmbook import data
@@ -184,8 +196,158 @@ def train(
     }
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point for ``torchrun ... -m lmbook.distributed``."""
+def launch_command(out: str | Path, nproc: int = 2, options: Sequence[str] = ()) -> list[str]:
+    """The chapter 8 launch line: ``torchrun`` (by its module name) starting ``nproc`` ranks.
+
+    With the defaults it is the command of the chapter's launch cell; ``options`` go to
+    :func:`main` (``--steps``, and for tests ``--fail-rank`` with ``--fail-how``).
+    """
+    if not isinstance(out, str | Path) or not str(out):
+        raise TypeError(f"out must be a file path, got {out!r}")
+    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
+        raise ValueError(f"nproc must be a whole number ≥ 1, got {nproc!r}")
+    if isinstance(options, str) or not all(isinstance(o, str) for o in options):
+        raise TypeError(f"options must be a sequence of strings, got {options!r}")
+    runner = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    script = ["-m", "lmbook.distributed", "--out", str(out), *options]
+    return [*runner, f"--nproc_per_node={nproc}", *script]
+
+
+class RankFailedError(ChildProcessError):
+    """A rank of the chapter 8 launch failed: which one, its exit code, its last stderr lines.
+
+    ``failures`` maps every rank that failed to its exit code (negative: the signal that
+    killed it), the cause first: torchrun's root cause, unless torchrun itself stopped that
+    rank with SIGTERM after another one failed. ``rank`` and ``exitcode`` are the cause's.
+    """
+
+    def __init__(self, failures: dict[int, int], stderr: str, returncode: int) -> None:
+        self.failures, self.stderr, self.returncode = failures, stderr, returncode
+        self.rank = next(iter(failures), None)
+        self.exitcode = failures.get(self.rank, returncode)
+        super().__init__(_failure_message(failures, stderr, returncode))
+
+
+# torchrun's failure summary gives each failed rank as "rank : R (local_rank: L)" followed
+# by "exitcode : C (pid: P)"; the other failures come first, the root cause last.
+_SUMMARY = re.compile(r"rank\s*:\s*(\d+) \(local_rank.*?\n\s*exitcode\s*:\s*(-?\d+)")
+_ROOT_CAUSE = "Root Cause (first observed failure):"
+
+
+def _failures(stderr: str) -> dict[int, int]:
+    """Each failed rank's exit code from torchrun's summary, the cause first."""
+    others, _, root = stderr.rpartition(_ROOT_CAUSE)
+    found = [(int(r), int(c)) for r, c in _SUMMARY.findall(root) + _SUMMARY.findall(others)]
+    found.sort(key=lambda failure: failure[1] == -signal.SIGTERM)  # stable: stopped ranks last
+    return dict(found)
+
+
+def _exit_reason(exitcode: int) -> str:
+    if exitcode >= 0:
+        return f"exit code {exitcode}"
+    try:
+        return f"exit code {exitcode}, killed by {signal.Signals(-exitcode).name}"
+    except ValueError:
+        return f"exit code {exitcode}, killed by signal {-exitcode}"
+
+
+def _tail(text: str, lines: int = 12) -> str:
+    return "\n".join(text.splitlines()[-lines:])
+
+
+def _rank_lines(stderr: str, rank: int) -> list[str]:
+    """What ``rank`` wrote on stderr through :func:`_exit_failed` (or torch's own excepthook)."""
+    return [line for line in stderr.splitlines() if line.startswith(f"[rank{rank}]:")]
+
+
+def _said(stderr: str, rank: int, exitcode: int) -> str:
+    """How ``rank`` ended: its exit code or signal, and the error it reported, if any."""
+    marker = f"[rank{rank}]: rank {rank} failed: "
+    said = [line[len(marker) :] for line in _rank_lines(stderr, rank) if line.startswith(marker)]
+    return f"rank {rank}: {_exit_reason(exitcode)}" + (f": {said[-1]}" if said else "")
+
+
+def _failure_message(failures: dict[int, int], stderr: str, returncode: int) -> str:
+    if not failures:
+        return (
+            f"the chapter 8 launch failed with exit code {returncode} before any rank "
+            f"reported; the last lines of its stderr:\n{_tail(stderr)}"
+        )
+    lines = ["the chapter 8 launch failed (torchrun stops the other ranks when one fails):"]
+    lines += [f"  {_said(stderr, r, c)}" for r, c in failures.items()]
+    for rank in failures:
+        if _rank_lines(stderr, rank):
+            lines += [f"rank {rank}'s last stderr lines:", *_rank_lines(stderr, rank)[-8:]]
+    if not any(_rank_lines(stderr, rank) for rank in failures):
+        lines += ["the last lines of torchrun's stderr:", _tail(stderr)]
+    return "\n".join(lines)
+
+
+def launch(
+    out: str | Path, nproc: int = 2, options: Sequence[str] = (), timeout: float = 300
+) -> subprocess.CompletedProcess:
+    """Run the chapter 8 launch (:func:`launch_command`) and wait for it.
+
+    Returns the finished process when every rank succeeded. Raises
+    :class:`RankFailedError`, naming each failed rank, its exit code or signal and the
+    end of its stderr, when a rank raised or was killed (torchrun then stops the others);
+    raises ``TimeoutError`` after ``timeout`` seconds, once torchrun and its ranks are
+    stopped.
+    """
+    command = launch_command(out, nproc, options)
+    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    pipe = subprocess.PIPE
+    process = subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True)
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stdout, stderr = _stop(process)
+        raise TimeoutError(
+            f"the chapter 8 launch did not finish in {timeout} s and was stopped; "
+            f"the last lines of its stderr:\n{_tail(stderr)}"
+        ) from None
+    if process.returncode != 0:
+        raise RankFailedError(_failures(stderr), stderr, process.returncode)
+    return subprocess.CompletedProcess(command, 0, stdout, stderr)
+
+
+def _stop(process: subprocess.Popen) -> tuple[str, str]:
+    """Stop torchrun: on SIGTERM it stops its ranks (they run in sessions of their own)."""
+    process.terminate()
+    try:
+        return process.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+def _fail_on_purpose(how: str) -> None:
+    """Make this rank fail, to test the launch's error path (chapter 8's tests only)."""
+    if how == "kill":
+        os.kill(os.getpid(), signal.SIGKILL)
+    if how == "hang":  # the other ranks wait for it in a collective; launch's timeout ends it
+        time.sleep(3600)
+    raise RuntimeError(f"rank {dist.get_rank()} fails on purpose (--fail-rank, a test)")
+
+
+def _exit_failed(error: Exception) -> NoReturn:
+    """Report a failed rank (chapter 8) to torchrun and exit at once with status 1.
+
+    Its process group may still have collectives in flight, and tearing it down would
+    wait for peers that may never answer, so the process exits without that. Its lines
+    on stderr start with ``[rankR]:``, as torch marks a rank's uncaught exception.
+    """
+    rank = os.environ["RANK"]
+    cause = f"rank {rank} failed: {type(error).__name__}: {error}"
+    lines = [*traceback.format_exc().splitlines(), cause]
+    print("\n".join(f"[rank{rank}]: {line}" for line in lines), file=sys.stderr, flush=True)
+    get_error_handler().record_exception(error)  # the error torchrun's summary shows
+    sys.stdout.flush()
+    os._exit(1)
+
+
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves results")
     parser.add_argument("--steps", type=int, default=60)
@@ -193,6 +355,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--backend", default="gloo", help="gloo for CPUs, nccl for NVIDIA GPUs")
+    parser.add_argument("--fail-rank", type=int, help="tests only: this rank fails on purpose")
+    parser.add_argument(
+        "--fail-how", choices=("raise", "kill", "hang"), default="raise", help="tests only"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for ``torchrun ... -m lmbook.distributed`` (chapter 8.4)."""
+    parser = _parser()
     args = parser.parse_args(argv)
     if "RANK" not in os.environ:
         parser.error("launch this with torchrun, which sets RANK, WORLD_SIZE and MASTER_ADDR")
@@ -200,16 +372,24 @@ def main(argv: list[str] | None = None) -> None:
     if args.backend == "nccl":  # one GPU per process
         device = f"cuda:{os.environ['LOCAL_RANK']}"
         torch.cuda.set_device(device)
+    # DDP's constructor imports torch._dynamo, and with it torch.distributed.nn.functional,
+    # whose functions take `group=group.WORLD` as a default argument. Imported while a
+    # process group exists, those defaults keep it alive after destroy_process_group, and
+    # its gloo threads run on into the interpreter's shutdown, where the group is freed
+    # at last while Python tears itself down: a rank sometimes aborted there ("terminate
+    # called without an active exception"). Imported first, the defaults hold None.
+    importlib.import_module("torch._dynamo")
+
     dist.init_process_group(args.backend)
     try:
+        if args.fail_rank == dist.get_rank():
+            _fail_on_purpose(args.fail_how)
         results = train(args.steps, args.batch_size, args.lr, args.seed, device)
         if results is not None:
             torch.save(results, args.out)
-        # No rank tears gloo down while another still uses it: without this, a rank
-        # sometimes aborts at exit ("terminate called without an active exception").
-        dist.barrier()
-    finally:
-        dist.destroy_process_group()
+    except Exception as error:
+        _exit_failed(error)
+    dist.destroy_process_group()  # joins gloo's threads while Python is fully alive
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from lmbook import __version__
 
@@ -145,16 +146,25 @@ def set_seed(seed: int, frameworks: tuple[str, ...] | None = None) -> None:
         tf.random.set_seed(seed)
 
 
+def nvidia_device_present() -> bool:
+    """Whether the system shows an NVIDIA GPU device (Linux's /dev/nvidia0, ...)."""
+    return any(Path("/dev").glob("nvidia[0-9]*"))
+
+
 def prepare_tensorflow() -> None:
     """Get ready to import TensorFlow next to PyTorch: call it before ``import tensorflow``.
 
-    It silences TensorFlow's C++ and Python start-up logging. And where PyTorch came
+    It silences TensorFlow's C++ and Python start-up logging, including the CUDA build's
+    "failed call to cuInit" error where there is no NVIDIA GPU. And where PyTorch came
     with Triton (PyTorch's CUDA builds, which pip installs on Linux, and Colab's), it
     imports Triton first: Triton loaded after TensorFlow crashes the process with a
     segmentation fault in libtriton, and PyTorch loads it the first time an optimizer
     is created. Used by chapters 2, 3, 4, 7 and 8; it is never applied unless called.
     """
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"  # hides INFO and WARNING from the C++ core
+    # Level 2 hides INFO and WARNING from the C++ core. TensorFlow's CUDA build (Colab's)
+    # also logs an ERROR at import on a machine without an NVIDIA GPU, "failed call to
+    # cuInit": there level 3 hides errors too, as there is no GPU for them to be about.
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2" if nvidia_device_present() else "3"
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules:  # too late for Triton; quieten what is there
         sys.modules["tensorflow"].get_logger().setLevel(logging.ERROR)
