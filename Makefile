@@ -41,7 +41,7 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean
+	execute execute-all bench freeze clean test-colab
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -101,6 +101,23 @@ execute-all: $(INSTALLED)
 # Time every notebook (without changing it) into book/notebook-times.csv; on a quiet machine.
 bench: $(INSTALLED)
 	$(BIN)/python scripts/execute_notebook.py --time-only $(NOTEBOOKS)
+
+# Every notebook as on Colab's CPU runtimes, each in a fresh environment built from Colab's
+# published freeze (scripts/colab/*.txt; `python scripts/colab_runtimes.py refresh` updates
+# them): results in book/colab-runs.md and .csv. A release step, not part of make test (about
+# an hour; the README says more). The kernels get a fresh session's variables, not the ones
+# exported above. Pick runtimes and notebooks by part of their name:
+#   make test-colab COLAB_RUNTIMES=default COLAB_NOTEBOOKS="06d 10"
+# COLAB_PYTHONS names interpreters when python3.12 or python3.13 is not on PATH or in pyenv.
+COLAB_RUNTIMES ?=
+COLAB_NOTEBOOKS ?=
+COLAB_PYTHONS ?=
+COLAB_DIR ?= $(HOME)/.cache/lmbook-colab
+test-colab: $(INSTALLED)
+	$(BIN)/python scripts/colab_runs.py --work "$(COLAB_DIR)" \
+		$(if $(COLAB_RUNTIMES),--runtime $(COLAB_RUNTIMES)) \
+		$(if $(COLAB_NOTEBOOKS),--notebook $(COLAB_NOTEBOOKS)) \
+		$(if $(COLAB_PYTHONS),--python $(COLAB_PYTHONS))
 
 # Re-resolve requirements.in in a fresh environment and rewrite requirements.txt. pip freeze
 # sees only this machine (Linux): the lines of requirements.txt with an environment marker, at
