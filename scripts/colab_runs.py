@@ -65,6 +65,8 @@ FIELDS = [
     "first_error",
     "date",
     "lmbook",
+    "course",
+    "freeze",
     "python",
     "colab_python",
     "torch",
@@ -182,6 +184,8 @@ class Result:
     first_error: str
     date: str
     lmbook: str
+    course: str  # the commit of the course that ran (git describe --dirty)
+    freeze: str  # the commit of Colab's freeze, and its date
     python: str  # the interpreter that ran here
     colab_python: str  # the one Colab runs
     torch: str
@@ -338,11 +342,12 @@ def markdown(rows: list[dict[str, str]]) -> str:
         last = mine[-1]
         versions = ", ".join(f"{name} {last[name]}" for name in MAIN_LIBRARIES)
         dates = sorted({row["date"] for row in mine})
+        courses = ", ".join(sorted({row["course"] for row in mine}))
         lines.append(
-            f"- **{runtime}**: {passed} of {len(mine)} passed; Colab's Python "
-            f"{last['colab_python']} (run here with {last['python']}), {versions}; "
-            f"lmbook {', '.join(sorted({row['lmbook'] for row in mine}))}; "
-            f"run {', '.join(dates)}."
+            f"- **{runtime}** (freeze {last['freeze']}): {passed} of {len(mine)} passed; "
+            f"Colab's Python {last['colab_python']} (run here with {last['python']}), "
+            f"{versions}; lmbook {', '.join(sorted({row['lmbook'] for row in mine}))} "
+            f"(course {courses}); run {', '.join(dates)}."
         )
     lines += [
         "",
@@ -507,6 +512,7 @@ class Settings:
     wheels: Path  # lmbook's wheel, built from the working tree
     version: str  # lmbook's version
     pythons: dict[str, str]  # runtime -> the full version of the interpreter used here
+    course: str  # the commit of the course (git describe --always --dirty)
     keep: bool = False  # keep each notebook's environment
     trace: bool = False  # log the modules looked for and not found (--trace-imports)
 
@@ -666,11 +672,20 @@ def result_row(
         first_error=error,
         date=datetime.date.today().isoformat(),
         lmbook=settings.version,
+        course=settings.course,
+        freeze=f"{runtime.commit[:12]} of {runtime.date}",
         python=settings.pythons[runtime.name],
         colab_python=runtime.python,
         **versions,
     )
     return asdict(row)
+
+
+def course_revision() -> str:
+    """The course's commit, with ``-dirty`` when the working tree has changes, or "unknown"."""
+    command = ["git", "-C", str(ROOT), "describe", "--always", "--dirty"]
+    done = subprocess.run(command, capture_output=True, text=True)
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 def installed_lmbook(environment: Path, version: str) -> bool:
@@ -719,7 +734,9 @@ def run_all(runtimes: list[Runtime], notebooks: list[Path], options, wheels: Pat
         python = find_python(runtime.python_minor, options.python)
         pythons[runtime.name] = python_version(python)
         bases[runtime.name] = build_base(work, runtime, python, course)
-    settings = Settings(work, wheels, version, pythons, options.keep, options.trace_imports)
+    settings = Settings(
+        work, wheels, version, pythons, course_revision(), options.keep, options.trace_imports
+    )
     built = time.perf_counter()
     failed = []
     for runtime in runtimes:

@@ -220,11 +220,13 @@ def refresh(repository: Path, past: int = 1, folder: Path = RUNTIMES) -> list[Pa
     readme = git(repository, "show", f"{head}:README.md")
     for name, commit in past_runtimes(readme)[:past]:
         wanted.append((name, "a past runtime a notebook can be pinned to", commit))
+    # Every file is read before any is written, so that a failure leaves the old set.
+    texts = {name: stored_text(repository, name, text, commit) for name, text, commit in wanted}
     folder.mkdir(parents=True, exist_ok=True)
     written = []
-    for name, description, commit in wanted:
+    for name, text in texts.items():
         path = folder / f"{name}.txt"
-        path.write_text(stored_text(repository, name, description, commit), encoding="utf-8")
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     for stale in set(folder.glob("*.txt")) - set(written):
         stale.unlink()
@@ -259,9 +261,18 @@ def main(arguments: list[str]) -> int:
     options = parser.parse_args(arguments)
     if options.command == "refresh":
         with tempfile.TemporaryDirectory() as scratch:
-            repository = options.source or clone(Path(scratch))
-            for path in refresh(repository, options.past):
-                print(f"wrote {path.relative_to(ROOT)}")
+            try:
+                repository = options.source or clone(Path(scratch))
+                written = refresh(repository, options.past)
+            except subprocess.CalledProcessError as failure:
+                print(f"git failed: {' '.join(failure.cmd)}\n{failure.stderr or ''}".rstrip())
+                print(f"(offline? clone {SOURCE} elsewhere and pass --from DIR)")
+                return 1
+            except ValueError as failure:
+                print(failure)
+                return 1
+        for path in written:
+            print(f"wrote {path.relative_to(ROOT)}")
     for runtime in stored_runtimes():
         print(describe(runtime))
     return 0

@@ -224,6 +224,8 @@ def row(runtime_name: str, notebook: str, result: str = "pass", error: str = "")
         "first_error": error,
         "date": "2026-08-20",
         "lmbook": "0.2.0",
+        "course": "cbe6c07-dirty",
+        "freeze": "a72407924822 of 2026-08-19",
         "python": "3.13.0",
         "colab_python": "3.13.15",
         **versions,
@@ -254,7 +256,8 @@ def test_rows_round_trip_through_csv(tmp_path):
 def test_markdown_summarises_each_runtime_and_escapes_pipes():
     rows = [row("default", "01.ipynb"), row("default", "02.ipynb", "fail", "cell 4: E: a | b")]
     page = runs.markdown(rows)
-    assert "**default**: 1 of 2 passed" in page
+    assert "**default** (freeze a72407924822 of 2026-08-19): 1 of 2 passed" in page
+    assert "(course cbe6c07-dirty)" in page
     assert "| 02.ipynb | default | fail | 12 | cell 4: E: a \\| b |" in page
     assert "run here with 3.13.0" in page
 
