@@ -119,7 +119,7 @@ def sync_setup(notebook, name: str) -> None:
     setup = next(cell for cell in notebook.cells if cell.cell_type == "code")
     if "colab-setup" not in setup.metadata.get("tags", []):
         raise ValueError(f"{name}: the first code cell is not tagged colab-setup")
-    head, marker, rest = setup.source.partition("from lmbook import env")
+    _, marker, rest = setup.source.partition("from lmbook import env")
     if not marker:
         raise ValueError(f"{name}: the set-up cell does not import lmbook.env")
     setup.source = SETUP_HEAD.format(version=version, repository=url) + marker + pin_packages(rest)
