@@ -12,7 +12,7 @@ place (timing metadata is not recorded, so a re-run changes the file only where 
 output changed); ``make bench`` (``--time-only``) leaves the notebooks untouched.
 Both record each notebook's wall-clock time, its budget and the machine in
 book/notebook-times.csv, the table the book's stated run times come from
-(tests/test_layout.py keeps them consistent). Time is measured, never asserted.
+(tests/project/test_layout.py keeps them consistent). Time is measured, never asserted.
 
 Before it runs, ``make execute`` brings each notebook's Colab link and set-up cell up
 to date with the two settings they derive from: ``repository.url`` in _config.yml and

@@ -24,7 +24,7 @@ conventions that this extension turns back into MyST for the website on Sphinx's
   links to the chapter's page. A notebook's link to its own Colab address ("Open in
   Colab") stays as it is.
 
-``tests/test_layout.py`` checks every notebook against these conventions.
+``tests/project/test_layout.py`` checks every notebook against these conventions.
 """
 
 import codecs

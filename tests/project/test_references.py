@@ -9,7 +9,7 @@ import plain_notebooks  # book/_ext, on the path through conftest
 import pytest
 from pybtex.database import parse_file
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIB = ROOT / "book" / "references.bib"
 CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
 
