@@ -22,18 +22,32 @@ def test_ring_all_reduce_equals_the_sum(workers):
     assert max(sent) - min(sent) <= 2 * (workers - 1)
 
 
-def test_ring_all_reduce_matches_torch_all_reduce(tmp_path):
-    tensor = torch.arange(6, dtype=torch.float64)
+def _all_reduce_in_one_process(rank, world, folder, buffers):
+    """One of the processes of the test below: torch's all-reduce of its own buffer."""
     dist.init_process_group(
-        "gloo", init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1
+        "gloo", init_method=f"file://{folder / 'store'}", rank=rank, world_size=world
     )
     try:
-        reduced = tensor.clone()
-        dist.all_reduce(reduced)
+        tensor = torch.from_numpy(buffers[rank].copy())
+        dist.all_reduce(tensor)
+        np.save(folder / f"rank{rank}.npy", tensor.numpy())
     finally:
         dist.destroy_process_group()
-    ring, _ = distributed.ring_all_reduce([tensor.numpy(), np.zeros(6)])
-    np.testing.assert_array_equal(ring[0], reduced.numpy())
+
+
+def test_ring_all_reduce_matches_torch_all_reduce(tmp_path):
+    # Three processes with different buffers: with one, all-reduce returns its input.
+    # Whole numbers in float64 sum exactly in any order, so the results must be equal.
+    world = 3
+    buffers = list(np.random.default_rng(0).integers(-50, 50, size=(world, 7)).astype(float))
+    torch.multiprocessing.spawn(
+        _all_reduce_in_one_process, args=(world, tmp_path, buffers), nprocs=world
+    )
+    reduced = [np.load(tmp_path / f"rank{rank}.npy") for rank in range(world)]
+    ring, _ = distributed.ring_all_reduce(buffers)
+    assert not np.array_equal(reduced[0], buffers[0])
+    for rank in range(world):
+        np.testing.assert_array_equal(ring[rank], reduced[rank])
 
 
 @pytest.mark.parametrize(

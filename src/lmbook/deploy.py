@@ -23,6 +23,8 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from lmbook import train, validate
+
 # Storage per parameter (chapter 9.1). int4 packs two values into a byte; the
 # scales and zero points that quantized formats also store are not counted here.
 BYTES_PER_PARAMETER = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
@@ -418,9 +420,10 @@ def train_classifier(
     """Train ``model`` with Adam on (x, y), from hard labels or a teacher's logits (chapter 9.5).
 
     Without ``teacher_logits`` the loss is cross-entropy; with them (one row per
-    example of ``x``), :func:`distillation_loss`. Batches come from a generator seeded
-    with ``seed``; the weights' initialisation is the caller's (seed PyTorch before
-    building the model). Returns the model in eval mode.
+    example of ``x``), :func:`distillation_loss`. The loop is :func:`lmbook.train.fit`'s,
+    over :class:`lmbook.train.Batches` seeded with ``seed``; the weights' initialisation
+    is the caller's (seed PyTorch before building the model). Returns the model in eval
+    mode.
     """
     if x.ndim < 2 or y.ndim != 1 or len(x) != len(y) or len(x) == 0:
         raise ValueError(
@@ -429,29 +432,16 @@ def train_classifier(
         )
     if teacher_logits is not None and len(teacher_logits) != len(x):
         raise ValueError(f"teacher_logits has {len(teacher_logits)} rows for {len(x)} examples")
-    _check_int("epochs", epochs)
-    _check_int("batch_size", batch_size)
-    generator = torch.Generator().manual_seed(seed)
-    optimizer = torch.optim.Adam(model.parameters(), lr=_check_positive("lr", lr))
-    model.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(x), generator=generator)
-        for start in range(0, len(x), batch_size):
-            batch = order[start : start + batch_size]
-            logits = model(x[batch])
-            if teacher_logits is None:
-                loss = F.cross_entropy(logits, y[batch])
-            else:
-                loss = distillation_loss(
-                    logits,
-                    teacher_logits[batch],
-                    y[batch],
-                    temperature=temperature,
-                    alpha=alpha,
-                )
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    optimizer = torch.optim.Adam(model.parameters(), lr=validate.positive("lr", lr))
+    if teacher_logits is None:
+        batches, loss_fn = train.Batches(x, y, batch_size, seed=seed), None
+    else:
+        batches = train.Batches(x, (y, teacher_logits), batch_size, seed=seed)
+
+        def loss_fn(logits, labels, teacher):
+            return distillation_loss(logits, teacher, labels, temperature=temperature, alpha=alpha)
+
+    train.fit(model, batches, optimizer, epochs=epochs, loss_fn=loss_fn, progress=False)
     return model.eval()
 
 

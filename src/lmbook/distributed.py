@@ -121,7 +121,12 @@ def _check_run(steps: int, batch_size: int, lr: float, world_size: int = 1) -> N
 
 
 def train_single(steps: int = 60, batch_size: int = 64, lr: float = 0.1, seed: int = 0) -> dict:
-    """Train the MLP in one process on each step's whole batch (chapter 8.4)."""
+    """Train the MLP in one process on each step's whole batch (chapter 8.4).
+
+    This loop and :func:`train` are written out, not handed to :func:`lmbook.train.fit`,
+    so that chapter 8 can set them side by side: the same steps, and the only
+    difference is that :func:`train` splits each batch over processes.
+    """
     _check_run(steps, batch_size, lr)
     x, y, x_test, y_test = digits_split()
     model = make_model(seed)

@@ -418,6 +418,10 @@ def train(
     at the end, a record {step, seconds, lr, train_loss, val_loss} goes into the
     returned history (losses from :func:`estimate_loss`; ``seconds`` includes
     evaluation, and the time budget counts it too).
+
+    The loop is written out here rather than handed to :func:`lmbook.train.fit`:
+    it counts steps, not epochs, sets the learning rate before every step and
+    clips gradients, and chapter 5 reads it line by line.
     """
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a GPT, got {type(model).__name__}")

@@ -131,6 +131,10 @@ def dp_sgd_train(
     Each step draws a Poisson sample (every example in with probability
     ``sample_rate``), as the accountant assumes, and applies :func:`noisy_gradient`.
     ``noise_multiplier=0`` gives clipped SGD with no noise (no privacy).
+
+    The loop is written out rather than handed to :func:`lmbook.train.fit`, because
+    it is chapter 11's lesson: a gradient per example, clipped and noised before the
+    update, on batches whose size is random.
     """
     steps = _count("steps", steps)
     q = _rate("sample_rate", sample_rate)

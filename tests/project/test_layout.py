@@ -402,10 +402,55 @@ def test_requirements_pin_one_tensorflow_release():
     assert len(releases) == 1, f"tensorflow and tensorflow-cpu pins differ: {releases}"
 
 
-def test_ci_runs_the_readme_command():
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+README_COMMANDS = re.compile(r"```bash\n(make book[^\n]*)\n(make test[^\n]*)\n```")
+# What .ci/run may do besides the test command: move to the repository and install
+# Chromium (which the README lists among what make test needs).
+CI_SETUP = re.compile(
+    r"^(set |cd |if |fi$|SUDO=|\$SUDO apt-get |DEBIAN_FRONTEND=\S+ \$SUDO apt-get )"
+)
+
+
+def ci_commands(script: str) -> list[str]:
+    """The lines of a shell script that run something, besides its set-up."""
+    lines = [line.strip() for line in script.splitlines()]
+    return [
+        line for line in lines if line and not line.startswith("#") and not CI_SETUP.match(line)
+    ]
+
+
+def readme_test_command(readme: str) -> str:
+    match = README_COMMANDS.search(readme)
+    assert match, "the README must show the two commands, make book and make test, in one block"
+    return match[2].split("#")[0].strip()
+
+
+def test_ci_runs_the_readme_command_and_nothing_else():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    assert "make test" in ci and "make test" in readme and "make book" in readme
+    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+    assert ci_commands(ci) == [readme_test_command(readme)] == ["make test"]
+    assert "Chromium" in readme.split("```bash")[0], "the README must say make test needs Chromium"
+
+
+def test_the_readme_describes_every_step_of_make_test():
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    steps = re.search(r"^test: \$\(INSTALLED\) (.+)$", makefile, re.M)[1].split()
+    assert steps == ["lint", "unit", "nbval", "student-check", "site-build", "site-check"]
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    described = readme.split("**`make test`**")[1].split("\n\n")[0]
+    for words in ("ruff", "unit tests", "nbval", "student copies", "book build", "built site"):
+        assert words in described, f"the README's account of make test omits {words!r}"
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "#!/bin/sh\nmake test\npytest tests\n",  # runs more than the README says
+        "#!/bin/sh\nmake unit\n",  # runs less
+        "#!/bin/sh\n# make test\n",  # runs nothing
+    ],
+)
+def test_ci_check_catches_a_script_that_differs(script):
+    assert ci_commands(script) != ["make test"]
 
 
 def _seconds(amount: str, unit: str) -> float:
