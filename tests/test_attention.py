@@ -308,8 +308,9 @@ def test_numpy_mha_runs_on_its_own_params(rng):
 def test_multi_head_attention_matches_keras(rng):
     from lmbook.env import prepare_tensorflow
 
-    prepare_tensorflow()
-    keras = pytest.importorskip("keras")
+    prepare_tensorflow()  # before TensorFlow loads: Triton must come first
+    import keras
+
     layer = keras.layers.MultiHeadAttention(num_heads=H, key_dim=E // H)
     query = rng.standard_normal((B, N, E)).astype(np.float32)
     value = rng.standard_normal((B, 4, E)).astype(np.float32)
@@ -440,8 +441,13 @@ MHA = att.multi_head_attention
         (lambda: SDPA(Q, K, V, np.ones((5, 6), int)), TypeError, "boolean .* or float"),
         (lambda: SDPA(Q, K, V, np.full((5, 6), np.nan)), ValueError, "not NaN|finite values"),
         (lambda: SDPA(Q, K, V, [[True] * 6] * 5), TypeError, "mask must be a NumPy array"),
-        (lambda: SDPA(Q, K, V, scale=0.0), ValueError, "scale must be a positive"),
-        (lambda: SDPA(Q, K, V, scale="1"), TypeError, "scale must be a number"),
+        (
+            lambda: SDPA(Q, K, V, scale=0.0),
+            ValueError,
+            "scale must be a finite number > 0, got 0.0",
+        ),
+        (lambda: SDPA(Q, K, V, scale="1"), TypeError, "scale must be a finite number > 0, got '1'"),
+        (lambda: SDPA(Q, K, V, return_weights=None), TypeError, "return_weights must be True or"),
         (lambda: SDPA(Q, K, V, causal=1), TypeError, "causal must be True or False"),
         (lambda: att.scaled_dot_product_attention_torch(Q, K, V), TypeError, "torch.from_numpy"),
         (
@@ -459,7 +465,19 @@ MHA = att.multi_head_attention
             "does not broadcast",
         ),
         (lambda: MHA(X, X, X, P, 3), ValueError, "num_heads = 3 does not divide embed_dim = 8"),
-        (lambda: MHA(X, X, X, P, 0), ValueError, "num_heads must be a positive integer"),
+        (lambda: MHA(X, X, X, P, 0), ValueError, "num_heads must be an integer ≥ 1, got 0"),
+        (lambda: MHA(X, X, X, P, 2.0), TypeError, "num_heads must be an integer ≥ 1, got 2.0"),
+        (lambda: MHA(X.astype(int), X, X, P, 2), TypeError, "query must be a float32 or float64"),
+        (
+            lambda: MHA(X, X, X, {**P, "in_proj_bias": P["in_proj_bias"].astype(int)}, 2),
+            TypeError,
+            r"params\['in_proj_bias'\] must be a float32 or float64 array, got dtype int64",
+        ),
+        (
+            lambda: MHA(X, X, X, P, 2, average_attn_weights="yes"),
+            TypeError,
+            "average_attn_weights must be True or False, got 'yes'",
+        ),
         (
             lambda: MHA(X[0], X[0], X[0], P, 2),
             ValueError,
@@ -514,17 +532,37 @@ MHA = att.multi_head_attention
         (
             lambda: att.sinusoidal_positional_encoding(0, 8),
             ValueError,
-            "n_positions must be a positive",
+            "n_positions must be an integer ≥ 1, got 0",
         ),
-        (lambda: att.sinusoidal_positional_encoding(10, 8, base=1.0), ValueError, "base must be"),
+        (
+            lambda: att.sinusoidal_positional_encoding(10, 8.0),
+            TypeError,
+            "d_model must be an integer ≥ 1, got 8.0",
+        ),
+        (
+            lambda: att.sinusoidal_positional_encoding(10, 8, base=1.0),
+            ValueError,
+            "base must be a finite number > 1, got 1.0",
+        ),
+        (
+            lambda: att.sinusoidal_positional_encoding(10, 8, base="1e4"),
+            TypeError,
+            "base must be a finite number > 1, got '1e4'",
+        ),
         (lambda: att.sinusoidal_positional_encoding(10, 8, dtype=int), ValueError, "dtype must be"),
         (lambda: att.attention_cost(128, 64, 5), ValueError, "heads = 5 does not divide"),
-        (lambda: att.attention_cost(0, 64), ValueError, "n must be a positive integer"),
-        (lambda: att.attention_cost(128, 64.0), ValueError, "d must be a positive integer"),
-        (lambda: att.causal_mask(0), ValueError, "n_queries must be a positive"),
+        (lambda: att.attention_cost(0, 64), ValueError, "n must be an integer ≥ 1, got 0"),
+        (lambda: att.attention_cost(128, 64.0), TypeError, "d must be an integer ≥ 1, got 64.0"),
+        (lambda: att.attention_cost(8, 8, batch=True), TypeError, "batch must be an integer"),
+        (lambda: att.causal_mask(0), ValueError, "n_queries must be an integer ≥ 1, got 0"),
+        (lambda: att.causal_mask(4, "4"), TypeError, "n_keys must be an integer ≥ 1, got '4'"),
         (lambda: att.padding_mask([2, -1]), ValueError, "non-negative"),
         (lambda: att.padding_mask([2, 5], 4), ValueError, "length of 5 does not fit"),
-        (lambda: att.padding_mask([1.5]), ValueError, "integers"),
+        (lambda: att.padding_mask([1.5]), TypeError, "lengths must be integers, got dtype float64"),
+        (lambda: att.padding_mask([]), ValueError, "non-empty 1-D sequence of integers"),
+        (lambda: att.padding_mask([[2, 3]]), ValueError, "non-empty 1-D sequence of integers"),
+        (lambda: att.padding_mask([2, 3], 0), ValueError, "n_keys must be an integer ≥ 1, got 0"),
+        (lambda: att.init_mha_params(8.0), TypeError, "embed_dim must be an integer ≥ 1, got 8.0"),
         (lambda: att.padding_mask([0, 0]), ValueError, "give n_keys"),
         (lambda: att.init_mha_params(8, dtype=np.int32), ValueError, "dtype must be"),
     ],

@@ -1,7 +1,5 @@
 """lmbook.cnn against torch.nn.functional, torch.autograd and tf.nn.conv2d."""
 
-import os
-
 import numpy as np
 import pytest
 import torch
@@ -72,8 +70,11 @@ def test_conv2d_and_loop_match_torch(case, dtype, rng):
     [(1, 1, 1, (3, 3)), ((2, 1), (1, 0), 1, (2, 3)), (1, 2, 2, (3, 3)), (2, 0, 1, (5, 5))],
 )
 def test_conv2d_matches_tensorflow(stride, padding, dilation, kernel, rng):
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2"
-    tf = pytest.importorskip("tensorflow")
+    from lmbook.env import prepare_tensorflow
+
+    prepare_tensorflow()  # quiet, and Triton before TensorFlow
+    import tensorflow as tf
+
     x, w, b = make(rng, (3, 4, kernel, 0, 0, 0, (11, 10)), np.float32)
     s, p, d = (v if isinstance(v, tuple) else (v, v) for v in (stride, padding, dilation))
     expected = (
@@ -260,12 +261,15 @@ def test_bad_conv_inputs_are_rejected(function):
         ValueError, match="width: kernel of effective size 3 .* padded input of size 2"
     ):
         function(x[:, :, :, :2], w)
-    for stride in (0, -1, (1, 0), 1.5, True, (1, 2, 3)):
-        with pytest.raises(ValueError, match="stride must be a positive integer or a pair"):
+    for stride in (0, -1, (1, 0), (1, 2, 3)):
+        with pytest.raises(ValueError, match=r"stride must be an integer ≥ 1 or a pair \(h, w\)"):
             function(x, w, stride=stride)
-    with pytest.raises(ValueError, match="padding must be a non-negative integer or a pair"):
+    for stride in (1.5, True, "2", (1, 2.0), None):
+        with pytest.raises(TypeError, match=r"stride must be an integer ≥ 1 or a pair \(h, w\)"):
+            function(x, w, stride=stride)
+    with pytest.raises(ValueError, match="padding must be an integer ≥ 0 or a pair"):
         function(x, w, padding=-1)
-    with pytest.raises(ValueError, match="dilation must be a positive integer or a pair"):
+    with pytest.raises(ValueError, match="dilation must be an integer ≥ 1 or a pair"):
         function(x, w, dilation=0)
     with pytest.raises(ValueError, match=r"b must have shape \(C_out,\) = \(4,\), got \(3,\)"):
         function(x, w, np.zeros(3, np.float32))
@@ -281,6 +285,8 @@ def test_bad_conv_inputs_are_rejected(function):
         function(x, w, np.zeros(4))
     with pytest.raises(ValueError, match="w must have no empty dimension"):
         function(x, np.zeros((0, 3, 3, 3), np.float32))
+    with pytest.raises(TypeError, match="x must be a NumPy array, got list"):
+        function(x.tolist(), w)
 
 
 def test_bad_conv_backward_inputs_are_rejected():
@@ -296,8 +302,10 @@ def test_bad_conv_backward_inputs_are_rejected():
         cnn.conv2d_backward(np.zeros((2, 4, 6, 6), np.float32), x, w)
     with pytest.raises(ValueError, match="x has 2 channels, but w expects C_in = 3"):
         cnn.conv2d_backward(np.zeros((2, 4, 6, 6)), x[:, :2], w)
-    with pytest.raises(ValueError, match="stride must be a positive integer"):
+    with pytest.raises(ValueError, match="stride must be an integer ≥ 1"):
         cnn.conv2d_backward(np.zeros((2, 4, 6, 6)), x, w, stride=0)
+    with pytest.raises(TypeError, match=r"dout must be a NumPy array, got Tensor \(convert"):
+        cnn.conv2d_backward(torch.zeros(2, 4, 6, 6, dtype=torch.float64), x, w)
 
 
 @pytest.mark.parametrize("kind", ["max", "avg"])
@@ -313,9 +321,11 @@ def test_bad_pooling_inputs_are_rejected(kind):
         ValueError, match="height: kernel of effective size 7 .* padded input of size 6"
     ):
         forward(x, 7)
-    with pytest.raises(ValueError, match="kernel must be a positive integer or a pair"):
+    with pytest.raises(ValueError, match="kernel must be an integer ≥ 1 or a pair"):
         forward(x, 0)
-    with pytest.raises(ValueError, match="stride must be a positive integer or a pair"):
+    with pytest.raises(TypeError, match="kernel must be an integer ≥ 1 or a pair"):
+        forward(x, 2.0)
+    with pytest.raises(ValueError, match="stride must be an integer ≥ 1 or a pair"):
         forward(x, 2, stride=0)
     with pytest.raises(TypeError, match="x must be a float32 or float64 array, got dtype int64"):
         forward(x.astype(np.int64), 2)
@@ -341,35 +351,44 @@ def test_bad_size_arguments_are_rejected():
         ("kernel", {"kernel": 0}),
         ("stride", {"stride": 0}),
         ("dilation", {"dilation": -1}),
-        ("stride", {"stride": 1.0}),
     ]:
         arguments = {"size": 8, "kernel": 3} | kwargs
-        with pytest.raises(ValueError, match=f"{name} must be a positive integer, got"):
+        with pytest.raises(ValueError, match=f"{name} must be an integer ≥ 1, got"):
             cnn.output_size(**arguments)
-    with pytest.raises(ValueError, match="padding must be a non-negative integer, got -1"):
+    for name, kwargs in [
+        ("stride", {"stride": 1.0}),
+        ("size", {"size": "8"}),
+        ("kernel", {"kernel": True}),
+    ]:
+        arguments = {"size": 8, "kernel": 3} | kwargs
+        with pytest.raises(TypeError, match=f"{name} must be an integer ≥ 1, got"):
+            cnn.output_size(**arguments)
+    with pytest.raises(ValueError, match="padding must be an integer ≥ 0, got -1"):
         cnn.output_size(8, 3, padding=-1)
-    with pytest.raises(ValueError, match="c_in must be a positive integer, got 0"):
+    with pytest.raises(ValueError, match="c_in must be an integer ≥ 1, got 0"):
         cnn.conv2d_params(0, 4, 3)
-    with pytest.raises(ValueError, match="kernel must be a positive integer or a pair"):
+    with pytest.raises(TypeError, match="bias must be True or False, got 1"):
+        cnn.conv2d_params(3, 4, 3, bias=1)
+    with pytest.raises(ValueError, match="kernel must be an integer ≥ 1 or a pair"):
         cnn.conv2d_flops(3, 4, (3, 0), 8, 8)
-    with pytest.raises(ValueError, match="out_h must be a positive integer"):
+    with pytest.raises(ValueError, match="out_h must be an integer ≥ 1, got 0"):
         cnn.conv2d_flops(3, 4, 3, 0, 8)
+    with pytest.raises(TypeError, match="out_w must be an integer ≥ 1, got 8.0"):
+        cnn.conv2d_flops(3, 4, 3, 8, 8.0)
 
 
 def test_bad_receptive_field_arguments_are_rejected():
     with pytest.raises(ValueError, match="kernels must list at least one layer"):
         cnn.receptive_field([])
     with pytest.raises(
-        ValueError, match="kernels must be a list of positive integers, one per layer, got 3"
+        TypeError, match="kernels must be a list of integers ≥ 1, one per layer, got 3"
     ):
         cnn.receptive_field(3)
     with pytest.raises(
         ValueError, match="strides has 1 entries but kernels has 2; give one per layer"
     ):
         cnn.receptive_field([3, 3], [2])
-    with pytest.raises(
-        ValueError, match=r"dilations must be a list of positive integers, got \[1, 0\]"
-    ):
+    with pytest.raises(ValueError, match=r"dilations\[1\] must be an integer ≥ 1, got 0"):
         cnn.receptive_field([3, 3], dilations=[1, 0])
-    with pytest.raises(ValueError, match="kernels must be a list of positive integers"):
+    with pytest.raises(TypeError, match=r"kernels\[1\] must be an integer ≥ 1, got 2.5"):
         cnn.receptive_field([3, 2.5])

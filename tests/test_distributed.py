@@ -51,17 +51,29 @@ def test_ring_all_reduce_matches_torch_all_reduce(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "buffers",
+    "buffers, message",
     [
-        [np.ones(4)],
-        "ab",
-        [np.ones(4), np.ones(5)],
-        [np.ones((2, 2)), np.ones((2, 2))],
-        [np.ones(1)] * 3,
+        ([np.ones(4)], "at least 2 arrays"),
+        ([np.ones(4), np.ones(5)], "of the same length"),
+        ([np.ones((2, 2)), np.ones((2, 2))], r"buffers\[0\] must be a 1-D array"),
+        ([np.ones(1)] * 3, "at least one value per worker"),
     ],
 )
-def test_ring_all_reduce_rejects_bad_buffers(buffers):
-    with pytest.raises(ValueError):
+def test_ring_all_reduce_rejects_bad_buffers(buffers, message):
+    with pytest.raises(ValueError, match=message):
+        distributed.ring_all_reduce(buffers)
+
+
+@pytest.mark.parametrize(
+    "buffers, message",
+    [
+        ("ab", "buffers must be a list of arrays"),
+        ([[1.0, 2.0], [3.0, 4.0]], r"buffers\[0\] must be a NumPy array, got list"),
+        ([np.ones(2, dtype=int)] * 2, r"buffers\[0\] must be a float32 or float64 array"),
+    ],
+)
+def test_ring_all_reduce_rejects_buffers_of_the_wrong_kind(buffers, message):
+    with pytest.raises(TypeError, match=message):
         distributed.ring_all_reduce(buffers)
 
 
@@ -187,24 +199,26 @@ def test_a_hanging_rank_ends_in_a_timeout_that_stops_every_rank(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "kwargs",
+    "kwargs, error, message",
     [
-        {"out": 3},
-        {"out": ""},
-        {"nproc": 0},
-        {"nproc": True},
-        {"options": "--steps 2"},
-        {"options": ["--steps", 2]},
+        ({"out": 3}, TypeError, "out must be a file path"),
+        ({"out": ""}, ValueError, "out is empty"),
+        ({"nproc": 0}, ValueError, "nproc must be an integer ≥ 1, got 0"),
+        ({"nproc": True}, TypeError, "nproc must be an integer ≥ 1, got True"),
+        ({"options": "--steps 2"}, TypeError, "options must be a sequence of strings"),
+        ({"options": ["--steps", 2]}, TypeError, "options must be a sequence of strings"),
     ],
 )
-def test_launch_command_rejects_bad_arguments(kwargs):
-    with pytest.raises((TypeError, ValueError)):
+def test_launch_command_rejects_bad_arguments(kwargs, error, message):
+    with pytest.raises(error, match=message):
         distributed.launch_command(**({"out": "ddp.pt"} | kwargs))
 
 
-@pytest.mark.parametrize("timeout", [0, -1, "300", True])
-def test_launch_rejects_a_bad_timeout(timeout):
-    with pytest.raises(ValueError, match="timeout"):
+@pytest.mark.parametrize(
+    "timeout, error", [(0, ValueError), (-1, ValueError), ("300", TypeError), (True, TypeError)]
+)
+def test_launch_rejects_a_bad_timeout(timeout, error):
+    with pytest.raises(error, match="timeout must be a finite number > 0, got "):
         distributed.launch("ddp.pt", timeout=timeout)
 
 
@@ -228,14 +242,23 @@ def test_main_refuses_to_run_without_torchrun(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize(
-    "kwargs", [{"steps": 0}, {"batch_size": 63, "world_size": 2}, {"lr": -1}, {"steps": 2.5}]
+    "kwargs, error, message",
+    [
+        ({"steps": 0}, ValueError, "steps must be an integer ≥ 1, got 0"),
+        ({"batch_size": 63, "world_size": 2}, ValueError, "must split evenly over 2 processes"),
+        ({"lr": -1}, ValueError, r"lr must be a finite number in \(0, 10\), got -1"),
+        ({"steps": 2.5}, TypeError, "steps must be an integer ≥ 1, got 2.5"),
+        ({"lr": "0.1"}, TypeError, "lr must be a finite number"),
+    ],
 )
-def test_run_settings_are_checked(kwargs):
+def test_run_settings_are_checked(kwargs, error, message):
     settings = {"steps": 5, "batch_size": 64, "lr": 0.1} | kwargs
-    with pytest.raises(ValueError):
+    with pytest.raises(error, match=message):
         distributed._check_run(**settings)
 
 
 def test_train_single_rejects_bad_settings():
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
         distributed.train_single(batch_size=0)
+    with pytest.raises(TypeError, match="batch_size must be an integer ≥ 1, got 64.0"):
+        distributed.train_single(batch_size=64.0)

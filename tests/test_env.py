@@ -25,7 +25,9 @@ def test_set_seed_repeats_random_numpy_and_torch():
 
 
 def test_set_seed_covers_tensorflow():
-    tf = pytest.importorskip("tensorflow")
+    env.prepare_tensorflow()  # Triton before TensorFlow, and quiet
+    import tensorflow as tf
+
     env.set_seed(7, frameworks=("tensorflow",))
     first = tf.random.uniform((3,)).numpy()
     env.set_seed(7, frameworks=("tensorflow",))
@@ -41,18 +43,18 @@ def test_set_seed_defaults_to_imported_frameworks():
 
 
 @pytest.mark.parametrize(
-    ("seed", "frameworks", "error"),
+    ("seed", "frameworks", "error", "message"),
     [
-        ("1", None, TypeError),
-        (1.5, None, TypeError),
-        (True, None, TypeError),
-        (-1, None, ValueError),
-        (2**32, None, ValueError),
-        (1, ("jax",), ValueError),
+        ("1", None, TypeError, r"seed must be an integer in \[0, 4294967295\], got '1'"),
+        (1.5, None, TypeError, "seed must be an integer in"),
+        (True, None, TypeError, "seed must be an integer in"),
+        (-1, None, ValueError, r"seed must be an integer in \[0, 4294967295\], got -1"),
+        (2**32, None, ValueError, "seed must be an integer in"),
+        (1, ("jax",), ValueError, "unknown framework"),
     ],
 )
-def test_set_seed_rejects_bad_input(seed, frameworks, error):
-    with pytest.raises(error):
+def test_set_seed_rejects_bad_input(seed, frameworks, error, message):
+    with pytest.raises(error, match=message):
         env.set_seed(seed, frameworks=frameworks)
 
 
@@ -92,18 +94,19 @@ def test_is_online_false_for_a_closed_local_port(monkeypatch):
 
 
 @pytest.mark.parametrize(
-    ("kwargs", "error"),
+    ("kwargs", "error", "message"),
     [
-        ({"host": ""}, TypeError),
-        ({"host": 5}, TypeError),
-        ({"port": 0}, ValueError),
-        ({"port": 70000}, ValueError),
-        ({"timeout": 0}, ValueError),
-        ({"timeout": "1"}, ValueError),
+        ({"host": ""}, ValueError, "host must be a non-empty string, got ''"),
+        ({"host": 5}, TypeError, "host must be a non-empty string, got 5"),
+        ({"port": 0}, ValueError, r"port must be an integer in \[1, 65535\], got 0"),
+        ({"port": 70000}, ValueError, r"port must be an integer in \[1, 65535\], got 70000"),
+        ({"port": "443"}, TypeError, r"port must be an integer in \[1, 65535\], got '443'"),
+        ({"timeout": 0}, ValueError, "timeout must be a finite number > 0, got 0"),
+        ({"timeout": "1"}, TypeError, "timeout must be a finite number > 0, got '1'"),
     ],
 )
-def test_is_online_rejects_bad_input(kwargs, error):
-    with pytest.raises(error):
+def test_is_online_rejects_bad_input(kwargs, error, message):
+    with pytest.raises(error, match=message):
         env.is_online(**kwargs)
 
 
@@ -124,6 +127,8 @@ def test_detect_without_network_check(monkeypatch):
     runtime = env.detect(check_network=False)
     assert runtime.online is False
     assert "not reachable" in str(runtime)
+    with pytest.raises(TypeError, match="check_network must be True or False, got 0"):
+        env.detect(check_network=0)
 
 
 @pytest.mark.parametrize("gpu, level", [(True, "2"), (False, "3")])
@@ -205,7 +210,13 @@ def test_ensure_packages_installs_only_what_is_missing(monkeypatch):
     ]
 
 
-@pytest.mark.parametrize("packages", [["numpy"], {"numpy": ""}, {"": "numpy"}, {"numpy": 1}])
-def test_ensure_packages_rejects_bad_input(packages):
-    with pytest.raises(TypeError, match="packages must map module names to pip requirements"):
+@pytest.mark.parametrize(
+    ("packages", "error"),
+    [(["numpy"], TypeError), ({"numpy": 1}, TypeError), ({1: "numpy"}, TypeError)]
+    + [({"numpy": ""}, ValueError), ({"": "numpy"}, ValueError)],
+)
+def test_ensure_packages_rejects_bad_input(packages, error):
+    with pytest.raises(error, match="packages must map module names to pip requirements"):
         env.ensure_packages(packages)
+    with pytest.raises(TypeError, match="no_deps must be True or False, got 'yes'"):
+        env.ensure_packages({"numpy": "numpy"}, no_deps="yes")

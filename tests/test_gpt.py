@@ -55,6 +55,11 @@ def test_tokenizer_rejects_unknown_characters_and_ids():
         tok.encode(["a"])
     with pytest.raises(ValueError, match="non-empty string"):
         gpt.CharTokenizer("")
+    with pytest.raises(TypeError, match="needs a string to build its vocabulary, got NoneType"):
+        gpt.CharTokenizer(None)
+    with pytest.raises(TypeError, match="list or a 1-D tensor"):
+        tok.decode([0, 1.0])
+    assert tok.decode([np.int64(0)]) == tok.chars[0]
 
 
 # Model -----------------------------------------------------------------------
@@ -255,10 +260,12 @@ def test_training_lowers_the_loss_and_stops(model, monkeypatch):
     ("overrides", "error", "message"),
     [
         ({"n_embd": 30}, ValueError, "n_embd = 30 must be divisible by n_head = 4"),
-        ({"n_head": 0}, ValueError, "n_head must be an integer >= 1"),
-        ({"block_size": 8.0}, ValueError, "block_size must be an integer"),
-        ({"dropout": 1.0}, ValueError, r"dropout must be a probability in \[0, 1\)"),
-        ({"dropout": -0.1}, ValueError, "dropout must be >= 0"),
+        ({"n_head": 0}, ValueError, "n_head must be an integer ≥ 1, got 0"),
+        ({"block_size": 8.0}, TypeError, "block_size must be an integer ≥ 1, got 8.0"),
+        ({"vocab_size": "23"}, TypeError, "vocab_size must be an integer ≥ 1, got '23'"),
+        ({"dropout": 1.0}, ValueError, r"dropout must be a finite number in \[0, 1\), got 1.0"),
+        ({"dropout": -0.1}, ValueError, r"dropout must be a finite number in \[0, 1\), got -0.1"),
+        ({"dropout": None}, TypeError, r"dropout must be a finite number in \[0, 1\), got None"),
         ({"bias": 1}, TypeError, "bias must be True or False"),
     ],
 )
@@ -280,23 +287,77 @@ def test_config_rejects_bad_sizes(overrides, error, message):
         (
             lambda m: m.generate(tokens((1, 2)), 5, temperature=0),
             ValueError,
-            "temperature must be > 0",
+            "temperature must be a finite number > 0, got 0",
         ),
         (lambda m: m.generate(tokens((1, 2)), 5, temperature=-1.0), ValueError, "temperature"),
         (
+            lambda m: m.generate(tokens((1, 2)), 5, temperature="hot"),
+            TypeError,
+            "temperature must be a finite number > 0, got 'hot'",
+        ),
+        (
             lambda m: m.generate(tokens((1, 2)), 5, top_k=0),
             ValueError,
-            "top_k must be an integer >= 1",
+            "top_k must be an integer ≥ 1, got 0",
         ),
+        (lambda m: m.generate(tokens((1, 2)), 5, top_k=2.0), TypeError, "top_k must be an integer"),
         (lambda m: m.generate(tokens((1, 2)), 5, top_k=24), ValueError, "at most vocab_size = 23"),
-        (lambda m: m.generate(tokens((1, 2)), -1), ValueError, "max_new_tokens must be"),
+        (
+            lambda m: m.generate(tokens((1, 2)), -1),
+            ValueError,
+            "max_new_tokens must be an integer ≥ 0, got -1",
+        ),
+        (lambda m: m.generate(tokens((1, 2)), 5.0), TypeError, "max_new_tokens must be an integer"),
         (lambda m: m.generate(tokens((1, 2)), 1, generator=0), TypeError, "torch.Generator"),
         (lambda m: gpt.get_batch(torch.arange(10), 4, 10), ValueError, "10 tokens; it needs more"),
         (lambda m: gpt.get_batch(torch.arange(10.0), 4, 3), TypeError, "integer token ids"),
         (lambda m: gpt.get_batch(torch.arange(20), 0, 3), ValueError, "batch_size must be"),
+        (
+            lambda m: gpt.get_batch(torch.arange(20), 4, 3.0),
+            TypeError,
+            "block_size must be an integer ≥ 1, got 3.0",
+        ),
         (lambda m: gpt.train(m, torch.arange(50)), ValueError, "max_steps, max_seconds or both"),
-        (lambda m: gpt.train(m, torch.arange(50), max_steps=0), ValueError, "max_steps must be"),
-        (lambda m: gpt.train(m, torch.arange(50), max_steps=1, lr=0), ValueError, "lr must be > 0"),
+        (
+            lambda m: gpt.train(m, torch.arange(50), max_steps=0),
+            ValueError,
+            "max_steps must be an integer ≥ 1, got 0",
+        ),
+        (
+            lambda m: gpt.train(m, torch.arange(50), max_steps=1e3),
+            TypeError,
+            "max_steps must be an integer ≥ 1, got 1000.0",
+        ),
+        (
+            lambda m: gpt.train(m, torch.arange(50), max_steps=1, lr=0),
+            ValueError,
+            "lr must be a finite number > 0, got 0",
+        ),
+        (
+            lambda m: gpt.train(m, torch.arange(50), max_steps=1, weight_decay=-0.1),
+            ValueError,
+            "weight_decay must be a finite number ≥ 0, got -0.1",
+        ),
+        (
+            lambda m: gpt.train(m, torch.arange(50), max_steps=1, cosine="yes"),
+            TypeError,
+            "cosine must be True or False, got 'yes'",
+        ),
+        (
+            lambda m: gpt.estimate_loss(m, {"val": torch.arange(50)}, eval_iters=0),
+            ValueError,
+            "eval_iters must be an integer ≥ 1, got 0",
+        ),
+        (
+            lambda m: gpt.bigram_log_probs(torch.tensor([0, 1]), 3, k=-1.0),
+            ValueError,
+            "k must be a finite number > 0, got -1.0",
+        ),
+        (
+            lambda m: gpt.bigram_loss([[0.0]], torch.tensor([1, 2])),
+            TypeError,
+            "log_probs must be the .* tensor of bigram_log_probs, got list",
+        ),
         (lambda m: gpt.estimate_loss(torch.nn.Linear(2, 2), {}), TypeError, "model must be a GPT"),
         (lambda m: gpt.bigram_log_probs(torch.tensor([0, 5]), 3), ValueError, "must lie in"),
         (lambda m: gpt.bigram_loss(torch.zeros(3, 3), torch.tensor([1])), ValueError, "two tokens"),

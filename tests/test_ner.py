@@ -5,9 +5,11 @@ import itertools
 import numpy as np
 import pytest
 import torch
+import transformers
 from sklearn.metrics import precision_recall_fscore_support
 
-from lmbook import checks, ner
+from lmbook import ner
+from lmbook.text import minilm_path
 
 # PKU parsing ---------------------------------------------------------------------
 
@@ -73,8 +75,17 @@ def test_parse_pku_line_bad_input(line, message):
 )
 def test_person_groups(words, groups):
     assert ner.person_groups(words.split()) == groups
-    with pytest.raises(ValueError):
+
+
+def test_person_groups_bad_input():
+    with pytest.raises(ValueError, match="non-empty list"):
         ner.person_groups([])
+    with pytest.raises(ValueError, match="non-empty list"):
+        ner.person_groups(["江", ""])
+    with pytest.raises(TypeError, match="words must be a list of strings"):
+        ner.person_groups("江 泽民")
+    with pytest.raises(TypeError, match="words must be a list of strings"):
+        ner.person_groups(["江", None])
 
 
 def test_words_to_spans_people_and_places():
@@ -129,11 +140,19 @@ def test_bio_to_spans_strict_and_lenient():
     assert ner.bio_to_spans([]) == []
 
 
-@pytest.mark.parametrize("bad", [["X-PER"], ["B-"], ["b-per"], ["B_PER"], [None], ["PER"]])
+@pytest.mark.parametrize("bad", [["X-PER"], ["B-"], ["b-per"], ["B_PER"], ["PER"]])
 def test_bad_tags(bad):
-    with pytest.raises(ValueError, match="not BIO"):
+    with pytest.raises(ValueError, match="not BIO: expected 'O'"):
         ner.bio_to_spans(bad)
-    with pytest.raises(ValueError, match="not BIO"):
+    with pytest.raises(ValueError, match="not BIO: expected 'O'"):
+        ner.count_bio_errors(bad)
+
+
+@pytest.mark.parametrize("bad", [[None], [1], [("B", "PER")]])
+def test_tags_that_are_not_strings(bad):
+    with pytest.raises(TypeError, match="not BIO: expected a string"):
+        ner.bio_to_spans(bad)
+    with pytest.raises(TypeError, match="not BIO: expected a string"):
         ner.count_bio_errors(bad)
 
 
@@ -155,10 +174,20 @@ def test_spans_to_bio_bad_input():
         ner.spans_to_bio(3, [(2, 2, "PER")])
     with pytest.raises(ValueError, match="overlaps"):
         ner.spans_to_bio(5, [(0, 3, "PER"), (2, 4, "LOC")])
-    with pytest.raises(ValueError, match="non-negative"):
+    with pytest.raises(ValueError, match="length must be an integer ≥ 0, got -1"):
         ner.spans_to_bio(-1, [])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="length must be an integer ≥ 0, got 3.0"):
+        ner.spans_to_bio(3.0, [])
+    with pytest.raises(TypeError, match="must have integer start and end"):
+        ner.spans_to_bio(3, [(0.0, 2, "PER")])
+    with pytest.raises(TypeError, match="must be a tuple"):
+        ner.spans_to_bio(3, ["PER"])
+    with pytest.raises(ValueError, match=r"is not \(start, end, type\)"):
+        ner.spans_to_bio(3, [(0, 2)])
+    with pytest.raises(TypeError, match="not one string"):
         ner.bio_to_spans("B-PER")
+    with pytest.raises(TypeError, match="strict must be True or False"):
+        ner.bio_to_spans(["O"], strict="no")
 
 
 # Scores ----------------------------------------------------------------------------
@@ -276,8 +305,14 @@ def test_tagger_padding_does_not_change_scores_and_learns():
             optimiser.step()
     texts = [t for t, _ in examples]
     assert ner.predict(model, texts, vocab) == [tags for _, tags in examples]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="not one string"):
         ner.predict(model, "新华社", vocab)
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
+        ner.predict(model, texts, vocab, batch_size=0)
+    with pytest.raises(ValueError, match="dropout must be a finite number in \\[0, 1\\]"):
+        ner.CharTagger(len(vocab), dropout=1.5)
+    with pytest.raises(TypeError, match="vocab_size must be an integer ≥ 2"):
+        ner.CharTagger(float(len(vocab)))
 
 
 def test_vocab_and_batches():
@@ -286,16 +321,24 @@ def test_vocab_and_batches():
     assert ner.encode("北海", vocab) == [3, 1]
     with pytest.raises(ValueError, match="empty"):
         ner.encode("", vocab)
+    with pytest.raises(TypeError, match="text must be a string"):
+        ner.encode(["北"], vocab)
     with pytest.raises(ValueError, match="empty"):
         ner.build_vocab([])
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        ner.build_vocab("北京")
+    with pytest.raises(ValueError, match="min_count must be an integer ≥ 1, got 0"):
+        ner.build_vocab(["北京"], min_count=0)
     batches = ner.make_batches([("北京", ["B-LOC", "I-LOC"]), ("北", ["O"])], vocab, 2)
     ids, labels = batches[0]
     assert ids.tolist() == [[3, 0], [3, 2]]
     assert labels.tolist() == [[0, -100], [3, 4]]
     with pytest.raises(ValueError, match="2 characters, 1 tags"):
         ner.make_batches([("北京", ["O"])], vocab, 2)
-    with pytest.raises(ValueError, match="batch_size"):
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
         ner.make_batches([("北京", ["O", "O"])], vocab, 0)
+    with pytest.raises(TypeError, match="batch_size must be an integer ≥ 1, got 2.0"):
+        ner.make_batches([("北京", ["O", "O"])], vocab, 2.0)
 
 
 def test_to_sentences():
@@ -312,10 +355,7 @@ def test_to_sentences():
 
 @pytest.fixture(scope="module")
 def tokenizer():
-    transformers = pytest.importorskip("transformers")
-    from lmbook import text
-
-    return transformers.AutoTokenizer.from_pretrained(text.minilm_path())
+    return transformers.AutoTokenizer.from_pretrained(minilm_path())
 
 
 def test_align_labels_with_wordpiece(tokenizer):
@@ -330,8 +370,10 @@ def test_align_labels_with_wordpiece(tokenizer):
     assert [lab for _, lab in kept] == labels
     assert all(not tok.startswith("##") for tok, _ in kept)
     assert sum(tok.startswith("##") for tok in tokens) == aligned.count(-100) - 2
-    with pytest.raises(ValueError, match="outside"):
+    with pytest.raises(ValueError, match="word id 1 is outside the 1 word labels"):
         ner.align_labels([0], [None, 0, 1, None])
+    with pytest.raises(TypeError, match="word id '0' must be an integer or None"):
+        ner.align_labels([0], [None, "0", None])
 
 
 def test_unknown_share(tokenizer):
@@ -340,16 +382,13 @@ def test_unknown_share(tokenizer):
     assert 0 <= stats["unk_share"] <= 1
     assert ner.unknown_share(tokenizer, ["hello"])["unk_share"] == 0
     assert ner.unknown_share(tokenizer, ["\u9f98"])["unk_share"] == 1  # a rare character
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="texts is empty"):
         ner.unknown_share(tokenizer, [])
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
         ner.unknown_share(tokenizer, "hello")
 
 
 def test_bert_encode_and_predict_with_minilm(tokenizer):
-    transformers = pytest.importorskip("transformers")
-    from lmbook import text
-
     texts = ["江泽民在北京", "新华社"]
     tags = [["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"], ["B-ORG", "I-ORG", "I-ORG"]]
     encoded = ner.bert_encode(tokenizer, texts, tags)
@@ -357,7 +396,7 @@ def test_bert_encode_and_predict_with_minilm(tokenizer):
     assert encoded["labels"][1].tolist()[:5] == [-100, 5, 6, 6, -100]
     torch.manual_seed(0)
     model = transformers.AutoModelForTokenClassification.from_pretrained(
-        text.minilm_path(), num_labels=len(ner.TAGS)
+        minilm_path(), num_labels=len(ner.TAGS)
     )
     predicted = ner.bert_predict(model, tokenizer, texts)
     assert [len(p) for p in predicted] == [6, 3]
@@ -366,25 +405,5 @@ def test_bert_encode_and_predict_with_minilm(tokenizer):
         ner.bert_encode(tokenizer, ["北京"], [["B-LOC", "I-CITY"]])
     with pytest.raises(ValueError, match="characters"):
         ner.bert_encode(tokenizer, ["北京"], [["B-LOC"]])
-
-
-# Checkers --------------------------------------------------------------------------
-
-
-def test_checkers_accept_right_and_reject_wrong(capsys):
-    checks.ch06_entity_scores((0.5, 1 / 3, 0.4))
-    assert "Correct" in capsys.readouterr().out
-    for wrong in [None, "0.5", (0.5, 0.5), (1.0, 1.0, 1.0), (1 / 3, 0.5, 0.4)]:
-        with pytest.raises(checks.AnswerError):
-            checks.ch06_entity_scores(wrong)
-    right = ["B-PER", "I-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "I-ORG"]
-    checks.ch06_spans_to_bio(right)
-    assert "Correct" in capsys.readouterr().out
-    for wrong in [None, "B-PER", right[:-1], ["B-PER"] * 10, [*right[:7], "I-ORG", *right[8:]]]:
-        with pytest.raises(checks.AnswerError):
-            checks.ch06_spans_to_bio(wrong)
-    checks.ch06_bio_errors(3)
-    assert "Correct" in capsys.readouterr().out
-    for wrong in [None, 2, 4, "3", 3.5]:
-        with pytest.raises(checks.AnswerError):
-            checks.ch06_bio_errors(wrong)
+    with pytest.raises(TypeError, match="texts must be a list of strings"):
+        ner.bert_encode(tokenizer, "北京", [["B-LOC", "I-LOC"]])

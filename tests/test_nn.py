@@ -48,9 +48,13 @@ def test_relu_derivative_at_zero_is_zero_like_pytorch():
 
 
 def test_unknown_activation_is_rejected():
-    with pytest.raises(ValueError, match="unknown activation 'swish'; expected one of"):
+    with pytest.raises(
+        ValueError, match="activation must be one of 'sigmoid', 'tanh', .*got 'swish'"
+    ):
         nn.activation("swish", np.zeros(3))
-    with pytest.raises(ValueError, match="unknown activation"):
+    with pytest.raises(ValueError, match="activation must be one of"):
+        nn.activation_derivative(None, np.zeros(3))
+    with pytest.raises(ValueError, match="activation must be one of .*; got 'softplus'"):
         nn.MLP([2, 2], activation="softplus")
 
 
@@ -189,10 +193,14 @@ def test_mismatched_shapes_are_rejected(rng):
     model = nn.MLP([5, 4])
     with pytest.raises(ValueError, match="x has 3 features per row, but the network expects 5"):
         model.forward(rng.standard_normal((2, 3)))
-    with pytest.raises(ValueError, match=r"x must be a 2-D float array of shape \(batch, features"):
+    with pytest.raises(
+        ValueError, match=r"x must be a 2-D array of shape \(batch, features\), got shape \(5,\)"
+    ):
         model.forward(rng.standard_normal(5))
-    with pytest.raises(ValueError, match="x must be a 2-D float array"):
+    with pytest.raises(TypeError, match="x must be a float32 or float64 array, got dtype int64"):
         model.forward(np.ones((2, 5), dtype=int))
+    with pytest.raises(TypeError, match="logits must be a NumPy array, got list"):
+        nn.cross_entropy([[0.0, 1.0]], np.array([0]))
     with pytest.raises(ValueError, match="empty batch"):
         model.forward(np.zeros((0, 5)))
     model.forward(rng.standard_normal((2, 5)))
@@ -217,36 +225,49 @@ def test_labels_out_of_range_or_not_integers_are_rejected():
         nn.cross_entropy_grad(logits, np.array([-1, 0]))
     with pytest.raises(TypeError, match="labels must be integer class indices"):
         nn.cross_entropy(logits, np.array([0.0, 1.0]))
-    with pytest.raises(ValueError, match="classes must be a positive integer"):
+    with pytest.raises(ValueError, match="classes must be an integer ≥ 1, got 0"):
         nn.one_hot(np.array([0]), 0)
+    with pytest.raises(TypeError, match="classes must be an integer ≥ 1, got 3.0"):
+        nn.one_hot(np.array([0]), 3.0)
 
 
 def test_bad_network_sizes_are_rejected():
-    for sizes in ([5], [5, 0], [5, 2.5], [5, True]):
-        with pytest.raises(ValueError, match="sizes must list at least two positive integers"):
+    with pytest.raises(ValueError, match=r"sizes must list at least two integers ≥ 1 .*got \[5\]"):
+        nn.MLP([5])
+    with pytest.raises(ValueError, match=r"sizes\[1\] must be an integer ≥ 1, got 0"):
+        nn.MLP([5, 0])
+    for sizes in ([5, 2.5], [5, True], [5, "3"]):
+        with pytest.raises(TypeError, match=r"sizes\[1\] must be an integer ≥ 1, got"):
             nn.MLP(sizes)
+    with pytest.raises(TypeError, match="sizes must be a list of layer widths, got 5"):
+        nn.MLP(5)
+    assert nn.MLP(np.array([3, 2])).sizes == [3, 2]
     with pytest.raises(ValueError, match="dtype must be float32 or float64"):
         nn.MLP([2, 2], dtype=np.int64)
 
 
 @pytest.mark.parametrize("lr", [0, -0.1, float("inf"), float("nan")])
 def test_non_positive_learning_rates_are_rejected(lr):
-    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got"):
         nn.SGD(lr=lr)
-    with pytest.raises(ValueError, match="lr must be a positive finite number"):
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got"):
         nn.Adam(lr=lr)
 
 
 def test_other_bad_optimizer_settings_are_rejected():
-    with pytest.raises(TypeError, match="lr must be a number"):
+    with pytest.raises(TypeError, match="lr must be a finite number > 0, got '0.1'"):
         nn.SGD(lr="0.1")
-    with pytest.raises(ValueError, match=r"momentum must lie in \[0, 1\), got 1.0"):
+    with pytest.raises(ValueError, match=r"momentum must be a finite number in \[0, 1\), got 1.0"):
         nn.SGD(lr=0.1, momentum=1.0)
-    with pytest.raises(ValueError, match=r"beta2 must lie in \[0, 1\)"):
+    with pytest.raises(TypeError, match=r"momentum must be a finite number in \[0, 1\), got None"):
+        nn.SGD(lr=0.1, momentum=None)
+    with pytest.raises(ValueError, match=r"beta2 must be a finite number in \[0, 1\), got 1.5"):
         nn.Adam(betas=(0.9, 1.5))
-    with pytest.raises(ValueError, match="betas must be a pair"):
+    with pytest.raises(TypeError, match="betas must be a pair"):
         nn.Adam(betas=0.9)
-    with pytest.raises(ValueError, match="eps must be a positive finite number"):
+    with pytest.raises(ValueError, match=r"betas must be a pair \(beta1, beta2\), got \(0.9,\)"):
+        nn.Adam(betas=(0.9,))
+    with pytest.raises(ValueError, match="eps must be a finite number > 0, got 0"):
         nn.Adam(eps=0)
     params = [np.zeros((2, 2))]
     with pytest.raises(ValueError, match="got 2 gradients for 1 parameters"):
@@ -256,11 +277,17 @@ def test_other_bad_optimizer_settings_are_rejected():
 
 
 def test_bad_gradient_check_inputs_are_rejected(rng):
-    with pytest.raises(TypeError, match="array must be a float NumPy array"):
+    with pytest.raises(TypeError, match="array must be a NumPy array, got list"):
         nn.numerical_gradient(lambda: 0.0, [1.0, 2.0])
-    with pytest.raises(ValueError, match="h must be a positive finite number"):
+    with pytest.raises(
+        TypeError, match="array must be a float32 or float64 array, got dtype int64"
+    ):
+        nn.numerical_gradient(lambda: 0.0, np.zeros(2, dtype=np.int64))
+    with pytest.raises(ValueError, match="h must be a finite number > 0, got 0"):
         nn.numerical_gradient(lambda: 0.0, np.zeros(2), h=0)
     with pytest.raises(TypeError, match="model must be an lmbook.nn.MLP"):
         nn.gradient_check("model", *batch(rng))
-    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
         list(nn.minibatches(10, 0, rng))
+    with pytest.raises(TypeError, match="n must be an integer ≥ 1, got 10.0"):
+        list(nn.minibatches(10.0, 2, rng))

@@ -28,8 +28,10 @@ def test_label_axes_sets_all_three():
 def test_label_axes_requires_every_label(missing):
     fig, ax = plt.subplots()
     labels = {"title": "T", "xlabel": "x", "ylabel": "y", missing: "  "}
-    with pytest.raises(ValueError, match=missing):
+    with pytest.raises(ValueError, match=f"{missing} must be a non-empty string, got '  '"):
         plot.label_axes(ax, **labels)
+    with pytest.raises(TypeError, match=f"{missing} must be a non-empty string, got None"):
+        plot.label_axes(ax, **(labels | {missing: None}))
     plt.close(fig)
 
 
@@ -55,10 +57,13 @@ def test_show_as_jpeg_displays_a_jpeg_and_closes_the_figure(monkeypatch):
     assert not plt.fignum_exists(fig.number)
 
 
-@pytest.mark.parametrize("quality", [0, 96, 50.0, True, "85"])
-def test_show_as_jpeg_rejects_a_bad_quality(quality):
+@pytest.mark.parametrize(
+    ("quality", "error"),
+    [(0, ValueError), (96, ValueError), (50.0, TypeError), (True, TypeError), ("85", TypeError)],
+)
+def test_show_as_jpeg_rejects_a_bad_quality(quality, error):
     fig = plt.figure()
-    with pytest.raises(ValueError, match="quality must be an integer from 1 to 95"):
+    with pytest.raises(error, match=r"quality must be an integer in \[1, 95\], got"):
         plot.show_as_jpeg(fig, quality=quality)
     plt.close(fig)
 

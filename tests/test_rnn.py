@@ -278,8 +278,22 @@ def params_and_sequence():
         (lambda p, xs: rnn.rnn_forward(p, xs[..., :2]), ValueError, "input_size 2.*expect 4"),
         (lambda p, xs: rnn.rnn_forward(p, xs[:0]), ValueError, "at least one time step"),
         (lambda p, xs: rnn.rnn_forward(p, xs.tolist()), TypeError, "NumPy array, got list"),
-        (lambda p, xs: rnn.rnn_forward(p, torch.tensor(xs)), TypeError, r"detach\(\)\.numpy"),
-        (lambda p, xs: rnn.rnn_forward(p, xs.astype(int)), TypeError, "floats, got dtype int"),
+        (
+            lambda p, xs: rnn.rnn_forward(p, torch.tensor(xs)),
+            TypeError,
+            r"xs must be a NumPy array, got Tensor \(convert a tensor with \.numpy\(\)\)",
+        ),
+        (
+            lambda p, xs: rnn.rnn_forward(p, xs.astype(int)),
+            TypeError,
+            "xs must be a float32 or float64 array, got dtype int64",
+        ),
+        (
+            lambda p, xs: rnn.rnn_forward({**p, "b_h": p["b_h"].astype(np.float16)}, xs),
+            TypeError,
+            r"params\['b_h'\] must be a float32 or float64 array, got dtype float16",
+        ),
+        (lambda p, xs: rnn.rnn_forward(p, xs, [[0.0] * H] * B), TypeError, "h0 must be a NumPy"),
         (
             lambda p, xs: rnn.rnn_forward(p, xs, np.zeros((B, H + 1))),
             ValueError,
@@ -302,9 +316,22 @@ def params_and_sequence():
         (lambda p, xs: rnn.lstm_forward(p, xs), ValueError, r"lstm params lack"),
         (lambda p, xs: rnn.rnn_cell(p, xs, np.zeros((B, H))), ValueError, "x must be 2-D"),
         (lambda p, xs: rnn.rnn_cell(p, xs[0], np.zeros((B + 1, H))), ValueError, "h has shape"),
-        (lambda p, xs: rnn.param_names("transformer"), ValueError, "kind must be one of"),
-        (lambda p, xs: rnn.init_params("rnn", 0, H), ValueError, "input_size must be a positive"),
-        (lambda p, xs: rnn.init_params("rnn", D, 2.5), ValueError, "hidden_size must be a"),
+        (
+            lambda p, xs: rnn.param_names("transformer"),
+            ValueError,
+            "kind must be one of 'rnn', 'lstm', 'gru'; got 'transformer'",
+        ),
+        (lambda p, xs: rnn.init_params("RNN", D, H), ValueError, "kind must be one of"),
+        (
+            lambda p, xs: rnn.init_params("rnn", 0, H),
+            ValueError,
+            "input_size must be an integer ≥ 1",
+        ),
+        (
+            lambda p, xs: rnn.init_params("rnn", D, 2.5),
+            TypeError,
+            "hidden_size must be an integer ≥ 1, got 2.5",
+        ),
     ],
 )
 def test_bad_inputs_raise_clear_errors(make_call, error, message):
@@ -328,19 +355,25 @@ def test_backward_checks_cache_and_upstream():
         rnn.gru_backward(cache, np.zeros_like(hs))
     with pytest.raises(TypeError, match="dhs must be a NumPy array"):
         rnn.rnn_backward(cache, hs.tolist())
+    with pytest.raises(
+        TypeError, match="cache must be the dict returned by rnn_forward, got tuple"
+    ):
+        rnn.rnn_backward((hs, cache), np.zeros_like(hs))
+    with pytest.raises(ValueError, match="returned by lstm_forward, not by rnn_forward"):
+        rnn.lstm_backward(cache, np.zeros_like(hs))
 
 
 @pytest.mark.parametrize(
     ("grads", "max_norm", "error", "message"),
     [
-        ({}, 1.0, TypeError, "non-empty dict"),
-        ([np.ones(2)], 1.0, TypeError, "non-empty dict"),
+        ({}, 1.0, ValueError, "non-empty dict of arrays, got an empty one"),
+        ([np.ones(2)], 1.0, TypeError, "non-empty dict of arrays, got list"),
         ({"w": [1.0, 2.0]}, 1.0, TypeError, r"grads\['w'\] must be a NumPy array"),
-        ({"w": np.ones(2)}, 0.0, ValueError, "positive finite"),
-        ({"w": np.ones(2)}, -1, ValueError, "positive finite"),
-        ({"w": np.ones(2)}, float("inf"), ValueError, "positive finite"),
-        ({"w": np.ones(2)}, True, TypeError, "max_norm must be a number"),
-        ({"w": np.ones(2)}, "1", TypeError, "max_norm must be a number"),
+        ({"w": np.ones(2)}, 0.0, ValueError, "max_norm must be a finite number > 0, got 0.0"),
+        ({"w": np.ones(2)}, -1, ValueError, "max_norm must be a finite number > 0, got -1"),
+        ({"w": np.ones(2)}, float("inf"), ValueError, "max_norm must be a finite number > 0"),
+        ({"w": np.ones(2)}, True, TypeError, "max_norm must be a finite number > 0, got True"),
+        ({"w": np.ones(2)}, "1", TypeError, "max_norm must be a finite number > 0, got '1'"),
     ],
 )
 def test_clip_rejects_bad_inputs(grads, max_norm, error, message):
@@ -356,8 +389,9 @@ def test_clip_rejects_bad_inputs(grads, max_norm, error, message):
         (torch.nn.GRU(D, H, bidirectional=True), {}, ValueError, "bidirectional"),
         (torch.nn.RNN(D, H, nonlinearity="relu"), {}, ValueError, "only the tanh RNN"),
         (torch.nn.LSTM(D, H, proj_size=2), {}, ValueError, "proj_size"),
-        (torch.nn.LSTM(D, H, num_layers=2), {"layer": 2}, ValueError, r"in \[0, 2\), got 2"),
-        (torch.nn.LSTM(D, H), {"layer": -1}, ValueError, "layer must be an integer"),
+        (torch.nn.LSTM(D, H, num_layers=2), {"layer": 2}, ValueError, r"in \[0, 1\], got 2"),
+        (torch.nn.LSTM(D, H), {"layer": -1}, ValueError, r"layer must be an integer in \[0, 0\]"),
+        (torch.nn.LSTM(D, H), {"layer": 0.0}, TypeError, "layer must be an integer"),
     ],
 )
 def test_params_from_torch_rejects_what_it_cannot_copy(module, kwargs, error, message):

@@ -36,6 +36,17 @@ def test_training_compute_rejects_bad_input(args, error):
         scaling.training_compute(*args)
 
 
+def test_bad_input_messages_name_the_argument():
+    with pytest.raises(ValueError, match=r"tokens must be finite and > 0 everywhere, got \[1, 0\]"):
+        scaling.training_compute(1e9, [1, 0])
+    with pytest.raises(TypeError, match="parameters must be a positive number or array of numbers"):
+        scaling.chinchilla_loss("70B", 1e12)
+    with pytest.raises(TypeError, match="flop_per_parameter_token must be a finite number > 0"):
+        scaling.training_compute(1e9, 1e10, flop_per_parameter_token=[6, 8])
+    with pytest.raises(ValueError, match="compute_pf_days must be finite and > 0 everywhere"):
+        scaling.kaplan_loss(compute_pf_days=0)
+
+
 def test_fit_doubling_time_recovers_a_known_rate():
     years = np.arange(2010, 2021, dtype=float)
     values = 1e6 * 2.0 ** ((years - 2010) / 0.5)  # doubles every six months
@@ -71,6 +82,13 @@ def test_fit_doubling_time_agrees_with_torch_least_squares():
 def test_fit_doubling_time_rejects_bad_input(years, values, message):
     with pytest.raises(ValueError, match=message):
         scaling.fit_doubling_time(years, values)
+
+
+def test_fit_doubling_time_rejects_what_is_not_numbers():
+    with pytest.raises(TypeError, match="years must be a number or array of numbers"):
+        scaling.fit_doubling_time(["2020", "2021"], [1, 2])
+    with pytest.raises(TypeError, match="values must be a positive number or array of numbers"):
+        scaling.fit_doubling_time([2020, 2021], None)
 
 
 def test_kaplan_laws_at_their_scale_constants():
@@ -120,7 +138,9 @@ def test_twenty_tokens_per_parameter_rule():
     assert d / n == pytest.approx(20)
     assert 6 * n * d == pytest.approx(5.88e23)
     assert n == pytest.approx(70e9, rel=0.01)  # Chinchilla: 70e9 parameters, 1.4e12 tokens
-    with pytest.raises(ValueError):
+    with pytest.raises(TypeError, match="tokens_per_parameter must be a finite number > 0"):
         scaling.tokens_per_parameter_optimal(1e24, tokens_per_parameter=[10, 20])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="tokens_per_parameter must be a finite number > 0, got 0"):
+        scaling.tokens_per_parameter_optimal(1e24, tokens_per_parameter=0)
+    with pytest.raises(ValueError, match="compute_flop must be finite and > 0 everywhere"):
         scaling.chinchilla_optimal(-1)

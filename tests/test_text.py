@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.metrics.pairwise import cosine_similarity as sklearn_cosine
-from transformers import BertConfig, BertModel
+from transformers import BertModel
 
 from lmbook import data, text
 
@@ -12,20 +12,6 @@ from lmbook import data, text
 @pytest.fixture(scope="module")
 def minilm():
     return text.load_minilm()
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder():
-    torch.manual_seed(0)
-    config = BertConfig(
-        vocab_size=30_522,
-        hidden_size=32,
-        num_hidden_layers=3,
-        num_attention_heads=4,
-        intermediate_size=64,
-        max_position_embeddings=64,
-    )
-    return BertModel(config).eval()
 
 
 # WordPiece ------------------------------------------------------------------
@@ -81,12 +67,11 @@ def test_missing_model_package_names_the_install_command(monkeypatch):
 
 
 @pytest.mark.parametrize(("hidden", "layers", "ffn"), [(32, 1, 64), (48, 3, 96), (64, 2, 256)])
-def test_parameter_counts_match_the_library(hidden, layers, ffn):
-    config = BertConfig(
+def test_parameter_counts_match_the_library(tiny_bert_config, hidden, layers, ffn):
+    config = tiny_bert_config(
         vocab_size=1000,
         hidden_size=hidden,
         num_hidden_layers=layers,
-        num_attention_heads=4,
         intermediate_size=ffn,
         max_position_embeddings=128,
     )
@@ -96,8 +81,12 @@ def test_parameter_counts_match_the_library(hidden, layers, ffn):
 
 
 def test_parameter_counts_reject_a_bad_config():
-    with pytest.raises(ValueError, match="hidden_size"):
+    with pytest.raises(ValueError, match="config.hidden_size must be an integer ≥ 1, got 0"):
         text.bert_parameter_counts({"vocab_size": 10, "hidden_size": 0})
+    with pytest.raises(TypeError, match="config.hidden_size must be an integer ≥ 1, got '32'"):
+        text.bert_parameter_counts({"vocab_size": 10, "hidden_size": "32"})
+    with pytest.raises(TypeError, match="config.num_hidden_layers must be .*, got None"):
+        text.bert_parameter_counts({"vocab_size": 10, "hidden_size": 32})
 
 
 # Embeddings -----------------------------------------------------------------
@@ -131,8 +120,15 @@ def test_embedding_does_not_depend_on_the_batch(minilm):
     ("texts", "error"), [("one string", TypeError), ([], ValueError), (["ok", "  "], ValueError)]
 )
 def test_embed_rejects_bad_texts(minilm, texts, error):
-    with pytest.raises(error):
+    with pytest.raises(error, match="text"):
         text.embed(texts, *minilm)
+
+
+def test_embed_rejects_bad_settings(minilm):
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
+        text.embed(["ok"], *minilm, batch_size=0)
+    with pytest.raises(TypeError, match="max_length must be an integer ≥ 2, got 64.0"):
+        text.embed(["ok"], *minilm, max_length=64.0)
 
 
 def test_cosine_similarity_and_search():
@@ -144,8 +140,10 @@ def test_cosine_similarity_and_search():
     assert np.array_equal(indices.numpy(), np.argsort(-got, axis=1)[:, :2])
     with pytest.raises(ValueError, match="same d"):
         text.cosine_similarity(torch.ones(2, 3), torch.ones(2, 4))
-    with pytest.raises(ValueError, match="k must be"):
+    with pytest.raises(ValueError, match=r"k must be an integer in \[1, 4\], got 5"):
         text.search(torch.tensor(a), torch.tensor(b), k=5)
+    with pytest.raises(TypeError, match=r"k must be an integer in \[1, 4\], got 2.0"):
+        text.search(torch.tensor(a), torch.tensor(b), k=2.0)
 
 
 # Masked language modelling ------------------------------------------------------
@@ -170,12 +168,17 @@ def test_mask_tokens_follows_the_80_10_10_rule():
 
 def test_mask_tokens_checks_its_inputs():
     ids = torch.ones(2, 3, dtype=torch.long)
-    with pytest.raises(ValueError, match="boolean"):
+    special = torch.zeros(2, 3, dtype=torch.bool)
+    with pytest.raises(TypeError, match="special must be a boolean tensor, got torch.float32"):
         text.mask_tokens(ids, torch.zeros(2, 3), 1, 10)
-    with pytest.raises(ValueError, match="rate"):
-        text.mask_tokens(ids, torch.zeros(2, 3, dtype=torch.bool), 1, 10, rate=1.5)
-    with pytest.raises(ValueError, match="outside"):
-        text.mask_tokens(ids, torch.zeros(2, 3, dtype=torch.bool), 10, 10)
+    with pytest.raises(ValueError, match=r"special must have input_ids' shape \(2, 3\)"):
+        text.mask_tokens(ids, special[:, :2], 1, 10)
+    with pytest.raises(ValueError, match=r"rate must be a finite number in \(0, 1\), got 1.5"):
+        text.mask_tokens(ids, special, 1, 10, rate=1.5)
+    with pytest.raises(TypeError, match="rate must be a finite number"):
+        text.mask_tokens(ids, special, 1, 10, rate="0.15")
+    with pytest.raises(ValueError, match=r"mask_id must be an integer in \[0, 9\], got 10"):
+        text.mask_tokens(ids, special, 10, 10)
 
 
 # Fine-tuning ----------------------------------------------------------------
@@ -198,8 +201,12 @@ def test_hidden_states_match_the_encoder(minilm):
         reference = encoder(**encoded, output_hidden_states=True).hidden_states
     assert torch.allclose(cached[2][1], reference[2][0], atol=1e-5)
     assert torch.allclose(cached[6][1], reference[6][0], atol=1e-5)
-    with pytest.raises(ValueError, match="layers"):
+    with pytest.raises(ValueError, match=r"layers\[0\] must be an integer in \[0, 6\], got 7"):
         text.hidden_states(texts, tokenizer, encoder, layers=[7])
+    with pytest.raises(TypeError, match="layers must be a list of layer numbers"):
+        text.hidden_states(texts, tokenizer, encoder, layers=6)
+    with pytest.raises(ValueError, match="layers is empty"):
+        text.hidden_states(texts, tokenizer, encoder, layers=[])
 
 
 def test_pad_and_batches():
@@ -214,35 +221,43 @@ def test_pad_and_batches():
     assert sorted(np.concatenate(batches).tolist()) == list(range(1000))
     spread = np.mean([np.ptp(lengths[b]) for b in batches])
     assert spread < 10  # sorted within chunks: little padding
+    with pytest.raises(ValueError, match="batch_size must be an integer ≥ 1, got 0"):
+        text.length_batches(lengths, 0, np.random.default_rng(1))
+    with pytest.raises(TypeError, match="batch_size must be an integer ≥ 1, got 32.0"):
+        text.length_batches(lengths, 32.0, np.random.default_rng(1))
 
 
 def test_warmup_linear_schedule():
     factors = [text.warmup_linear(step, 2, 10) for step in range(10)]
     assert factors[:3] == [0.5, 1.0, 1.0] and factors[-1] == pytest.approx(0.125)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"warmup_steps must be an integer in \[0, 9\], got 10"):
         text.warmup_linear(0, 10, 10)
+    with pytest.raises(TypeError, match="warmup_steps must be an integer"):
+        text.warmup_linear(0, 2.5, 10)
 
 
-def test_classifier_on_cached_states_equals_the_full_pass(tiny_encoder, minilm):
+def test_classifier_on_cached_states_equals_the_full_pass(tiny_bert, minilm):
     tokenizer, _ = minilm
     texts = ["a good film", "a bad film with a long title"]
-    classifier = text.EncoderClassifier(tiny_encoder, trainable_from=2).eval()
+    classifier = text.EncoderClassifier(tiny_bert, trainable_from=2).eval()
     encoded = tokenizer(texts, padding=True, return_tensors="pt")
     full = classifier(encoded.input_ids, encoded.attention_mask)
-    cached = text.hidden_states(texts, tokenizer, tiny_encoder, layers=[2])[2]
+    cached = text.hidden_states(texts, tokenizer, tiny_bert, layers=[2])[2]
     states, mask = text.pad(cached)
     assert torch.allclose(classifier(states, mask), full, atol=1e-5)
     trainable = {n for n, p in classifier.named_parameters() if p.requires_grad}
     assert trainable and all(n.startswith(("encoder.encoder.layer.2", "head")) for n in trainable)
-    with pytest.raises(ValueError, match="trainable_from"):
-        text.EncoderClassifier(tiny_encoder, trainable_from=4)
+    with pytest.raises(ValueError, match=r"trainable_from must be an integer in \[0, 3\], got 4"):
+        text.EncoderClassifier(tiny_bert, trainable_from=4)
+    with pytest.raises(TypeError, match="num_labels must be an integer ≥ 2, got 2.0"):
+        text.EncoderClassifier(tiny_bert, num_labels=2.0)
 
 
-def test_fine_tune_learns_a_separable_task(tiny_encoder):
+def test_fine_tune_learns_a_separable_task(tiny_bert):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 2, 64)
     inputs = [torch.tensor([101, 2000 + 1000 * y, 102]) for y in labels]  # the label is a token
-    classifier = text.EncoderClassifier(tiny_encoder, trainable_from=0)
+    classifier = text.EncoderClassifier(tiny_bert, trainable_from=0)
     history = text.fine_tune(
         classifier,
         inputs,

@@ -121,3 +121,21 @@ def test_long_values_are_shortened_in_messages():
     with pytest.raises(TypeError) as error:
         validate.number("x", "a" * 500)
     assert len(str(error.value)) < 120 and str(error.value).endswith("...")
+
+
+def test_finite_array_reads_numbers_and_rejects_the_rest():
+    np.testing.assert_array_equal(validate.finite_array("mean", (1, 2.5)), [1.0, 2.5])
+    assert validate.finite_array("x", np.float32(2)).dtype == np.float64
+    for bad in (None, "0.5", [True, False], ["a", "b"], {"a": 1}):
+        with pytest.raises(TypeError, match="mean must be a number or array of numbers"):
+            validate.finite_array("mean", bad)
+    for bad in ([1.0, np.nan], np.inf):
+        with pytest.raises(ValueError, match="mean must be finite everywhere"):
+            validate.finite_array("mean", bad)
+
+
+def test_integer_bounds_are_shown_exactly():
+    with pytest.raises(ValueError, match=r"^seed must be an integer in \[0, 4294967295\], got -1$"):
+        validate.integer("seed", -1, minimum=0, maximum=2**32 - 1)
+    with pytest.raises(ValueError, match=r"^x must be a finite number ≥ 1e\+06, got 5$"):
+        validate.number("x", 5, low=1e6)

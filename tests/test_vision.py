@@ -22,8 +22,10 @@ def rng():
 
 @pytest.fixture(scope="module")
 def keras():
-    prepare_tensorflow()
-    return pytest.importorskip("keras")
+    prepare_tensorflow()  # before TensorFlow loads: quiet logs, CPU only
+    import keras
+
+    return keras
 
 
 @pytest.fixture(scope="module")
@@ -268,14 +270,23 @@ def test_bad_images_are_rejected(rng):
         vision.vgg_preprocess(np.zeros((5, 8, 8), dtype=np.uint8))
     with pytest.raises(ValueError, match="mean must be 3 finite numbers"):
         vision.imagenet_normalize(image, mean=(0.5, 0.5))
+    with pytest.raises(TypeError, match="mean must be a number or array of numbers"):
+        vision.imagenet_normalize(image, mean="imagenet")
     with pytest.raises(ValueError, match="std must be positive"):
         vision.imagenet_normalize(image, std=(0.2, 0.0, 0.2))
     with pytest.raises(ValueError, match="one image .* got a batch"):
         vision.resize_center_crop(image[None])
-    with pytest.raises(ValueError, match=r"crop_fraction must be a number in \(0, 1\]"):
+    with pytest.raises(ValueError, match=r"crop_fraction must be a finite number in \(0, 1\]"):
         vision.resize_center_crop(image, 4, crop_fraction=1.5)
-    with pytest.raises(ValueError, match="size must be an integer >= 1"):
+    with pytest.raises(TypeError, match=r"crop_fraction must be a finite number in \(0, 1\]"):
+        vision.resize_center_crop(image, 4, crop_fraction="0.875")
+    with pytest.raises(ValueError, match="size must be an integer ≥ 1, got 0"):
         vision.resize_center_crop(image, 0)
+    with pytest.raises(TypeError, match="size must be an integer ≥ 1, got 224.0"):
+        vision.resize_center_crop(image, 224.0)
+    for function in (vision.vgg_preprocess, vision.resize_center_crop, vision.gray_to_rgb):
+        with pytest.raises(TypeError, match=r"must be a NumPy array, got list; convert it with"):
+            function(image.tolist())
     with pytest.raises(ValueError, match="list of them"):
         vision.efficientnet_lite_preprocess(np.stack([image, image]))
     with pytest.raises(ValueError, match="one grey image"):
@@ -285,11 +296,13 @@ def test_bad_images_are_rejected(rng):
 def test_bad_vgg_arguments_are_rejected():
     with pytest.raises(ValueError, match="multiple of 32"):
         vision.vgg16_layers(100)
-    with pytest.raises(ValueError, match="image_size must be an integer >= 32"):
+    with pytest.raises(ValueError, match="image_size must be an integer ≥ 32, got 16"):
         vision.vgg16_layers(16)
+    with pytest.raises(TypeError, match="image_size must be an integer ≥ 32, got '224'"):
+        vision.vgg16_layers("224")
     with pytest.raises(TypeError, match="include_top must be True or False"):
         vision.vgg16_layers(include_top="yes")
-    with pytest.raises(ValueError, match="num_classes must be an integer >= 1"):
+    with pytest.raises(ValueError, match="num_classes must be an integer ≥ 1, got 0"):
         vision.vgg16_torch(num_classes=0, device="meta")
 
 
@@ -299,19 +312,25 @@ def test_bad_top_k_arguments_are_rejected(rng):
         vision.top_k(np.stack([logits, logits]))
     with pytest.raises(ValueError, match="k must be at most the number of classes 1000"):
         vision.top_k(logits, k=1001)
-    with pytest.raises(ValueError, match="k must be an integer >= 1"):
+    with pytest.raises(ValueError, match="k must be an integer ≥ 1, got 0"):
         vision.top_k(logits, k=0)
+    with pytest.raises(TypeError, match="k must be an integer ≥ 1, got 5.0"):
+        vision.top_k(logits, k=5.0)
     with pytest.raises(ValueError, match="3 classes, not ImageNet's 1000: pass labels"):
         vision.top_k(logits[:3], k=2)
     with pytest.raises(ValueError, match="labels has 2 entries but scores has 3 classes"):
         vision.top_k(logits[:3], k=1, labels=["a", "b"])
     with pytest.raises(ValueError, match="are not probabilities"):
         vision.top_k(logits, from_logits=False)
-    with pytest.raises(TypeError, match="floating-point scores"):
+    with pytest.raises(TypeError, match="scores must be a float32 or float64 array, got dtype int"):
         vision.top_k(np.arange(1000))
+    with pytest.raises(TypeError, match="scores must be a NumPy array, got list"):
+        vision.top_k(logits.tolist())
+    with pytest.raises(TypeError, match="from_logits must be True or False"):
+        vision.top_k(logits, from_logits="yes")
     with pytest.raises(ValueError, match="finite"):
         vision.top_k(np.full(1000, np.nan))
-    with pytest.raises(ValueError, match="style must be 'short', 'full' or 'clean'"):
+    with pytest.raises(ValueError, match="style must be one of 'short', 'full', 'clean'; got"):
         vision.imagenet_labels("wordnet")
 
 
@@ -319,14 +338,18 @@ def test_bad_explanation_arguments_are_rejected(lite0, chelsea_input):
     other = torch.nn.Conv2d(3, 3, 1)
     with pytest.raises(ValueError, match="target_layer must be one of model's modules"):
         vision.grad_cam(lite0, other, chelsea_input)
+    with pytest.raises(TypeError, match="target_layer must be a torch.nn.Module, got str"):
+        vision.grad_cam(lite0, "_conv_head", chelsea_input)
     with pytest.raises(ValueError, match="one image"):
         vision.grad_cam(lite0, lite0._conv_head, chelsea_input.repeat(2, 1, 1, 1))
     with pytest.raises(ValueError, match=r"shape \(N, 3, H, W\) \(channels first\)"):
         vision.saliency_map(lite0, chelsea_input.permute(0, 2, 3, 1))
     with pytest.raises(TypeError, match="torch.Tensor"):
         vision.saliency_map(lite0, chelsea_input.numpy())
-    with pytest.raises(ValueError, match=r"class_index must be in \[0, 999\], got 1000"):
+    with pytest.raises(ValueError, match=r"class_index must be an integer in \[0, 999\], got 1000"):
         vision.saliency_map(lite0, chelsea_input, class_index=1000)
+    with pytest.raises(TypeError, match=r"class_index must be an integer in \[0, 999\], got 2.0"):
+        vision.saliency_map(lite0, chelsea_input, class_index=2.0)
     model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(12, 2))
     with pytest.raises(ValueError, match="training mode"):
         vision.saliency_map(model, torch.zeros(1, 3, 2, 2))

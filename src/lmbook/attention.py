@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lmbook import validate
 from lmbook.nn import softmax
 
 if TYPE_CHECKING:  # for the annotations only: torch is imported by the functions that use it
@@ -54,33 +55,12 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Checks --------------------------------------------------------------------
 
 
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if not _is_int(value) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _check_flag(name: str, value: object) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
-
-
 def _check_options(causal: object, scale: object, return_weights: object, d_k: int) -> tuple:
     """Validated (causal, scale, return_weights); ``scale`` defaults to 1/√d_k."""
-    causal = _check_flag("causal", causal)
-    return_weights = _check_flag("return_weights", return_weights)
-    if scale is None:
-        return causal, 1.0 / math.sqrt(d_k), return_weights
-    if isinstance(scale, bool) or not isinstance(scale, int | float | np.floating):
-        raise TypeError(f"scale must be a number or None, got {type(scale).__name__}")
-    if not (math.isfinite(scale) and scale > 0):
-        raise ValueError(f"scale must be a positive finite number, got {scale}")
-    return causal, float(scale), return_weights
+    causal = validate.flag("causal", causal)
+    return_weights = validate.flag("return_weights", return_weights)
+    scale = 1.0 / math.sqrt(d_k) if scale is None else validate.positive("scale", scale)
+    return causal, scale, return_weights
 
 
 def _check_same_dtype(names: str, *xs) -> None:
@@ -88,16 +68,14 @@ def _check_same_dtype(names: str, *xs) -> None:
         raise TypeError(f"{names} must share one dtype, got {', '.join(str(x.dtype) for x in xs)}")
 
 
-def _check_array(name: str, value: object) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        hint = " (for a torch tensor use the *_torch function)" if hasattr(value, "detach") else ""
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}{hint}")
-    if value.dtype not in FLOAT_DTYPES:
+def _numpy_input(name: str, value: object) -> np.ndarray:
+    """A float32 or float64 NumPy array; a torch tensor is sent to the ``*_torch`` function."""
+    if hasattr(value, "detach"):
         raise TypeError(
-            f"{name} must be a float32 or float64 array, got dtype {value.dtype}; "
-            f"convert it with {name}.astype(np.float32)"
+            f"{name} must be a NumPy array, got {type(value).__name__} "
+            "(for a torch tensor use the *_torch function)"
         )
-    return value
+    return validate.float_array(name, value)
 
 
 def _check_qkv_shapes(q, k, v) -> tuple:
@@ -172,8 +150,8 @@ def causal_mask(n_queries: int, n_keys: int | None = None) -> np.ndarray:
     than ``n_queries`` the diagonal starts at the top left, as ``is_causal=True``
     in ``F.scaled_dot_product_attention``.
     """
-    n_queries = _check_positive_int("n_queries", n_queries)
-    n_keys = n_queries if n_keys is None else _check_positive_int("n_keys", n_keys)
+    n_queries = validate.count("n_queries", n_queries)
+    n_keys = n_queries if n_keys is None else validate.count("n_keys", n_keys)
     return np.tril(np.ones((n_queries, n_keys), dtype=bool))
 
 
@@ -186,7 +164,11 @@ def padding_mask(lengths: object, n_keys: int | None = None) -> np.ndarray:
     as ``key_padding_mask`` to :func:`multi_head_attention`.
     """
     lengths = np.asarray(lengths)
-    if lengths.ndim != 1 or lengths.size == 0 or not np.issubdtype(lengths.dtype, np.integer):
+    if lengths.size and not np.issubdtype(lengths.dtype, np.integer):
+        raise TypeError(
+            f"lengths must be integers, got dtype {lengths.dtype}: {lengths.tolist()!r}"
+        )
+    if lengths.ndim != 1 or lengths.size == 0:
         raise ValueError(
             f"lengths must be a non-empty 1-D sequence of integers, got {lengths.tolist()!r}"
         )
@@ -194,7 +176,7 @@ def padding_mask(lengths: object, n_keys: int | None = None) -> np.ndarray:
         raise ValueError(f"lengths must be non-negative, got {lengths.tolist()}")
     if n_keys is None and lengths.max() == 0:
         raise ValueError("every length is 0: give n_keys, the padded length")
-    n_keys = int(lengths.max()) if n_keys is None else _check_positive_int("n_keys", n_keys)
+    n_keys = int(lengths.max()) if n_keys is None else validate.count("n_keys", n_keys)
     if lengths.max() > n_keys:
         raise ValueError(f"a length of {lengths.max()} does not fit in n_keys = {n_keys}")
     return np.arange(n_keys)[None, :] < lengths[:, None]
@@ -227,7 +209,7 @@ def scaled_dot_product_attention(
     output ``(..., n_q, d_v)``, and the weights ``(..., n_q, n_k)`` too when
     ``return_weights``. Rows with every key masked get weights 0 and output 0.
     """
-    q, k, v = _check_array("q", q), _check_array("k", k), _check_array("v", v)
+    q, k, v = _numpy_input("q", q), _numpy_input("k", k), _numpy_input("v", v)
     _check_same_dtype("q, k and v", q, k, v)
     scores_shape = _check_qkv_shapes(q, k, v)
     mask = _check_mask_values(mask)
@@ -268,7 +250,7 @@ def _check_embed(query, key, value, num_heads) -> tuple[int, int, int, int]:
             f"key must be (batch, n_k, embed_dim) with batch = {batch} and embed_dim = {embed} "
             f"as the query, got {tuple(key.shape)}"
         )
-    num_heads = _check_positive_int("num_heads", num_heads)
+    num_heads = validate.count("num_heads", num_heads)
     if embed % num_heads:
         raise ValueError(
             f"num_heads = {num_heads} does not divide embed_dim = {embed}; each head "
@@ -363,15 +345,15 @@ def multi_head_attention(
     heads (batch, n_q, n_k) or per head (batch, heads, n_q, n_k).
     """
     for name, x in (("query", query), ("key", key), ("value", value)):
-        _check_array(name, x)
+        _numpy_input(name, x)
     _check_same_dtype("query, key and value", query, key, value)
     dims = _check_embed(query, key, value, num_heads)
     batch, n_q, n_k, embed = dims
     _check_param_shapes(params, embed)
     for name in PARAM_NAMES:
-        _check_array(f"params[{name!r}]", params[name])
-    average = _check_flag("average_attn_weights", average_attn_weights)
-    return_weights = _check_flag("return_weights", return_weights)
+        validate.float_array(f"params[{name!r}]", params[name])
+    average = validate.flag("average_attn_weights", average_attn_weights)
+    return_weights = validate.flag("return_weights", return_weights)
     attn_mask = _check_mask_values(attn_mask, "attn_mask")
     key_padding_mask = _check_mask_values(key_padding_mask, "key_padding_mask")
     mask = _combine_numpy(_mha_masks(attn_mask, key_padding_mask, batch, num_heads, n_q, n_k))
@@ -402,7 +384,7 @@ def init_mha_params(
     As PyTorch: ``in_proj_weight`` Xavier-uniform, ``out_proj_weight`` uniform in
     ±1/√E, biases zero (chapter 5).
     """
-    embed_dim = _check_positive_int("embed_dim", embed_dim)
+    embed_dim = validate.count("embed_dim", embed_dim)
     if np.dtype(dtype) not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     rng = np.random.default_rng(seed)
@@ -430,7 +412,7 @@ def mha_params_from_torch(
         raise TypeError(
             f"module must be a torch.nn.MultiheadAttention, got {type(module).__name__}"
         )
-    if not module._qkv_same_embed_dim:
+    if not module.kdim == module.vdim == module.embed_dim:
         raise ValueError("kdim and vdim must equal embed_dim; other widths are not supported")
     if module.bias_k is not None or module.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn are not supported")
@@ -603,8 +585,8 @@ def multi_head_attention_torch(
         name: torch.as_tensor(params[name]).to(device=query.device, dtype=query.dtype)
         for name in PARAM_NAMES
     }
-    average = _check_flag("average_attn_weights", average_attn_weights)
-    return_weights = _check_flag("return_weights", return_weights)
+    average = validate.flag("average_attn_weights", average_attn_weights)
+    return_weights = validate.flag("return_weights", return_weights)
     attn_mask = _check_mask_torch(torch, attn_mask, query.device, "attn_mask")
     key_padding_mask = _check_mask_torch(torch, key_padding_mask, query.device, "key_padding_mask")
     masks = _mha_masks(attn_mask, key_padding_mask, batch, num_heads, n_q, n_k)
@@ -648,15 +630,14 @@ def sinusoidal_positional_encoding(
     each pair of columns turns at its own frequency, so PE[pos + k] is PE[pos]
     rotated by an angle that depends on k only. ``d_model`` must be even.
     """
-    n_positions = _check_positive_int("n_positions", n_positions)
-    d_model = _check_positive_int("d_model", d_model)
+    n_positions = validate.count("n_positions", n_positions)
+    d_model = validate.count("d_model", d_model)
     if d_model % 2:
         raise ValueError(
             f"d_model must be even for sinusoidal encoding (sin and cos columns come in pairs), "
             f"got {d_model}"
         )
-    if isinstance(base, bool) or not isinstance(base, int | float) or not base > 1:
-        raise ValueError(f"base must be a number greater than 1, got {base!r}")
+    base = validate.number("base", base, low=1.0, low_open=True)
     if np.dtype(dtype) not in FLOAT_DTYPES:
         raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
     positions = np.arange(n_positions, dtype=np.float64)[:, None]
@@ -683,10 +664,10 @@ def attention_cost(
     - ``score_elements`` = batch·heads·n² and ``score_bytes``, the memory of the
       attention matrix, which grows as n².
     """
-    n, d = _check_positive_int("n", n), _check_positive_int("d", d)
-    heads = _check_positive_int("heads", heads)
-    batch = _check_positive_int("batch", batch)
-    bytes_per_element = _check_positive_int("bytes_per_element", bytes_per_element)
+    n, d = validate.count("n", n), validate.count("d", d)
+    heads = validate.count("heads", heads)
+    batch = validate.count("batch", batch)
+    bytes_per_element = validate.count("bytes_per_element", bytes_per_element)
     if d % heads:
         raise ValueError(f"heads = {heads} does not divide the width d = {d}")
     cost = {

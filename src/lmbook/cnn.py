@@ -22,41 +22,20 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from lmbook import validate
+
 # Checks --------------------------------------------------------------------
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
-
-
-def _check_int(name: str, value: object, minimum: int) -> int:
-    kind = "positive" if minimum == 1 else "non-negative"
-    if not _is_int(value) or value < minimum:
-        raise ValueError(f"{name} must be a {kind} integer, got {value!r}")
-    return int(value)
 
 
 def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
     """An int or an (h, w) pair of ints, each at least ``minimum``, as a tuple."""
-    kind = "positive" if minimum == 1 else "non-negative"
     pair = tuple(value) if isinstance(value, tuple | list) else (value, value)
-    if len(pair) != 2 or not all(_is_int(v) and v >= minimum for v in pair):
-        raise ValueError(f"{name} must be a {kind} integer or a pair (h, w) of them, got {value!r}")
+    message = f"{name} must be an integer ≥ {minimum} or a pair (h, w) of them, got {value!r}"
+    if not all(validate.is_integer(v) for v in pair):
+        raise TypeError(message)
+    if len(pair) != 2 or min(pair) < minimum:
+        raise ValueError(message)
     return int(pair[0]), int(pair[1])
-
-
-def _check_array(name: str, value: object, ndim: int, layout: str) -> np.ndarray:
-    array = np.asarray(value)
-    if array.dtype not in (np.float32, np.float64):
-        raise TypeError(
-            f"{name} must be a float32 or float64 array, got dtype {array.dtype}; "
-            f"convert it with {name}.astype(np.float32)"
-        )
-    if array.ndim != ndim:
-        raise ValueError(
-            f"{name} must be a {ndim}-D array of shape {layout}, got shape {array.shape}"
-        )
-    return array
 
 
 def _check_same_dtype(name: str, array: np.ndarray, x: np.ndarray) -> None:
@@ -85,11 +64,11 @@ def output_size(
     H is the input size, K the kernel size, S the stride, P the zero padding on
     each side and D the dilation; D(K − 1) + 1 is the kernel's effective size.
     """
-    size = _check_int("size", size, 1)
-    kernel = _check_int("kernel", kernel, 1)
-    stride = _check_int("stride", stride, 1)
-    padding = _check_int("padding", padding, 0)
-    dilation = _check_int("dilation", dilation, 1)
+    size = validate.count("size", size)
+    kernel = validate.count("kernel", kernel)
+    stride = validate.count("stride", stride)
+    padding = validate.integer("padding", padding, minimum=0)
+    dilation = validate.count("dilation", dilation)
     return _output_size(size, kernel, stride, padding, dilation)
 
 
@@ -97,8 +76,8 @@ def _check_conv(
     x: object, w: object, b: object, stride: object, padding: object, dilation: object
 ) -> tuple:
     """Validated (x, w, b, stride, padding, dilation, (H_out, W_out)) for a conv2d call."""
-    x = _check_array("x", x, 4, "(N, C_in, H, W)")
-    w = _check_array("w", w, 4, "(C_out, C_in, K_h, K_w)")
+    x = validate.float_array("x", x, ndim=4, layout="(N, C_in, H, W)")
+    w = validate.float_array("w", w, ndim=4, layout="(C_out, C_in, K_h, K_w)")
     _check_same_dtype("w", w, x)
     if 0 in w.shape:
         raise ValueError(f"w must have no empty dimension, got shape {w.shape}")
@@ -108,7 +87,7 @@ def _check_conv(
             f"(w has shape {w.shape} = (C_out, C_in, K_h, K_w))"
         )
     if b is not None:
-        b = _check_array("b", b, 1, "(C_out,)")
+        b = validate.float_array("b", b, ndim=1, layout="(C_out,)")
         _check_same_dtype("b", b, x)
         if b.shape != (w.shape[0],):
             raise ValueError(f"b must have shape (C_out,) = ({w.shape[0]},), got {b.shape}")
@@ -229,13 +208,12 @@ def conv2d_backward(
     x, w, _, s, p, d, out = _check_conv(x, w, None, stride, padding, dilation)
     n, c_in, h, width = x.shape
     c_out, _, k_h, k_w = w.shape
-    dout = np.asarray(dout)
+    dout = validate.float_array("dout", dout, ndim=4, layout="(N, C_out, H_out, W_out)")
+    _check_same_dtype("dout", dout, x)
     if dout.shape != (n, c_out, *out):
         raise ValueError(
             f"dout must have the shape of conv2d's output {(n, c_out, *out)}, got {dout.shape}"
         )
-    dout = _check_array("dout", dout, 4, "(N, C_out, H_out, W_out)")
-    _check_same_dtype("dout", dout, x)
 
     db = dout.sum(axis=(0, 2, 3))
 
@@ -258,7 +236,7 @@ def conv2d_backward(
 
 
 def _check_pool(x: object, kernel: object, stride: object) -> tuple:
-    x = _check_array("x", x, 4, "(N, C, H, W)")
+    x = validate.float_array("x", x, ndim=4, layout="(N, C, H, W)")
     k = _pair("kernel", kernel, 1)
     s = k if stride is None else _pair("stride", stride, 1)
     out = tuple(
@@ -275,13 +253,12 @@ def _pool_windows(x: np.ndarray, k: tuple[int, int], s: tuple[int, int]) -> np.n
 
 def _check_pool_dout(dout: object, x: np.ndarray, out: tuple[int, int]) -> np.ndarray:
     expected = (*x.shape[:2], *out)
-    dout = np.asarray(dout)
+    dout = validate.float_array("dout", dout, ndim=4, layout="(N, C, H_out, W_out)")
+    _check_same_dtype("dout", dout, x)
     if dout.shape != expected:
         raise ValueError(
             f"dout must have the shape of the pooled output {expected}, got {dout.shape}"
         )
-    dout = _check_array("dout", dout, 4, "(N, C, H_out, W_out)")
-    _check_same_dtype("dout", dout, x)
     return dout
 
 
@@ -354,10 +331,10 @@ def avg_pool2d_backward(
 
 def conv2d_params(c_in: int, c_out: int, kernel: int | tuple[int, int], bias: bool = True) -> int:
     """Parameters of a Conv2d layer: C_out·C_in·K_h·K_w weights, plus C_out biases (chapter 3)."""
-    c_in = _check_int("c_in", c_in, 1)
-    c_out = _check_int("c_out", c_out, 1)
+    c_in = validate.count("c_in", c_in)
+    c_out = validate.count("c_out", c_out)
     k = _pair("kernel", kernel, 1)
-    return c_out * c_in * k[0] * k[1] + (c_out if bias else 0)
+    return c_out * c_in * k[0] * k[1] + (c_out if validate.flag("bias", bias) else 0)
 
 
 def conv2d_flops(
@@ -368,19 +345,18 @@ def conv2d_flops(
     Each output value takes C_in·K_h·K_w multiply-adds, counted as 2 FLOPs each;
     the bias additions are left out. Multiply by the batch size for a batch.
     """
-    c_in = _check_int("c_in", c_in, 1)
-    c_out = _check_int("c_out", c_out, 1)
+    c_in = validate.count("c_in", c_in)
+    c_out = validate.count("c_out", c_out)
     k = _pair("kernel", kernel, 1)
-    out_h = _check_int("out_h", out_h, 1)
-    out_w = _check_int("out_w", out_w, 1)
+    out_h = validate.count("out_h", out_h)
+    out_w = validate.count("out_w", out_w)
     return 2 * c_in * k[0] * k[1] * c_out * out_h * out_w
 
 
 def _int_list(name: str, values: object, kernels: list[int] | None) -> list[int]:
+    """One integer ≥ 1 per layer, as a list (as many as ``kernels`` when given)."""
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValueError(
-            f"{name} must be a list of positive integers, one per layer, got {values!r}"
-        )
+        raise TypeError(f"{name} must be a list of integers ≥ 1, one per layer, got {values!r}")
     values = list(values)
     if not values:
         raise ValueError(f"{name} must list at least one layer, got an empty list")
@@ -388,9 +364,7 @@ def _int_list(name: str, values: object, kernels: list[int] | None) -> list[int]
         raise ValueError(
             f"{name} has {len(values)} entries but kernels has {len(kernels)}; give one per layer"
         )
-    if not all(_is_int(v) and v >= 1 for v in values):
-        raise ValueError(f"{name} must be a list of positive integers, got {values!r}")
-    return [int(v) for v in values]
+    return [validate.count(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
 
 def receptive_field(

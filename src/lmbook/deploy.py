@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import copy
 import math
-import numbers
 import os
 import tempfile
 import time
@@ -30,44 +29,29 @@ from lmbook import train, validate
 BYTES_PER_PARAMETER = {"fp32": 4.0, "fp16": 2.0, "bf16": 2.0, "int8": 1.0, "int4": 0.5}
 
 
-def _check_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not value > 0:
-        raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 def weight_bytes(parameters: float, dtype: str = "fp32") -> float:
     """The bytes that ``parameters`` weights take when stored as ``dtype`` (chapter 9.1)."""
-    if dtype not in BYTES_PER_PARAMETER:
-        raise ValueError(f"dtype must be one of {sorted(BYTES_PER_PARAMETER)}, got {dtype!r}")
-    return _check_positive("parameters", parameters) * BYTES_PER_PARAMETER[dtype]
+    validate.choice("dtype", dtype, BYTES_PER_PARAMETER)
+    return validate.positive("parameters", parameters) * BYTES_PER_PARAMETER[dtype]
 
 
 # Quantization (chapter 9.2) --------------------------------------------------
 
 
 def check_bits(bits: object) -> int:
-    """``bits`` as an int, or a ValueError unless it is an integer from 2 to 16 (chapter 9.2)."""
-    if isinstance(bits, bool) or not isinstance(bits, numbers.Integral) or not 2 <= bits <= 16:
-        raise ValueError(
-            f"bits must be an integer from 2 to 16, got {bits!r}; 8 is the usual choice "
-            "(1 bit cannot hold a zero point and a sign; above 16, use floating point)"
-        )
-    return int(bits)
+    """``bits`` as an int from 2 to 16 (chapter 9.2).
+
+    A TypeError if it is not an integer (``8.0``, ``"8"``), a ValueError outside 2..16:
+    1 bit cannot hold a zero point and a sign; above 16, floating point is the choice.
+    """
+    return validate.integer("bits", bits, minimum=2, maximum=16)
 
 
 def integer_range(bits: int, signed: bool) -> tuple[int, int]:
     """The smallest and largest integer of a ``bits``-bit type: [-2^(b-1), 2^(b-1) - 1] or
     [0, 2^b - 1] (chapter 9.2)."""
     bits = check_bits(bits)
+    validate.flag("signed", signed)
     return (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) if signed else (0, 2**bits - 1)
 
 
@@ -83,12 +67,16 @@ def affine_qparams(x_min, x_max, bits: int = 8, *, signed: bool = False, symmetr
     one range).
     """
     q_min, q_max = integer_range(bits, signed)
-    low = np.minimum(np.asarray(x_min, dtype=np.float32), 0)
-    high = np.maximum(np.asarray(x_max, dtype=np.float32), 0)
-    if low.shape != high.shape or not (np.all(np.isfinite(low)) and np.all(np.isfinite(high))):
-        raise ValueError("x_min and x_max must be finite numbers or arrays of the same shape")
-    if np.any(np.asarray(x_min) > np.asarray(x_max)):
+    validate.flag("symmetric", symmetric)
+    x_min, x_max = validate.finite_array("x_min", x_min), validate.finite_array("x_max", x_max)
+    if x_min.shape != x_max.shape:
+        raise ValueError(
+            f"x_min and x_max must have the same shape, got {x_min.shape} and {x_max.shape}"
+        )
+    if np.any(x_min > x_max):
         raise ValueError("x_min must not exceed x_max")
+    low = np.minimum(x_min.astype(np.float32), 0)
+    high = np.maximum(x_max.astype(np.float32), 0)
     eps = np.finfo(np.float32).eps
     if symmetric:
         scale = np.maximum(np.maximum(-low, high) / np.float32((q_max - q_min) / 2), eps)
@@ -154,9 +142,7 @@ def fake_quantize(x, bits: int = 8, *, axis=None, signed: bool = False, symmetri
     if axis is None:
         low, high = x.min(), x.max()
     else:
-        if not -x.ndim <= axis < x.ndim:
-            raise ValueError(f"axis {axis} is out of range for an array of shape {x.shape}")
-        axis %= x.ndim
+        axis = validate.integer("axis", axis, minimum=-x.ndim, maximum=x.ndim - 1) % x.ndim
         others = tuple(a for a in range(x.ndim) if a != axis)
         low, high = x.min(axis=others), x.max(axis=others)
     scale, zero_point = affine_qparams(low, high, bits, signed=signed, symmetric=symmetric)
@@ -174,6 +160,7 @@ def dynamic_quantized_linear(x, weight, bias=None, *, per_channel: bool = False)
     cannot overflow. The integer matrix product is exact; one multiplication by the
     two scales returns to real numbers.
     """
+    validate.flag("per_channel", per_channel)
     x = np.asarray(x, dtype=np.float32)
     weight = np.asarray(weight, dtype=np.float32)
     if x.ndim != 2 or weight.ndim != 2 or x.shape[1] != weight.shape[1]:
@@ -205,6 +192,7 @@ def quantize_dynamic_int8(model: torch.nn.Module, *, per_channel: bool = False):
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    validate.flag("per_channel", per_channel)
     if torch.backends.quantized.engine == "none":
         raise RuntimeError(
             "this PyTorch build has no quantized CPU engine; supported engines: "
@@ -248,7 +236,7 @@ def best_time(
     """
     if not callable(function) or not callable(clock):
         raise TypeError("function and clock must be callable")
-    _check_int("repeat", repeat)
+    validate.count("repeat", repeat)
     times = []
     for _ in range(repeat):
         start = clock()
@@ -270,7 +258,7 @@ def best_times(
     """
     if not isinstance(calls, Mapping) or not calls or not all(map(callable, calls.values())):
         raise TypeError("calls must be a non-empty dict of name -> function of no arguments")
-    _check_int("repeat", repeat)
+    validate.count("repeat", repeat)
     best = dict.fromkeys(calls, math.inf)
     for _ in range(repeat):
         for name, call in calls.items():
@@ -282,15 +270,12 @@ def best_times(
 
 
 def check_sparsity(sparsity: object) -> float:
-    """``sparsity`` as a float, or a ValueError unless 0 <= sparsity < 1 (chapter 9.4)."""
-    if isinstance(sparsity, bool) or not isinstance(sparsity, numbers.Real):
-        raise ValueError(f"sparsity must be a number in [0, 1), got {sparsity!r}")
-    if not 0 <= sparsity < 1:
-        raise ValueError(
-            f"sparsity must be in [0, 1), the share of weights set to zero, got {sparsity!r}; "
-            "a sparsity of 1 would remove every weight"
-        )
-    return float(sparsity)
+    """``sparsity``, the share of weights set to zero, as a float in [0, 1) (chapter 9.4).
+
+    A TypeError if it is not a number, a ValueError outside [0, 1): a sparsity of 1
+    would remove every weight.
+    """
+    return validate.probability("sparsity", sparsity, one=False)
 
 
 def _check_weight(weight: object, ndim: int | None = None) -> torch.Tensor:
@@ -386,9 +371,8 @@ def distillation_loss(
     temperature T. The soft term's gradient shrinks like 1/T², so it is multiplied
     by T² to keep its weight when T changes (chapter 9.5).
     """
-    temperature = _check_positive("temperature", temperature)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be a number in [0, 1], got {alpha!r}")
+    temperature = validate.positive("temperature", temperature)
+    alpha = validate.probability("alpha", alpha)
     if student_logits.ndim != 2 or student_logits.shape != teacher_logits.shape:
         raise ValueError(
             "student_logits and teacher_logits must both be (batch, classes), got "
@@ -463,7 +447,7 @@ def kv_cache_bytes(
     number of key/value heads, fewer than the query heads.
     """
     sizes = [
-        _check_int(name, value)
+        validate.count(name, value)
         for name, value in [
             ("layers", layers),
             ("kv_heads", kv_heads),
@@ -472,7 +456,7 @@ def kv_cache_bytes(
             ("batch", batch),
         ]
     ]
-    return 2 * math.prod(sizes) * _check_positive("bytes_per_value", bytes_per_value)
+    return 2 * math.prod(sizes) * validate.positive("bytes_per_value", bytes_per_value)
 
 
 def cache_tensors(past_key_values) -> list[torch.Tensor]:

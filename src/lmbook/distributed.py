@@ -37,11 +37,10 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch import nn
 from torch.distributed.elastic.multiprocessing.errors import get_error_handler
 from torch.nn.parallel import DistributedDataParallel
 
-from lmbook import data
+from lmbook import data, validate
 
 
 def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
@@ -53,13 +52,18 @@ def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[i
     travel round the ring. Returns every worker's result (all equal to the sum) and the
     number of values each worker sent: 2·(p − 1)/p of a buffer.
     """
-    if not isinstance(buffers, list | tuple) or len(buffers) < 2:
-        raise ValueError("buffers must be a list of at least 2 arrays, one per worker")
-    arrays = [np.asarray(b, dtype=np.float64) for b in buffers]
+    if not isinstance(buffers, list | tuple):
+        raise TypeError(f"buffers must be a list of arrays, one per worker, got {buffers!r:.60}")
+    if len(buffers) < 2:
+        raise ValueError(f"buffers must hold at least 2 arrays (workers), got {len(buffers)}")
+    arrays = [
+        validate.float_array(f"buffers[{i}]", b, ndim=1, layout="(values,)").astype(np.float64)
+        for i, b in enumerate(buffers)
+    ]
     size = arrays[0].shape
-    if any(a.ndim != 1 or a.shape != size for a in arrays):
+    if any(a.shape != size for a in arrays):
         shapes = [a.shape for a in arrays]
-        raise ValueError(f"every buffer must be 1-D and of the same length, got shapes {shapes}")
+        raise ValueError(f"every buffer must be of the same length, got shapes {shapes}")
     p = len(arrays)
     if size[0] < p:
         raise ValueError(f"each buffer needs at least one value per worker ({p}), got {size[0]}")
@@ -83,6 +87,7 @@ def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[i
 
 def digits_split(test_size: int = 397) -> tuple[torch.Tensor, ...]:
     """scikit-learn's digits as (train x, train y, test x, test y), pixels scaled to [0, 1]."""
+    validate.integer("test_size", test_size, minimum=1, maximum=1796)  # of 1,797 digits
     images, labels = data.digits()
     x = torch.tensor(images.reshape(len(images), -1) / 16.0, dtype=torch.float32)
     y = torch.tensor(labels)
@@ -91,14 +96,16 @@ def digits_split(test_size: int = 397) -> tuple[torch.Tensor, ...]:
     return x[train], y[train], x[test], y[test]
 
 
-def make_model(seed: int) -> nn.Module:
+def make_model(seed: int) -> torch.nn.Module:
     """The small MLP every rank builds; the same seed gives every rank the same weights."""
-    torch.manual_seed(seed)
-    return nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 10))
+    torch.manual_seed(validate.integer("seed", seed))
+    return torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
 
 
 def global_batches(n_examples: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor]:
     """The indices of each step's global batch, the same in every process."""
+    for name, value in (("n_examples", n_examples), ("batch_size", batch_size), ("steps", steps)):
+        validate.count(name, value)
     generator = torch.Generator().manual_seed(seed)
     return [torch.randperm(n_examples, generator=generator)[:batch_size] for _ in range(steps)]
 
@@ -108,16 +115,15 @@ def _flat(tensors) -> torch.Tensor:
 
 
 def _check_run(steps: int, batch_size: int, lr: float, world_size: int = 1) -> None:
-    for name, value in (("steps", steps), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
-    if batch_size % world_size:
+    """The settings of :func:`train` and :func:`train_single`, checked before any work."""
+    validate.count("steps", steps)
+    validate.count("batch_size", batch_size)
+    validate.number("lr", lr, low=0, high=10, low_open=True, high_open=True)
+    if batch_size % validate.count("world_size", world_size):
         raise ValueError(
             f"batch_size = {batch_size} must split evenly over {world_size} processes, "
             "or the averaged gradient is not the gradient of the whole batch"
         )
-    if not isinstance(lr, int | float) or not 0 < lr < 10:
-        raise ValueError(f"lr must be a learning rate in (0, 10), got {lr!r}")
 
 
 def train_single(steps: int = 60, batch_size: int = 64, lr: float = 0.1, seed: int = 0) -> dict:
@@ -207,10 +213,11 @@ def launch_command(out: str | Path, nproc: int = 2, options: Sequence[str] = ())
     With the defaults it is the command of the chapter's launch cell; ``options`` go to
     :func:`main` (``--steps``, and for tests ``--fail-rank`` with ``--fail-how``).
     """
-    if not isinstance(out, str | Path) or not str(out):
+    if not isinstance(out, str | Path):
         raise TypeError(f"out must be a file path, got {out!r}")
-    if isinstance(nproc, bool) or not isinstance(nproc, int) or nproc < 1:
-        raise ValueError(f"nproc must be a whole number ≥ 1, got {nproc!r}")
+    if not str(out):
+        raise ValueError("out is empty; give the file rank 0 saves its results to")
+    validate.count("nproc", nproc)
     if isinstance(options, str) or not all(isinstance(o, str) for o in options):
         raise TypeError(f"options must be a sequence of strings, got {options!r}")
     runner = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
@@ -300,8 +307,7 @@ def launch(
     stopped.
     """
     command = launch_command(out, nproc, options)
-    if isinstance(timeout, bool) or not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    validate.positive("timeout", timeout)  # seconds
     pipe = subprocess.PIPE
     process = subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True)
     try:

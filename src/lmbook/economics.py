@@ -21,13 +21,12 @@ a default that a caller can override, and the chapter shows the range.
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from lmbook import scale, scaling
+from lmbook import scale, scaling, validate
 
 HOURS_PER_MONTH = 730.0  # 365 days · 24 hours / 12 months
 SECONDS_PER_HOUR = 3600.0
@@ -129,54 +128,12 @@ in bf16 on 8,192 to 16,384 H100s (Grattafiori et al. 2024, table 4)."""
 # Input checks --------------------------------------------------------------------------
 
 
-def _number(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
-
-
-def _positive(name: str, value: object) -> float:
-    value = _number(name, value)
-    if value <= 0:
-        raise ValueError(f"{name} must be > 0, got {value}")
-    return value
-
-
-def _non_negative(name: str, value: object) -> float:
-    value = _number(name, value)
-    if value < 0:
-        raise ValueError(f"{name} must be ≥ 0, got {value}")
-    return value
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a whole number, got {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be ≥ 1, got {value}")
-    return int(value)
-
-
 def _volumes(name: str, value: object) -> np.ndarray:
-    """Token volumes: a number or an array, each entry finite and ≥ 0."""
-    if value is None or isinstance(value, bool | str | bytes):
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise TypeError(f"{name} must be a number or an array of numbers, got {value!r}") from error
-    if array.size == 0:
-        raise ValueError(f"{name} is empty")
-    if not np.all(np.isfinite(array)) or np.any(array < 0):
-        raise ValueError(f"{name} must be finite and ≥ 0 everywhere")
-    return array
-
-
-def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
-    return float(array) if array.ndim == 0 else array
+    """Token volumes: a number or an array of them, each ≥ 0 (a month without traffic is one)."""
+    volume = validate.finite_array(name, value)
+    if volume.size == 0 or np.any(volume < 0):
+        raise ValueError(f"{name} must be one or more token volumes ≥ 0, got {value!r}")
+    return volume
 
 
 # Training (chapter 10.6) -----------------------------------------------------------------
@@ -195,7 +152,7 @@ class TrainingCost:
 
     def days(self, gpus: int) -> float:
         """Wall-clock days on ``gpus`` GPUs, if they all sustain the same utilisation."""
-        return self.gpu_hours / _count("gpus", gpus) / 24.0
+        return self.gpu_hours / validate.count("gpus", gpus) / 24.0
 
 
 def training_cost(
@@ -215,9 +172,9 @@ def training_cost(
     or staff.
     """
     device = scale.get_accelerator(gpu)
-    price = _positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    price = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour)
     flops = scaling.training_compute(
-        _positive("parameters", parameters), _positive("tokens", tokens)
+        validate.positive("parameters", parameters), validate.positive("tokens", tokens)
     )
     seconds = scale.training_time(flops, gpus=1, peak_flops=device.peak_flops, mfu=mfu)
     gpu_hours = seconds / SECONDS_PER_HOUR
@@ -233,10 +190,10 @@ def implied_mfu(
     :func:`lmbook.scale.model_flops_utilization`.
     """
     device = scale.get_accelerator(gpu)
-    seconds = _positive("gpu_hours", gpu_hours) * SECONDS_PER_HOUR
+    seconds = validate.positive("gpu_hours", gpu_hours) * SECONDS_PER_HOUR
     return scale.model_flops_utilization(
-        parameters=_positive("parameters", parameters),
-        tokens_per_second=_positive("tokens", tokens) / seconds,
+        parameters=validate.positive("parameters", parameters),
+        tokens_per_second=validate.positive("tokens", tokens) / seconds,
         gpus=1,
         peak_flops=device.peak_flops,
     )
@@ -261,9 +218,9 @@ def prefill_tokens_per_second(
     which is fair for contexts much shorter than 6·N / (layers · width).
     """
     device = scale.get_accelerator(gpu)
-    flops_per_token = 2.0 * _positive("parameters", parameters)
+    flops_per_token = 2.0 * validate.positive("parameters", parameters)
     return (
-        _count("gpus", gpus)
+        validate.count("gpus", gpus)
         * scale.check_fraction("mfu", mfu)
         * device.peak_flops
         / flops_per_token
@@ -312,14 +269,14 @@ def decode_tokens_per_second(
     Raises if the weights and the KV cache do not fit in the GPUs' memory.
     """
     device = scale.get_accelerator(gpu)
-    n = _positive("parameters", parameters)
-    gpus = _count("gpus", gpus)
-    batch = _count("batch_size", batch_size)
-    weight_bytes = n * _positive("bytes_per_parameter", bytes_per_parameter)
+    n = validate.positive("parameters", parameters)
+    gpus = validate.count("gpus", gpus)
+    batch = validate.count("batch_size", batch_size)
+    weight_bytes = n * validate.positive("bytes_per_parameter", bytes_per_parameter)
     kv_bytes = (
         batch
-        * _non_negative("context_tokens", context_tokens)
-        * _non_negative("kv_bytes_per_token", kv_bytes_per_token)
+        * validate.non_negative("context_tokens", context_tokens)
+        * validate.non_negative("kv_bytes_per_token", kv_bytes_per_token)
     )
     needed = weight_bytes + kv_bytes
     available = gpus * device.memory_bytes
@@ -357,11 +314,9 @@ def mixed_tokens_per_second(
     harmonic mean. It assumes prefill and decoding take turns on the GPU; servers that
     overlap them (chunked prefill) do somewhat better.
     """
-    share = _number("input_share", input_share)
-    if not 0 <= share <= 1:
-        raise ValueError(f"input_share must be in [0, 1], got {share}")
-    prefill = _positive("prefill_tokens_per_s", prefill_tokens_per_s)
-    decode = _positive("decode_tokens_per_s", decode_tokens_per_s)
+    share = validate.probability("input_share", input_share)
+    prefill = validate.positive("prefill_tokens_per_s", prefill_tokens_per_s)
+    decode = validate.positive("decode_tokens_per_s", decode_tokens_per_s)
     return 1.0 / (share / prefill + (1.0 - share) / decode)
 
 
@@ -369,8 +324,9 @@ def cost_per_million_tokens(
     tokens_per_second: float, usd_per_gpu_hour: float = DEFAULT_GPU_HOUR_PRICE, gpus: int = 1
 ) -> float:
     """Dollars per million tokens for a replica of ``gpus`` GPUs kept fully busy (10.7)."""
-    hourly = _positive("usd_per_gpu_hour", usd_per_gpu_hour) * _count("gpus", gpus)
-    return hourly / (_positive("tokens_per_second", tokens_per_second) * SECONDS_PER_HOUR) * 1e6
+    hourly = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour) * validate.count("gpus", gpus)
+    rate = validate.positive("tokens_per_second", tokens_per_second)
+    return hourly / (rate * SECONDS_PER_HOUR) * 1e6
 
 
 # API versus self-hosting (chapter 10.8) -----------------------------------------------
@@ -378,24 +334,23 @@ def cost_per_million_tokens(
 
 def blended_price(input_usd_per_million: float, output_usd_per_million: float, input_share: float):
     """Dollars per million tokens of a mix in which ``input_share`` of the tokens are input."""
-    share = _number("input_share", input_share)
-    if not 0 <= share <= 1:
-        raise ValueError(f"input_share must be in [0, 1], got {share}")
-    return share * _non_negative("input_usd_per_million", input_usd_per_million) + (
+    share = validate.probability("input_share", input_share)
+    return share * validate.non_negative("input_usd_per_million", input_usd_per_million) + (
         1.0 - share
-    ) * _non_negative("output_usd_per_million", output_usd_per_million)
+    ) * validate.non_negative("output_usd_per_million", output_usd_per_million)
 
 
 def api_monthly_cost(tokens_per_month, usd_per_million: float):
     """Monthly bill of an API priced per token: volume × price (chapter 10.8). Works on arrays."""
     volume = _volumes("tokens_per_month", tokens_per_month)
-    return _scalar_or_array(volume / 1e6 * _non_negative("usd_per_million", usd_per_million))
+    price = validate.non_negative("usd_per_million", usd_per_million)
+    return validate.scalar_or_array(volume / 1e6 * price)
 
 
 def replica_capacity(tokens_per_second: float, average_load: float = 1.0) -> float:
     """Tokens one replica serves in a month at an average load (a fraction of its peak)."""
     return (
-        _positive("tokens_per_second", tokens_per_second)
+        validate.positive("tokens_per_second", tokens_per_second)
         * scale.check_fraction("average_load", average_load)
         * SECONDS_PER_HOUR
         * HOURS_PER_MONTH
@@ -404,8 +359,8 @@ def replica_capacity(tokens_per_second: float, average_load: float = 1.0) -> flo
 
 def _replica_month(usd_per_gpu_hour: float, gpus_per_replica: int) -> float:
     """What one replica costs in a month when its GPUs are rented every hour."""
-    price = _positive("usd_per_gpu_hour", usd_per_gpu_hour)
-    return price * _count("gpus_per_replica", gpus_per_replica) * HOURS_PER_MONTH
+    price = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour)
+    return price * validate.count("gpus_per_replica", gpus_per_replica) * HOURS_PER_MONTH
 
 
 def self_hosting_monthly_cost(
@@ -428,9 +383,9 @@ def self_hosting_monthly_cost(
     volume = _volumes("tokens_per_month", tokens_per_month)
     capacity = replica_capacity(tokens_per_second, average_load)
     replica_month = _replica_month(usd_per_gpu_hour, gpus_per_replica)
-    replicas = np.maximum(_count("min_replicas", min_replicas), np.ceil(volume / capacity))
-    fixed = _non_negative("fixed_usd_per_month", fixed_usd_per_month)
-    return _scalar_or_array(replicas * replica_month + fixed)
+    replicas = np.maximum(validate.count("min_replicas", min_replicas), np.ceil(volume / capacity))
+    fixed = validate.non_negative("fixed_usd_per_month", fixed_usd_per_month)
+    return validate.scalar_or_array(replicas * replica_month + fixed)
 
 
 def break_even_tokens(
@@ -453,14 +408,15 @@ def break_even_tokens(
     self-hosting never pays: the result is ``math.inf``. Because replicas come whole,
     slightly larger volumes can favour the API again just after a new replica is added.
     """
-    price = _positive("api_usd_per_million", api_usd_per_million) / 1e6
+    price = validate.positive("api_usd_per_million", api_usd_per_million) / 1e6
     capacity = replica_capacity(tokens_per_second, average_load)
     replica_month = _replica_month(usd_per_gpu_hour, gpus_per_replica)
-    fixed = _non_negative("fixed_usd_per_month", fixed_usd_per_month)
+    fixed = validate.non_negative("fixed_usd_per_month", fixed_usd_per_month)
+    min_replicas = validate.count("min_replicas", min_replicas)
     margin = price * capacity - replica_month  # what a full replica saves against the API
     if margin <= 0:
         return math.inf
-    replicas = max(_count("min_replicas", min_replicas), math.ceil(fixed / margin))
+    replicas = max(min_replicas, math.ceil(fixed / margin))
     return (replicas * replica_month + fixed) / price
 
 

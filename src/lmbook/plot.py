@@ -13,6 +13,8 @@ import matplotlib as mpl
 import matplotlib.pyplot as plt
 import numpy as np
 
+from lmbook import validate
+
 # Colour-blind-safe palette (Okabe and Ito), in the order the book uses.
 PALETTE = (
     "#0072B2",  # blue
@@ -54,7 +56,9 @@ def label_axes(ax: plt.Axes, *, title: str, xlabel: str, ylabel: str) -> plt.Axe
     Put units in the labels, e.g. ``"training compute (FLOP, log scale)"``.
     """
     for name, text in (("title", title), ("xlabel", xlabel), ("ylabel", ylabel)):
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
+            raise TypeError(f"{name} must be a non-empty string, got {text!r}")
+        if not text.strip():
             raise ValueError(f"{name} must be a non-empty string, got {text!r}")
     ax.set_title(title)
     ax.set_xlabel(xlabel)
@@ -93,8 +97,7 @@ def show_as_jpeg(fig: plt.Figure, *, quality: int = 85) -> None:
     """
     if not isinstance(fig, plt.Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
-    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 95:
-        raise ValueError(f"quality must be an integer from 1 to 95, got {quality!r}")
+    quality = validate.integer("quality", quality, minimum=1, maximum=95)
     from IPython.display import Image, display
 
     buffer = io.BytesIO()

@@ -21,29 +21,7 @@ import numpy as np
 import torch
 from scipy.special import gammaln, logsumexp
 
-
-def _positive(name: str, value: object, *, allow_zero: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = "≥ 0" if allow_zero else "> 0"
-        raise ValueError(f"{name} must be a finite number {bound}, got {value!r}")
-    return value
-
-
-def _rate(name: str, value: object) -> float:
-    value = _positive(name, value)
-    if value > 1:
-        raise ValueError(f"{name} is a probability in (0, 1], got {value!r}")
-    return value
-
-
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
-    return int(value)
-
+from lmbook import validate
 
 # DP-SGD -----------------------------------------------------------------------------
 
@@ -82,7 +60,7 @@ def clip_per_example(
     The factor is min(1, C / ‖g_i‖) (chapter 11.2). Returns the clipped gradients and
     the norms before clipping.
     """
-    max_norm = _positive("max_norm", max_norm)
+    max_norm = validate.positive("max_norm", max_norm)
     if not grads:
         raise ValueError("grads is empty: pass the dict per_example_gradients returns")
     flat = torch.cat([g.reshape(len(g), -1) for g in grads.values()], dim=1)
@@ -104,8 +82,8 @@ def noisy_gradient(
 
     ``grads`` holds per-example gradients (batch, *shape); the batch may be empty.
     """
-    sigma = _positive("noise_multiplier", noise_multiplier, allow_zero=True)
-    size = _positive("expected_batch_size", expected_batch_size)
+    sigma = validate.non_negative("noise_multiplier", noise_multiplier)
+    size = validate.positive("expected_batch_size", expected_batch_size)
     clipped, _ = clip_per_example(grads, max_norm)
     out = {}
     for name, g in clipped.items():
@@ -136,9 +114,9 @@ def dp_sgd_train(
     it is chapter 11's lesson: a gradient per example, clipped and noised before the
     update, on batches whose size is random.
     """
-    steps = _count("steps", steps)
-    q = _rate("sample_rate", sample_rate)
-    lr = _positive("lr", lr)
+    steps = validate.count("steps", steps)
+    q = validate.probability("sample_rate", sample_rate, zero=False)
+    lr = validate.positive("lr", lr)
     if len(inputs) != len(labels):
         raise ValueError(f"{len(inputs)} inputs but {len(labels)} labels")
     generator = torch.Generator().manual_seed(seed)
@@ -167,11 +145,12 @@ def dp_sgd_train(
 
 
 def _orders(orders: object) -> np.ndarray:
+    """The Rényi orders as an int64 array: integers ≥ 2, where this accountant is exact."""
     array = np.atleast_1d(np.asarray(orders))
     if array.ndim != 1 or array.size == 0:
-        raise ValueError("orders must be a non-empty list of integers ≥ 2")
-    if not np.issubdtype(array.dtype, np.number) or np.any(array != np.round(array)):
-        raise ValueError(
+        raise ValueError(f"orders must be a non-empty list of integers ≥ 2, got {orders!r}")
+    if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
+        raise TypeError(
             f"orders must be integers ≥ 2 (this accountant is exact there), got {orders!r}"
         )
     if np.any(array < 2):
@@ -191,8 +170,8 @@ def rdp_sampled_gaussian(
     RDP(α) = log Σ_k C(α,k) (1−q)^(α−k) q^k exp((k²−k)/(2σ²)) / (α−1).
     With q = 1 this is α / (2σ²), the plain Gaussian mechanism. Returns one value per order.
     """
-    q = _rate("sample_rate", sample_rate)
-    sigma = _positive("noise_multiplier", noise_multiplier)
+    q = validate.probability("sample_rate", sample_rate, zero=False)
+    sigma = validate.positive("noise_multiplier", noise_multiplier)
     result = []
     for alpha in _orders(orders):
         if q == 1.0:
@@ -217,9 +196,7 @@ def epsilon_from_rdp(
     rdp = np.asarray(rdp, dtype=float)
     if rdp.shape != alphas.shape:
         raise ValueError(f"rdp has {rdp.size} values but there are {alphas.size} orders")
-    delta = _rate("delta", delta)
-    if delta >= 1:
-        raise ValueError(f"delta must be in (0, 1), got {delta}")
+    delta = validate.probability("delta", delta, zero=False, one=False)
     eps = rdp + np.log((alphas - 1) / alphas) - (math.log(delta) + np.log(alphas)) / (alphas - 1)
     best = int(np.argmin(eps))
     return float(eps[best]), int(alphas[best])
@@ -236,8 +213,8 @@ def dp_epsilon(
 
     ``noise_multiplier=0`` means no noise, hence no privacy: ε = ∞.
     """
-    steps = _count("steps", steps)
-    if _positive("noise_multiplier", noise_multiplier, allow_zero=True) == 0:
+    steps = validate.count("steps", steps)
+    if validate.non_negative("noise_multiplier", noise_multiplier) == 0:
         return math.inf
     rdp = steps * rdp_sampled_gaussian(sample_rate, noise_multiplier, orders)
     return epsilon_from_rdp(rdp, orders, delta)[0]
@@ -248,7 +225,8 @@ def dp_epsilon(
 
 def split_iid(n_examples: int, n_clients: int, seed: int = 0) -> list[np.ndarray]:
     """Shuffle the example indices and deal them out to ``n_clients`` equal parts (chapter 11.3)."""
-    n_examples, n_clients = _count("n_examples", n_examples), _count("n_clients", n_clients)
+    n_examples = validate.count("n_examples", n_examples)
+    n_clients = validate.count("n_clients", n_clients)
     if n_clients > n_examples:
         raise ValueError(f"{n_clients} clients but only {n_examples} examples")
     order = np.random.default_rng(seed).permutation(n_examples)
@@ -265,8 +243,8 @@ def split_label_skew(
     labels = np.asarray(labels)
     if labels.ndim != 1 or labels.size == 0:
         raise ValueError("labels must be a non-empty 1-D array of class labels")
-    n_clients = _count("n_clients", n_clients)
-    shards_per_client = _count("shards_per_client", shards_per_client)
+    n_clients = validate.count("n_clients", n_clients)
+    shards_per_client = validate.count("shards_per_client", shards_per_client)
     n_shards = n_clients * shards_per_client
     if n_shards > labels.size:
         raise ValueError(f"{n_shards} shards need at least as many examples, got {labels.size}")
@@ -288,7 +266,7 @@ def federated_average(
         raise ValueError(
             f"need one weight per state, got {len(states)} states, {len(weights)} weights"
         )
-    w = np.asarray(weights, dtype=float)
+    w = validate.finite_array("weights", weights)
     if np.any(w < 0) or w.sum() <= 0:
         raise ValueError(f"weights must be ≥ 0 with a positive sum, got {list(weights)}")
     w = w / w.sum()

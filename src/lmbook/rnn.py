@@ -26,6 +26,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from lmbook import validate
 from lmbook.nn import sigmoid
 
 KINDS = ("rnn", "lstm", "gru")
@@ -34,23 +35,13 @@ GATES = {"rnn": ("h",), "lstm": ("i", "f", "g", "o"), "gru": ("r", "z", "n")}
 
 def param_names(kind: str) -> tuple[str, ...]:
     """The parameter names of a ``"rnn"``, ``"lstm"`` or ``"gru"`` layer (chapter 4)."""
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+    validate.choice("kind", kind, KINDS)
     if kind == "gru":
         return ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
     return tuple(name for gate in GATES[kind] for name in (f"W_x{gate}", f"W_h{gate}", f"b_{gate}"))
 
 
 # Input checks --------------------------------------------------------------
-
-
-def _check_array(value: object, name: str) -> np.ndarray:
-    if not isinstance(value, np.ndarray):
-        hint = " (for a torch tensor use .detach().numpy())" if hasattr(value, "detach") else ""
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}{hint}")
-    if not np.issubdtype(value.dtype, np.floating):
-        raise TypeError(f"{name} must hold floats, got dtype {value.dtype}")
-    return value
 
 
 def check_params(kind: str, params: Mapping[str, np.ndarray]) -> tuple[int, int]:
@@ -62,7 +53,7 @@ def check_params(kind: str, params: Mapping[str, np.ndarray]) -> tuple[int, int]
     if missing:
         raise ValueError(f"{kind} params lack {missing}; expected the keys {list(names)}")
     for name in names:
-        _check_array(params[name], f"params[{name!r}]")
+        validate.float_array(f"params[{name!r}]", params[name])
     first = params[names[0]]
     if first.ndim != 2 or 0 in first.shape:
         raise ValueError(
@@ -80,7 +71,7 @@ def check_params(kind: str, params: Mapping[str, np.ndarray]) -> tuple[int, int]
 
 
 def _check_sequence(xs: object, input_size: int) -> np.ndarray:
-    xs = _check_array(xs, "xs")
+    xs = validate.float_array("xs", xs)
     if xs.ndim != 3:
         raise ValueError(
             f"xs must be 3-D (time, batch, input_size), got {xs.ndim}-D with shape {xs.shape}"
@@ -94,7 +85,7 @@ def _check_sequence(xs: object, input_size: int) -> np.ndarray:
 
 
 def _check_step(x: object, input_size: int) -> np.ndarray:
-    x = _check_array(x, "x")
+    x = validate.float_array("x", x)
     if x.ndim != 2 or x.shape[1] != input_size or x.shape[0] < 1:
         raise ValueError(
             f"x must be 2-D (batch, input_size) with input_size={input_size}, got shape {x.shape}"
@@ -105,7 +96,7 @@ def _check_step(x: object, input_size: int) -> np.ndarray:
 def _check_state(state: object, name: str, batch: int, hidden: int, dtype) -> np.ndarray:
     if state is None:
         return np.zeros((batch, hidden), dtype=dtype)
-    state = _check_array(state, name)
+    state = validate.float_array(name, state)
     if state.shape != (batch, hidden):
         raise ValueError(
             f"{name} has shape {state.shape}, expected (batch, hidden_size) = {(batch, hidden)}"
@@ -114,7 +105,7 @@ def _check_state(state: object, name: str, batch: int, hidden: int, dtype) -> np
 
 
 def _check_upstream(dhs: object, hs: np.ndarray) -> np.ndarray:
-    dhs = _check_array(dhs, "dhs")
+    dhs = validate.float_array("dhs", dhs)
     if dhs.shape != hs.shape:
         raise ValueError(
             f"dhs must have the shape of the hidden states (time, batch, hidden) = {hs.shape}, "
@@ -124,8 +115,13 @@ def _check_upstream(dhs: object, hs: np.ndarray) -> np.ndarray:
 
 
 def _check_cache(cache: object, kind: str) -> dict:
-    if not isinstance(cache, dict) or cache.get("kind") != kind:
-        raise ValueError(f"cache must be the dict returned by {kind}_forward")
+    if not isinstance(cache, dict):
+        raise TypeError(
+            f"cache must be the dict returned by {kind}_forward, got {type(cache).__name__}"
+        )
+    if cache.get("kind") != kind:
+        made_by = f", not by {cache['kind']}_forward" if cache.get("kind") in KINDS else ""
+        raise ValueError(f"cache must be the dict returned by {kind}_forward{made_by}")
     return cache
 
 
@@ -357,14 +353,13 @@ def clip_grad_norm(
     ``torch.nn.utils.clip_grad_norm_``, it multiplies by
     min(1, max_norm / (norm + 1e-6)), so the direction never changes.
     """
-    if not isinstance(grads, Mapping) or not grads:
-        raise TypeError("grads must be a non-empty dict of arrays")
+    if not isinstance(grads, Mapping):
+        raise TypeError(f"grads must be a non-empty dict of arrays, got {type(grads).__name__}")
+    if not grads:
+        raise ValueError("grads must be a non-empty dict of arrays, got an empty one")
     for name, value in grads.items():
-        _check_array(value, f"grads[{name!r}]")
-    if isinstance(max_norm, bool) or not isinstance(max_norm, int | float):
-        raise TypeError(f"max_norm must be a number, got {type(max_norm).__name__}")
-    if not (max_norm > 0 and np.isfinite(max_norm)):
-        raise ValueError(f"max_norm must be a positive finite number, got {max_norm}")
+        validate.float_array(f"grads[{name!r}]", value)
+    max_norm = validate.positive("max_norm", max_norm)
     norm = float(np.sqrt(sum(np.sum(value.astype(np.float64) ** 2) for value in grads.values())))
     scale = min(1.0, max_norm / (norm + 1e-6))
     return {name: value * scale for name, value in grads.items()}, norm
@@ -377,9 +372,8 @@ def init_params(
     kind: str, input_size: int, hidden_size: int, *, seed: int = 0, dtype=np.float64
 ) -> dict[str, np.ndarray]:
     """Parameters drawn as PyTorch draws them: uniform in ±1/sqrt(hidden_size) (chapter 4)."""
-    for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-        if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    input_size = validate.count("input_size", input_size)
+    hidden_size = validate.count("hidden_size", hidden_size)
     names = param_names(kind)
     rng = np.random.default_rng(seed)
     bound = 1.0 / np.sqrt(hidden_size)
@@ -408,8 +402,7 @@ def params_from_torch(module, *, layer: int = 0, dtype=np.float64) -> dict[str, 
             "module must be a torch.nn.RNN, torch.nn.LSTM or torch.nn.GRU, "
             f"got {type(module).__name__}"
         )
-    if isinstance(layer, bool) or not isinstance(layer, int) or not 0 <= layer < module.num_layers:
-        raise ValueError(f"layer must be an integer in [0, {module.num_layers}), got {layer!r}")
+    layer = validate.integer("layer", layer, minimum=0, maximum=module.num_layers - 1)
     if module.bidirectional:
         raise ValueError("bidirectional layers are not supported; copy each direction by hand")
     if kind == "rnn" and module.nonlinearity != "tanh":

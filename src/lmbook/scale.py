@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lmbook.scaling import _positive_array, _scalar_or_array
+from lmbook import validate
 
 
 @dataclass(frozen=True)
@@ -77,31 +77,13 @@ def get_accelerator(accelerator: Accelerator | str) -> Accelerator:
     )
 
 
-def _count(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
-        raise ValueError(f"{name} must be a whole number ≥ 1, got {value!r}")
-    return int(value)
-
-
-def _nonnegative(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
-        raise TypeError(f"{name} must be a number of bytes, got {value!r}")
-    if not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number ≥ 0, got {value!r}")
-    return float(value)
-
-
 def check_fraction(name: str, value: object) -> float:
     """``value`` as a float in (0, 1]; a clear error otherwise (e.g. 45 for 45%)."""
-    number = _positive_array(name, value)
-    if number.ndim != 0 or number > 1:
-        hint = (
-            f" (did you mean {float(number) / 100:g}?)"
-            if number.ndim == 0 and number <= 100
-            else ""
-        )
-        raise ValueError(f"{name} is a fraction of peak, in (0, 1]; got {value!r}{hint}")
-    return float(number)
+    number = validate.positive(name, value)
+    if number > 1:
+        hint = f" (did you mean {number / 100:g}?)" if number <= 100 else ""
+        raise ValueError(f"{name} must be a fraction in (0, 1], got {value!r}{hint}")
+    return number
 
 
 def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> dict[str, int]:
@@ -111,10 +93,8 @@ def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> di
     master copy of the weights for the update, fp32 optimizer states (Micikevicius et al.,
     2018). ``"fp32"``: everything in fp32, no master copy.
     """
-    if optimizer not in OPTIMIZER_BYTES:
-        raise ValueError(f"optimizer must be one of {sorted(OPTIMIZER_BYTES)}, got {optimizer!r}")
-    if precision not in ("mixed", "fp32"):
-        raise ValueError(f"precision must be 'mixed' or 'fp32', got {precision!r}")
+    validate.choice("optimizer", optimizer, sorted(OPTIMIZER_BYTES))
+    validate.choice("precision", precision, ["mixed", "fp32"])
     width, master = (2, 4) if precision == "mixed" else (4, 0)
     return {
         "weights": width,
@@ -126,8 +106,7 @@ def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> di
 
 def _state_split(zero_stage: int, precision: str, optimizer: str) -> tuple[int, int]:
     """Bytes per parameter (kept on every GPU, sharded over the GPUs) under ZeRO."""
-    if isinstance(zero_stage, bool) or zero_stage not in (0, 1, 2, 3):
-        raise ValueError(f"zero_stage must be 0, 1, 2 or 3, got {zero_stage!r}")
+    zero_stage = validate.integer("zero_stage", zero_stage, minimum=0, maximum=3)
     per = bytes_per_parameter(precision, optimizer)
     states = per["master weights"] + per["optimizer"]
     sharded = [0, states, states + per["gradients"], sum(per.values())][zero_stage]
@@ -149,12 +128,12 @@ def model_state_bytes(
     weights too. Stage 0 is plain data parallelism: every GPU holds everything.
     Works on arrays of ``parameters`` and ``data_parallel``.
     """
-    n = _positive_array("parameters", parameters)
-    d = _positive_array("data_parallel", data_parallel)
+    n = validate.positive_array("parameters", parameters)
+    d = validate.positive_array("data_parallel", data_parallel)
     if np.any(d != np.round(d)):
         raise ValueError(f"data_parallel must be whole numbers of GPUs, got {data_parallel!r}")
     replicated, sharded = _state_split(zero_stage, precision, optimizer)
-    return _scalar_or_array(n * replicated + n * sharded / d)
+    return validate.scalar_or_array(n * replicated + n * sharded / d)
 
 
 def activation_bytes(
@@ -176,16 +155,14 @@ def activation_bytes(
     recomputes the attention scores (drops the a·s² terms); ``"full"`` keeps only each
     layer's input and recomputes the rest. Embeddings and the output layer are not counted.
     """
-    s, b, h = _count("seq_len", seq_len), _count("batch_size", batch_size), _count("hidden", hidden)
-    a, n_layers = _count("heads", heads), _count("layers", layers)
-    value = _count("bytes_per_value", bytes_per_value)
-    if isinstance(dropout_mask_bytes, bool) or dropout_mask_bytes not in (0, 1, 2, 4):
-        raise ValueError(
-            f"dropout_mask_bytes must be 0 (no dropout), 1, 2 or 4, got {dropout_mask_bytes!r}"
-        )
-    if recompute not in ("none", "selective", "full"):
-        raise ValueError(f"recompute must be 'none', 'selective' or 'full', got {recompute!r}")
-    mask = dropout_mask_bytes
+    s, b = validate.count("seq_len", seq_len), validate.count("batch_size", batch_size)
+    h, a = validate.count("hidden", hidden), validate.count("heads", heads)
+    n_layers = validate.count("layers", layers)
+    value = validate.count("bytes_per_value", bytes_per_value)
+    mask = validate.integer("dropout_mask_bytes", dropout_mask_bytes, minimum=0)
+    if mask not in (0, 1, 2, 4):
+        raise ValueError(f"dropout_mask_bytes must be 0 (no dropout), 1, 2 or 4, got {mask}")
+    validate.choice("recompute", recompute, ["none", "selective", "full"])
     # Kept per token: 2 LayerNorm inputs (h each), the QKV input (h), Q, K, V (3h), the
     # output-projection input (h), the MLP input (h), the GELU input and output (4h each),
     # plus a dropout mask after attention and after the MLP.
@@ -204,25 +181,25 @@ def training_time(flops, *, gpus, peak_flops, mfu):
     spent on the model's own FLOPs (6·N per token); 0.3–0.5 is typical of large runs.
     Works on arrays.
     """
-    c = _positive_array("flops", flops)
-    g = _positive_array("gpus", gpus)
-    peak = _positive_array("peak_flops", peak_flops)
-    return _scalar_or_array(c / (g * peak * check_fraction("mfu", mfu)))
+    c = validate.positive_array("flops", flops)
+    g = validate.positive_array("gpus", gpus)
+    peak = validate.positive_array("peak_flops", peak_flops)
+    return validate.scalar_or_array(c / (g * peak * check_fraction("mfu", mfu)))
 
 
 def model_flops_utilization(*, parameters, tokens_per_second, gpus, peak_flops):
     """MFU from a measured throughput: 6·N·(tokens per second) / (GPUs · peak) (chapter 8.2)."""
-    n = _positive_array("parameters", parameters)
-    rate = _positive_array("tokens_per_second", tokens_per_second)
-    g = _positive_array("gpus", gpus)
-    peak = _positive_array("peak_flops", peak_flops)
+    n = validate.positive_array("parameters", parameters)
+    rate = validate.positive_array("tokens_per_second", tokens_per_second)
+    g = validate.positive_array("gpus", gpus)
+    peak = validate.positive_array("peak_flops", peak_flops)
     mfu = 6.0 * n * rate / (g * peak)
     if np.any(mfu > 1):
         raise ValueError(
             f"that throughput needs {float(np.max(mfu)):.2f}× the peak: check the units "
             "(tokens per second for the whole cluster, FLOP/s per GPU)"
         )
-    return _scalar_or_array(mfu)
+    return validate.scalar_or_array(mfu)
 
 
 def ring_all_reduce_time(nbytes, *, gpus, bandwidth):
@@ -232,12 +209,12 @@ def ring_all_reduce_time(nbytes, *, gpus, bandwidth):
     reduce-scatter and p − 1 of all-gather, each moving 1/p of it. ``bandwidth`` is
     each GPU's link in bytes per second; latency is ignored.
     """
-    size = _positive_array("nbytes", nbytes)
-    p = _positive_array("gpus", gpus)
+    size = validate.positive_array("nbytes", nbytes)
+    p = validate.positive_array("gpus", gpus)
     if np.any(p != np.round(p)):
         raise ValueError(f"gpus must be whole numbers, got {gpus!r}")
-    link = _positive_array("bandwidth", bandwidth)
-    return _scalar_or_array(2.0 * (p - 1) / p * size / link)
+    link = validate.positive_array("bandwidth", bandwidth)
+    return validate.scalar_or_array(2.0 * (p - 1) / p * size / link)
 
 
 def min_gpus_training(
@@ -255,8 +232,10 @@ def min_gpus_training(
     fragmentation. Raises if no number of GPUs suffices (e.g. without sharding).
     """
     gpu = get_accelerator(accelerator)
-    n = float(_positive_array("parameters", parameters))
-    room = gpu.memory_bytes - _nonnegative("activation_bytes_per_gpu", activation_bytes_per_gpu)
+    n = validate.positive("parameters", parameters)
+    room = gpu.memory_bytes - validate.non_negative(
+        "activation_bytes_per_gpu", activation_bytes_per_gpu
+    )
     if room <= 0:
         raise ValueError(
             f"activation_bytes_per_gpu = {activation_bytes_per_gpu:.3g} leaves no room in the "
@@ -284,7 +263,7 @@ def min_gpus_inference(
     ``extra_bytes`` is what else must fit, e.g. a key/value cache (chapter 9).
     """
     gpu = get_accelerator(accelerator)
-    n = float(_positive_array("parameters", parameters))
-    width = float(_positive_array("bytes_per_weight", bytes_per_weight))
-    extra = _nonnegative("extra_bytes", extra_bytes)
+    n = validate.positive("parameters", parameters)
+    width = validate.positive("bytes_per_weight", bytes_per_weight)
+    extra = validate.non_negative("extra_bytes", extra_bytes)
     return math.ceil((n * width + extra) / gpu.memory_bytes - 1e-9)

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lmbook import validate
+
 # One petaflop/s sustained for one day, in floating-point operations.
 PF_DAY = 1e15 * 24 * 3600
 
@@ -36,27 +38,6 @@ KAPLAN = {
 CHINCHILLA = {"E": 1.69, "A": 406.4, "B": 410.7, "alpha": 0.34, "beta": 0.28}
 
 
-def _positive_array(name: str, value: object) -> np.ndarray:
-    """``value`` as a float array, after checking every entry is finite and positive."""
-    if value is None or isinstance(value, bool | str | bytes):
-        raise TypeError(f"{name} must be a positive number or array of numbers, got {value!r}")
-    try:
-        array = np.asarray(value, dtype=float)
-    except (TypeError, ValueError) as error:
-        raise TypeError(
-            f"{name} must be a positive number or array of numbers, got {value!r}"
-        ) from error
-    if array.size == 0:
-        raise ValueError(f"{name} is empty; expected at least one positive number")
-    if not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise ValueError(f"{name} must be finite and > 0 everywhere, got {value!r}")
-    return array
-
-
-def _scalar_or_array(array: np.ndarray) -> float | np.ndarray:
-    return float(array) if array.ndim == 0 else array
-
-
 def training_compute(parameters, tokens, flop_per_parameter_token: float = 6.0):
     """Training FLOPs ≈ 6·N·D for a dense model with N parameters trained on D tokens.
 
@@ -64,12 +45,10 @@ def training_compute(parameters, tokens, flop_per_parameter_token: float = 6.0):
     forward pass and about twice that in the backward pass. For a mixture of
     experts, pass the parameters *active* per token. Works on arrays.
     """
-    n = _positive_array("parameters", parameters)
-    d = _positive_array("tokens", tokens)
-    k = _positive_array("flop_per_parameter_token", flop_per_parameter_token)
-    if k.ndim != 0:
-        raise ValueError("flop_per_parameter_token must be a single number")
-    return _scalar_or_array(float(k) * n * d)
+    n = validate.positive_array("parameters", parameters)
+    d = validate.positive_array("tokens", tokens)
+    k = validate.positive("flop_per_parameter_token", flop_per_parameter_token)
+    return validate.scalar_or_array(k * n * d)
 
 
 @dataclass(frozen=True)
@@ -100,15 +79,13 @@ def fit_doubling_time(years, values) -> DoublingFit:
     The doubling time is ``1 / slope`` years. Needs at least two distinct years
     and positive values; raises if the fitted trend is not growing.
     """
-    years = np.asarray(years, dtype=float)
-    values = _positive_array("values", values)
+    years = validate.finite_array("years", years)
+    values = validate.positive_array("values", values)
     if years.ndim != 1 or values.ndim != 1 or years.shape != values.shape:
         raise ValueError(
             f"years and values must be 1-D arrays of equal length, got shapes "
             f"{years.shape} and {values.shape}"
         )
-    if not np.all(np.isfinite(years)):
-        raise ValueError("years must be finite numbers")
     if np.unique(years).size < 2:
         raise ValueError("need at least two different years to fit a growth rate")
     log_values = np.log2(values)
@@ -141,21 +118,21 @@ def kaplan_loss(*, parameters=None, tokens=None, compute_pf_days=None):
             f"give exactly one of parameters, tokens or compute_pf_days; got {sorted(given)}"
         )
     ((key, value),) = given.items()
-    x = _positive_array(key, value)
+    x = validate.positive_array(key, value)
     scale, exponent = {
         "parameters": (KAPLAN["N_c"], KAPLAN["alpha_N"]),
         "tokens": (KAPLAN["D_c"], KAPLAN["alpha_D"]),
         "compute_pf_days": (KAPLAN["C_c"], KAPLAN["alpha_C"]),
     }[key]
-    return _scalar_or_array((scale / x) ** exponent)
+    return validate.scalar_or_array((scale / x) ** exponent)
 
 
 def chinchilla_loss(parameters, tokens):
     """Hoffmann et al. (2022) fit: L(N, D) = E + A/N^alpha + B/D^beta, in nats per token."""
-    n = _positive_array("parameters", parameters)
-    d = _positive_array("tokens", tokens)
+    n = validate.positive_array("parameters", parameters)
+    d = validate.positive_array("tokens", tokens)
     c = CHINCHILLA
-    return _scalar_or_array(c["E"] + c["A"] / n ** c["alpha"] + c["B"] / d ** c["beta"])
+    return validate.scalar_or_array(c["E"] + c["A"] / n ** c["alpha"] + c["B"] / d ** c["beta"])
 
 
 def chinchilla_optimal(compute_flop):
@@ -167,13 +144,13 @@ def chinchilla_optimal(compute_flop):
         N_opt = G · (C/6)^(beta/(alpha+beta)),  D_opt = (C/6) / N_opt,
         G = (alpha·A / (beta·B))^(1/(alpha+beta)).
     """
-    budget = _positive_array("compute_flop", compute_flop) / 6.0
+    budget = validate.positive_array("compute_flop", compute_flop) / 6.0
     c = CHINCHILLA
     total = c["alpha"] + c["beta"]
     g = (c["alpha"] * c["A"] / (c["beta"] * c["B"])) ** (1.0 / total)
     n_opt = g * budget ** (c["beta"] / total)
     d_opt = budget / n_opt
-    return _scalar_or_array(n_opt), _scalar_or_array(d_opt)
+    return validate.scalar_or_array(n_opt), validate.scalar_or_array(d_opt)
 
 
 def tokens_per_parameter_optimal(compute_flop, tokens_per_parameter: float = 20.0):
@@ -181,9 +158,7 @@ def tokens_per_parameter_optimal(compute_flop, tokens_per_parameter: float = 20.
 
     Returns ``(parameters, tokens)``.
     """
-    budget = _positive_array("compute_flop", compute_flop)
-    ratio = _positive_array("tokens_per_parameter", tokens_per_parameter)
-    if ratio.ndim != 0:
-        raise ValueError("tokens_per_parameter must be a single number")
-    n = np.sqrt(budget / (6.0 * float(ratio)))
-    return _scalar_or_array(n), _scalar_or_array(float(ratio) * n)
+    budget = validate.positive_array("compute_flop", compute_flop)
+    ratio = validate.positive("tokens_per_parameter", tokens_per_parameter)
+    n = np.sqrt(budget / (6.0 * ratio))
+    return validate.scalar_or_array(n), validate.scalar_or_array(ratio * n)

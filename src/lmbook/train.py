@@ -20,11 +20,14 @@ differs).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
-import torch
 from tqdm import tqdm
 
 from lmbook import validate
+
+if TYPE_CHECKING:
+    import torch
 
 
 def _to(batch, device: str):
@@ -46,6 +49,8 @@ class Batches:
     """
 
     def __init__(self, inputs: torch.Tensor, targets, batch_size: int, *, seed: int = 0):
+        import torch  # here, not at the top: importing lmbook loads no framework
+
         if not isinstance(inputs, torch.Tensor):
             raise TypeError(f"inputs must be a tensor, got {type(inputs).__name__}")
         self.targets = _as_tuple(targets)
@@ -64,6 +69,8 @@ class Batches:
         return -(-len(self.inputs) // self.batch_size)
 
     def __iter__(self) -> Iterator[tuple]:
+        import torch
+
         order = torch.randperm(len(self.inputs), generator=self.generator)
         for start in range(0, len(order), self.batch_size):
             batch = order[start : start + self.batch_size]
@@ -73,6 +80,8 @@ class Batches:
 
 def accuracy(model, loader: Iterable, device: str = "cpu") -> float:
     """Fraction of examples whose arg-max logit equals the label (eval mode, no gradients)."""
+    import torch
+
     was_training = model.training
     model.eval()
     correct = total = 0
@@ -120,6 +129,8 @@ def fit(
     epoch and may add entries to the record. A tqdm bar over epochs shows the
     latest loss when ``progress``.
     """
+    import torch
+
     validate.count("epochs", epochs)
     validate.choice("scheduler_interval", scheduler_interval, ["epoch", "step"])
     if not isinstance(optimizer, torch.optim.Optimizer):

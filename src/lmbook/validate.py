@@ -28,13 +28,18 @@ def _shown(value: object) -> str:
     return text if len(text) <= 60 else f"{text[:57]}..."
 
 
+def _bound(value: float) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)  # integers exactly
+
+
 def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
-        return f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        return f"in {left}{_bound(low)}, {_bound(high)}{right}"
     if low is not None:
-        return f"{'>' if low_open else '≥'} {low:g}"
+        return f"{'>' if low_open else '≥'} {_bound(low)}"
     if high is not None:
-        return f"{'<' if high_open else '≤'} {high:g}"
+        return f"{'<' if high_open else '≤'} {_bound(high)}"
     return ""
 
 
@@ -136,6 +141,25 @@ def positive_array(name: str, value: object) -> np.ndarray:
         raise ValueError(f"{name} is empty; expected at least one positive number")
     if not np.all(np.isfinite(array)) or np.any(array <= 0):
         raise ValueError(f"{name} must be finite and > 0 everywhere, got {_shown(value)}")
+    return array
+
+
+def finite_array(name: str, value: object) -> np.ndarray:
+    """``value`` (a number, a sequence or an array of numbers) as a float64 array, all finite.
+
+    For numbers given as data, such as per-channel statistics or a range's ends:
+    strings, None, bools and anything NumPy does not read as numbers are a TypeError.
+    """
+    if value is None or isinstance(value, str | bytes):
+        raise TypeError(f"{name} must be a number or array of numbers, got {_shown(value)}")
+    array = np.asarray(value)
+    if array.dtype == np.bool_ or not (
+        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+    ):
+        raise TypeError(f"{name} must be a number or array of numbers, got {_shown(value)}")
+    array = array.astype(np.float64)
+    if not np.all(np.isfinite(array)):
+        raise ValueError(f"{name} must be finite everywhere, got {_shown(value)}")
     return array
 
 

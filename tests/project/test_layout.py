@@ -519,3 +519,21 @@ def test_a_fork_changes_one_setting(monkeypatch):
     links = re.findall(r"https://colab\.research\.google\.com/github/([^/]+/[^/]+)/", text)
     assert len(links) > 1 and set(links) == {"someone/fork"}
     assert f'REPO = "{fork}"' in text and 'LMBOOK = "9.9.9"' in text
+
+
+def test_every_test_file_is_named_after_the_file_it_tests():
+    """The rule of tests/README.md: tests/test_<module>.py, tests/checks/test_<notebook>.py,
+    tests/tools/test_<script>.py; every module and every notebook's checkers have tests."""
+    package = ROOT / "src" / "lmbook"
+    modules = {path.stem for path in package.glob("*.py")} - {"__init__"}
+    assert {path.stem.removeprefix("test_") for path in ROOT.glob("tests/test_*.py")} == modules
+    checkers = {path.stem for path in (package / "checks").glob("*.py")} - {"__init__"}
+    notebooks = {"ch" + path.name.split("_")[0] for path in chapter_paths()}
+    assert checkers == notebooks | {"core"}
+    checker_tests = {
+        path.stem.removeprefix("test_") for path in ROOT.glob("tests/checks/test_*.py")
+    }
+    assert checker_tests == checkers
+    for path in ROOT.glob("tests/tools/test_*.py"):
+        name = path.name.removeprefix("test_")
+        assert (ROOT / "scripts" / name).exists() or (ROOT / "tests" / name).exists(), path.name

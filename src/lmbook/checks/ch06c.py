@@ -1,0 +1,123 @@
+"""Checkers of notebook 6c, chapter 6 part 3: named entity recognition (Exercises 6c.1–6c.3).
+
+Notebook: ``notebooks/06c_named_entity_recognition.ipynb``. Each checker takes the variable that
+the notebook's checker cell passes (``answer_1``, or the function the learner
+wrote) and names that variable in its messages.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from lmbook.checks.core import AnswerError, as_finite_array
+
+# Exercise 6c.1: 李鹏在北京会见新华社记者, gold PER 李鹏, LOC 北京, ORG 新华社.
+CH06C_GOLD = [
+    "B-PER",
+    "I-PER",
+    "O",
+    "B-LOC",
+    "I-LOC",
+    "O",
+    "O",
+    "B-ORG",
+    "I-ORG",
+    "I-ORG",
+    "O",
+    "O",
+]
+CH06C_PRED = ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O", "O", "O", "O", "O"]
+# Exercise 6c.2: 江泽民访问香港新华社 with PER (0, 3), LOC (5, 7), ORG (7, 10).
+CH06C_SPANS = [(0, 3, "PER"), (5, 7, "LOC"), (7, 10, "ORG")]
+# Exercise 6c.3: a tagger's raw output.
+CH06C_RAW = ["I-PER", "I-PER", "O", "B-LOC", "I-ORG", "O", "I-LOC", "I-LOC", "B-PER", "I-PER"]
+
+
+def ch06c_entity_scores(answer: object) -> None:
+    """Exercise 6c.1: entity-level (precision, recall, F1) of CH06C_PRED against CH06C_GOLD."""
+    from lmbook import ner
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_1 to (precision, recall, F1).")
+    got = as_finite_array(answer, "answer_1", (3,))
+    table = ner.entity_scores([CH06C_GOLD], [CH06C_PRED])
+    expected = table.loc["micro", ["precision", "recall", "f1"]].to_numpy(dtype=float)
+    if np.allclose(got, expected, atol=1e-3):
+        print(f"Correct: precision {got[0]:.3f}, recall {got[1]:.3f}, F1 {got[2]:.3f}.")
+        return
+    # Character-level numbers, a typical mix-up: correct entity characters over predicted
+    # ones (precision) and over gold ones (recall).
+    right = sum(g == p != "O" for g, p in zip(CH06C_GOLD, CH06C_PRED, strict=True))
+    token_guess = [
+        right / sum(p != "O" for p in CH06C_PRED),
+        right / sum(g != "O" for g in CH06C_GOLD),
+    ]
+    if np.allclose(got, expected[[1, 0, 2]], atol=1e-3):
+        raise AnswerError(
+            "Not quite: precision and recall are swapped. Precision divides by what the "
+            "tagger predicted, recall by what the gold standard holds."
+        )
+    if np.allclose(got[:2], token_guess, atol=1e-3):
+        raise AnswerError(
+            "Not quite: those are character-level numbers. Count whole entities: an "
+            "entity is found only when its start, end and type all match."
+        )
+    if np.allclose(got[:2], [1.0, 2 / 3], atol=1e-3):
+        raise AnswerError(
+            "Not quite: the predicted LOC covers 北 only, while the gold LOC is 北京. "
+            "A partial match earns nothing at the entity level."
+        )
+    raise AnswerError(
+        "Not quite. Hint: list the gold entities and the predicted ones as (start, end, type), "
+        "count the exact matches, then divide by each list's length."
+    )
+
+
+def ch06c_spans_to_bio(answer: object) -> None:
+    """Exercise 6c.2: BIO tags of 江泽民访问香港新华社 with the entities CH06C_SPANS."""
+    from lmbook import ner
+
+    expected = ner.spans_to_bio(10, CH06C_SPANS)
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_2 to a list of 10 tags.")
+    if isinstance(answer, str) or not isinstance(answer, list | tuple):
+        raise AnswerError(f"answer_2 should be a list of 10 tags, got {type(answer).__name__}.")
+    if len(answer) != 10:
+        raise AnswerError(f"answer_2 has {len(answer)} tags; the text has 10 characters.")
+    if list(answer) == expected:
+        print("Correct: one tag per character, B- where each entity starts.")
+        return
+    if any(tag not in ner.TAGS for tag in answer):
+        raise AnswerError(f"Every tag must be one of {ner.TAGS}.")
+    if list(answer[:7]) == expected[:7] and answer[7] == "I-ORG":
+        raise AnswerError(
+            "Not quite: 新 starts a new entity right after the place 香港. Without a B- "
+            "there, how would a reader know where the place ends?"
+        )
+    raise AnswerError(
+        "Not quite. Hint: count the characters from 0 (end is exclusive); the first "
+        "character of each entity gets B-, the others I-, everything else O."
+    )
+
+
+def ch06c_bio_errors(answer: object) -> None:
+    """Exercise 6c.3: how many I- tags in CH06C_RAW do not continue an entity of their type."""
+    from lmbook import ner
+
+    if answer is None or answer is Ellipsis:
+        raise AnswerError("No answer yet: set answer_3 to a whole number.")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
+        raise AnswerError(f"answer_3 should be a whole number, got {answer!r}.")
+    expected = ner.count_bio_errors(CH06C_RAW)
+    if int(answer) == expected:
+        print(f"Correct: {expected} I- tags break the BIO rules.")
+        return
+    if int(answer) == sum(tag.startswith("I-") for tag in CH06C_RAW):
+        raise AnswerError("Not quite: an I- tag after B- or I- of the same type is fine.")
+    hint = "too many" if int(answer) > expected else "too few"
+    raise AnswerError(
+        f"Not quite ({hint}). Hint: go left to right; an I-X is an error unless the tag just "
+        "before it is B-X or I-X with the same X. The first tag has nothing before it."
+    )

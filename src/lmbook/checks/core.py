@@ -1,0 +1,174 @@
+"""What every exercise checker is built from: the error it raises and the answer's coercion.
+
+A checker (one module per notebook, beside this one) turns the learner's answer into
+a number, an array or a function with the helpers below, compares it with the
+expected value, and either prints a one-line ``Correct: ...`` or raises
+:class:`AnswerError`. The helpers raise :class:`AnswerError` themselves when the
+answer is missing (``None`` or ``...``) or malformed, with a message that names the
+learner's variable (``name``) and says what was expected.
+
+- :func:`check_close`: the whole check of a one-number exercise, hints included.
+- :func:`as_number`: one finite real number (a NumPy scalar or a 0-d tensor counts).
+- :func:`as_array`, :func:`as_finite_array`: a float array of a given shape (a list,
+  a NumPy array or a torch tensor).
+- :func:`as_function`, :func:`call`: a function the learner wrote, and a call of it
+  that reports the learner's own error instead of crashing the checker.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = [
+    "AnswerError",
+    "as_array",
+    "as_finite_array",
+    "as_function",
+    "as_number",
+    "call",
+    "check_close",
+]
+
+
+class AnswerError(AssertionError):
+    """The answer is missing, malformed or wrong; the message says how to proceed."""
+
+
+def _size(value: object) -> int | None:
+    """The number of entries of a NumPy array or a torch tensor; None for anything else."""
+    numel = getattr(value, "numel", None)  # torch: .size is a method, .numel() the count
+    size = numel() if callable(numel) else getattr(value, "size", None)
+    return size if isinstance(size, int) else None
+
+
+def as_number(answer: object, name: str, unit: str) -> float:
+    """``answer`` as a finite float, or :class:`AnswerError` naming ``name`` and ``unit``.
+
+    Python and NumPy reals, and one-element NumPy arrays or torch tensors, are numbers;
+    bools, strings and collections are not.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(f"No answer yet: set {name} to a number (in {unit}) and run the cell.")
+    if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
+        if hasattr(answer, "item") and _size(answer) == 1:  # a NumPy scalar, a 0-d tensor
+            return as_number(answer.item(), name, unit)
+        raise AnswerError(
+            f"{name} should be a single number (in {unit}), "
+            f"but it is a {type(answer).__name__}: {answer!r}"
+        )
+    try:
+        value = float(answer)
+    except OverflowError:  # an int beyond the range of floats
+        raise AnswerError(
+            f"{name} is an integer too large for a float; expected a finite number in {unit}."
+        ) from None
+    if not math.isfinite(value):
+        raise AnswerError(f"{name} is {value}; expected a finite number in {unit}.")
+    return value
+
+
+def check_close(
+    answer: object,
+    expected: float,
+    *,
+    name: str,
+    unit: str,
+    rel_tol: float,
+    hints: list[tuple[float, str]] | None = None,
+    default_hint: str = "Recheck each factor and its unit.",
+) -> None:
+    """Accept ``answer`` if it is within ``rel_tol`` of ``expected``.
+
+    ``name`` is the learner's variable (``"answer_1"``), shown in every message.
+    ``hints`` pairs a typical wrong value with the advice for it; the first one
+    that ``answer`` matches (within ``rel_tol``) is given, else ``default_hint``.
+    """
+    if not 0 < rel_tol < 1:
+        raise ValueError(f"rel_tol must be in (0, 1), got {rel_tol}")
+    value = as_number(answer, name, unit)
+    if math.isclose(value, expected, rel_tol=rel_tol):
+        print(f"Correct: {name} = {value:.4g} {unit}.")
+        return
+    hint = default_hint
+    for wrong_value, advice in hints or []:
+        if math.isclose(value, wrong_value, rel_tol=rel_tol):
+            hint = advice
+            break
+    if value > 0 and expected > 0:
+        off_by = math.log10(value / expected)
+        size = f" It is off by a factor of about 10^{off_by:.1f}." if abs(off_by) >= 1 else ""
+    else:
+        size = ""
+    raise AnswerError(f"Not quite: {name} = {value:.4g} {unit} is not right.{size} Hint: {hint}")
+
+
+def as_function(answer: object, name: str, signature: str) -> Callable:
+    """``answer`` if it is callable; else :class:`AnswerError` asking for ``signature``."""
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(f"No answer yet: define {signature} and run the cell.")
+    if not callable(answer):
+        raise AnswerError(f"{name} should be a function {signature}, got {type(answer).__name__}")
+    return answer
+
+
+def call(function: Callable, signature: str, *args: object, note: str = "") -> object:
+    """``function(*args)``; an error the learner's code raises becomes :class:`AnswerError`.
+
+    The message names ``signature``, the error and its text, then ``note`` (how the
+    checker called the function, say) if one is given.
+    """
+    try:
+        return function(*args)
+    except Exception as error:  # the learner's code: report its error, whatever it is
+        message = f"Calling {signature} raised {type(error).__name__}: {error}"
+        raise AnswerError(f"{message}. {note}" if note else message) from error
+
+
+def _numpy_readable(value: object) -> object:
+    """``value``, or, for a torch tensor, a detached CPU copy that NumPy can read."""
+    detach = getattr(value, "detach", None)
+    if callable(detach) and hasattr(value, "cpu"):
+        try:
+            return detach().cpu()
+        except Exception:  # not a tensor after all, whatever it raised; let NumPy judge it
+            return value
+    return value
+
+
+def _float_array(value: object) -> np.ndarray | None:
+    """``value`` as a float array, or None if it is not an array of numbers."""
+    try:
+        return np.asarray(_numpy_readable(value), dtype=float)
+    except (TypeError, ValueError, RuntimeError, OverflowError):  # strings, ragged lists, dicts
+        return None
+
+
+def as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    """``value`` as a float array of ``shape``; else :class:`AnswerError` naming ``what``.
+
+    ``what`` names the value for the learner: their variable (``"answer_3"``) or the
+    call that returned it (``"my_gru_step(params, x, h)"``). A list, a NumPy array and
+    a torch tensor (even one that requires grad) are all read.
+    """
+    array = None if value is None else _float_array(value)
+    if array is None or array.shape != shape:
+        if value is None:
+            got = "None"
+        elif array is None:
+            got = f"a {type(value).__name__} that is not an array of numbers"
+        else:
+            got = f"shape {array.shape}"
+        raise AnswerError(f"{what} should be a float array of shape {shape}, got {got}.")
+    return array
+
+
+def as_finite_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
+    """:func:`as_array`, and :class:`AnswerError` if any entry is nan or infinite."""
+    array = as_array(value, what, shape)
+    if not np.all(np.isfinite(array)):
+        raise AnswerError(f"{what} contains nan or inf; expected {array.size} finite numbers.")
+    return array

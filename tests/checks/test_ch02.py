@@ -1,0 +1,88 @@
+"""The checkers of chapter 2 (``lmbook.checks.ch02``), audited."""
+
+from __future__ import annotations
+
+import numpy as np
+from audit import AuditTests, function, number
+
+from lmbook import checks, nn
+from lmbook.checks import ch02
+
+# Right answers written as learners would: the notebook's solution cells.
+
+
+def sigmoid_derivative(z):
+    s = nn.sigmoid(z)
+    return s * (1 - s)
+
+
+def naive_sigmoid_derivative(z):
+    s = 1 / (1 + np.exp(-z))
+    return s * (1 - s)
+
+
+def linear_backward(dz, a, w):
+    return dz @ w, dz.T @ a, dz.sum(axis=0)
+
+
+AUDIT = [
+    function(
+        checks.ch02_sigmoid_derivative,
+        sigmoid_derivative,
+        [
+            (lambda z: nn.sigmoid(z), "that is σ"),
+            (lambda z: 1 - nn.sigmoid(z) ** 2, "tanh"),
+            (lambda z: -sigmoid_derivative(z), "sign"),
+            (lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2, "inf or nan"),
+            (lambda z: 0.2 * np.ones_like(z), "largest error"),
+        ],
+        [
+            (0.25, "should be a function"),
+            (lambda z: z[:3], "shape (245,)"),
+            (lambda z: 1 / 0, "raised ZeroDivisionError"),
+        ],
+        also_right=[naive_sigmoid_derivative],
+    ),
+    function(
+        checks.ch02_linear_backward,
+        linear_backward,
+        [
+            (lambda dz, a, w: (dz @ w, a.T @ dz, dz.sum(0)), "dW has W's shape"),
+            (lambda dz, a, w: (dz @ w, dz.T @ a, dz.mean(0)), "sum, do not average"),
+            (
+                lambda dz, a, w: (dz @ w, 2 * dz.T @ a, dz.sum(0)),
+                "dW has the right shape but wrong",
+            ),
+            (lambda dz, a, w: (2 * dz @ w, dz.T @ a, dz.sum(0)), "sum over i"),
+        ],
+        [
+            (lambda dz, a, w: (dz @ w, dz.T @ a), "three arrays"),
+            (
+                lambda dz, a, w: (dz, dz.T @ a, dz.sum(0)),
+                "dA should be a float array of shape (5, 4)",
+            ),
+            (lambda dz, a, w: (dz @ w, dz.T @ a, "db"), "db should be a float array"),
+            (lambda dz, a, w: (dz @ w * np.nan, dz.T @ a, dz.sum(0)), "dA contains nan"),
+        ],
+    ),
+    number(
+        checks.ch02_max_learning_rate,
+        2 / 4,
+        [
+            (4.0, "steep one"),
+            (0.25, "one step"),
+            (0.4444, "fastest"),
+            (0.8889, "average"),
+            (0.1, "|1 − ηλ|"),
+        ],
+    ),
+    number(
+        checks.ch02_softmax_as_logits_loss,
+        np.log(np.e + 9) - 1,
+        [(0.0, "second softmax"), (2.3026, "nearly"), (2.4612, "subtract"), (1.0, "length 10")],
+    ),
+]
+
+
+class TestAudit(AuditTests):
+    module, rows = ch02, AUDIT

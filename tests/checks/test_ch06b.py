@@ -1,0 +1,42 @@
+"""The checkers of notebook 6b, fine-tuning a classifier (``lmbook.checks.ch06b``), audited."""
+
+from __future__ import annotations
+
+import math
+
+from audit import AuditTests, number
+
+from lmbook import checks
+from lmbook.checks import ch06b
+
+MINILM_LAYER = 4 * (384**2 + 384) + 2 * 384 + (384 * 1536 + 1536) + (1536 * 384 + 384) + 2 * 384
+MARGIN_SE = math.sqrt(0.84 * 0.16 / 1000)
+
+AUDIT = [
+    number(
+        checks.ch06b_trainable_parameters,
+        2 * MINILM_LAYER + (384 * 2 + 2),
+        [
+            (2 * MINILM_LAYER, "head"),
+            (MINILM_LAYER + 770, "two layers"),
+            (6 * MINILM_LAYER + 770, "top two"),
+            (2 * (MINILM_LAYER - 1536) + 770, "LayerNorms"),
+            (1e6, "feed-forward"),
+        ],
+    ),
+    number(
+        checks.ch06b_accuracy_margin,
+        1.96 * MARGIN_SE,
+        [
+            (0.011593, "1.96"),
+            (0.000263, "square root"),
+            (0.071857, "1,000"),
+            (2.2723, "fraction"),
+            (0.5, "sqrt"),
+        ],
+    ),
+]
+
+
+class TestAudit(AuditTests):
+    module, rows = ch06b, AUDIT

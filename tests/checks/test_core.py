@@ -1,0 +1,175 @@
+"""``lmbook.checks.core``, check_close and the coercion every checker relies on, and the
+package's exports: the core's two names for writing a checker, and every checker."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+
+from lmbook import checks
+from lmbook.checks import core
+from lmbook.checks.core import AnswerError
+
+# The package ------------------------------------------------------------------------
+
+
+def test_the_package_exports_the_core_and_the_checkers_only():
+    """``checks.<name>`` for the notebooks: each checker, from the module of its notebook."""
+    assert checks.AnswerError is AnswerError and checks.check_close is core.check_close
+    checkers = [name for name in checks.__all__ if name not in ("AnswerError", "check_close")]
+    assert len(checkers) == len(set(checkers)) == len(checks.__all__) - 2
+    for name in checkers:
+        module = re.match(r"(ch\d\d[a-z]?)_\w+$", name)[1]
+        assert getattr(checks, name).__module__ == f"lmbook.checks.{module}", name
+
+
+def test_the_core_lists_its_public_helpers():
+    assert sorted(core.__all__) == sorted(
+        name
+        for name, value in vars(core).items()
+        if callable(value)
+        and not name.startswith("_")
+        and getattr(value, "__module__", None) == core.__name__
+    )
+
+
+# check_close, the helper of the number checkers -----------------------------------
+
+
+def test_check_close_accepts_and_reports(capsys):
+    assert core.check_close(1.01, 1.0, name="x", unit="m", rel_tol=0.02) is None
+    assert capsys.readouterr().out == "Correct: x = 1.01 m.\n"
+
+
+def test_check_close_gives_the_matching_hint():
+    with pytest.raises(AnswerError, match="forgot the square"):
+        core.check_close(
+            2.0, 4.0, name="x", unit="m", rel_tol=0.01, hints=[(2.0, "forgot the square")]
+        )
+    with pytest.raises(AnswerError, match="Hint: Recheck each factor"):
+        core.check_close(
+            3.0, 4.0, name="x", unit="m", rel_tol=0.01, hints=[(2.0, "forgot the square")]
+        )
+
+
+def test_check_close_reports_order_of_magnitude():
+    with pytest.raises(AnswerError, match=r"10\^3\.0"):
+        core.check_close(1000.0, 1.0, name="x", unit="m", rel_tol=0.01)
+    with pytest.raises(AnswerError) as caught:
+        core.check_close(2.0, 1.0, name="x", unit="m", rel_tol=0.01)
+    assert "off by a factor" not in str(caught.value)
+
+
+def test_check_close_rejects_malformed_answers():
+    with pytest.raises(AnswerError, match="No answer yet: set x to a number"):
+        core.check_close(None, 1.0, name="x", unit="m", rel_tol=0.01)
+    with pytest.raises(AnswerError, match="single number"):
+        core.check_close(torch.ones(2), 1.0, name="x", unit="m", rel_tol=0.01)
+
+
+def test_rel_tol_must_be_sensible():
+    for rel_tol in (0, 1, -0.1):
+        with pytest.raises(ValueError, match="rel_tol"):
+            core.check_close(1.0, 1.0, name="x", unit="m", rel_tol=rel_tol)
+
+
+# as_number -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [3, 3.0, np.float32(3.0), np.int64(3), np.array(3.0), np.array([3.0]), torch.tensor(3)],
+)
+def test_as_number_reads_python_numpy_and_torch_scalars(answer):
+    value = core.as_number(answer, "answer_1", "m")
+    assert value == 3.0 and type(value) is float
+
+
+@pytest.mark.parametrize(
+    ("answer", "message"),
+    [
+        (None, "No answer yet: set answer_1 to a number (in m) and run the cell."),
+        (..., "No answer yet: set answer_1"),
+        (True, "answer_1 should be a single number (in m), but it is a bool: True"),
+        ("3", "answer_1 should be a single number (in m), but it is a str: '3'"),
+        ([3.0], "but it is a list"),
+        (np.ones(2), "but it is a ndarray"),
+        (float("inf"), "answer_1 is inf; expected a finite number in m."),
+        (10**400, "answer_1 is an integer too large for a float"),
+    ],
+)
+def test_as_number_names_the_variable_in_every_rejection(answer, message):
+    with pytest.raises(AnswerError) as caught:
+        core.as_number(answer, "answer_1", "m")
+    assert message in str(caught.value)
+
+
+# as_array and as_finite_array ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        [1, 2, 3],
+        (1.0, 2.0, 3.0),
+        np.arange(1, 4),
+        torch.tensor([1.0, 2.0, 3.0], requires_grad=True),
+    ],
+)
+def test_as_array_reads_lists_arrays_and_tensors(value):
+    array = core.as_array(value, "answer_3", (3,))
+    assert array.dtype == float
+    np.testing.assert_array_equal(array, [1.0, 2.0, 3.0])
+
+
+@pytest.mark.parametrize(
+    ("value", "got"),
+    [
+        (None, "got None."),
+        ([[1, 2], [3]], "got a list that is not an array of numbers."),
+        ({"a": 1}, "got a dict that is not an array of numbers."),
+        ("abc", "got a str that is not an array of numbers."),
+        ([1, 2], "got shape (2,)."),
+    ],
+)
+def test_as_array_says_what_it_got(value, got):
+    with pytest.raises(AnswerError) as caught:
+        core.as_array(value, "answer_3", (3,))
+    assert str(caught.value) == f"answer_3 should be a float array of shape (3,), {got}"
+
+
+def test_as_finite_array_rejects_nan_and_inf():
+    assert core.as_finite_array([1, 2, 3], "answer_3", (3,)).tolist() == [1.0, 2.0, 3.0]
+    for bad in ([1, np.nan, 3], [np.inf, 2, 3]):
+        with pytest.raises(AnswerError, match=r"answer_3 contains nan or inf; expected 3 finite"):
+            core.as_finite_array(bad, "answer_3", (3,))
+
+
+# as_function and call ----------------------------------------------------------------
+
+
+def test_as_function_returns_callables_and_rejects_the_rest():
+    assert core.as_function(len, "f", "f(x)") is len
+    with pytest.raises(AnswerError, match=r"^No answer yet: define f\(x\) and run the cell\.$"):
+        core.as_function(None, "f", "f(x)")
+    with pytest.raises(AnswerError, match=r"^f should be a function f\(x\), got int$"):
+        core.as_function(3, "f", "f(x)")
+
+
+def test_call_reports_the_learners_error_with_a_note():
+    assert core.call(lambda a, b: a + b, "f(a, b)", 1, 2) == 3
+    with pytest.raises(AnswerError) as caught:
+        core.call(lambda a: 1 / 0, "f(a)", 1)
+    assert str(caught.value) == "Calling f(a) raised ZeroDivisionError: division by zero"
+    assert isinstance(caught.value.__cause__, ZeroDivisionError)
+    with pytest.raises(AnswerError) as caught:
+        core.call(lambda a: 1 / 0, "f(a)", 1, note="It is called with a = 1.")
+    assert str(caught.value).endswith("division by zero. It is called with a = 1.")
+
+
+def test_answer_error_is_an_assertion_error():
+    """A rejected answer fails a cell as a failed ``assert`` does, as autograders expect."""
+    assert issubclass(AnswerError, AssertionError)
