@@ -74,9 +74,16 @@ def test_training_cost_rejects_bad_input(kwargs, error, message):
         economics.training_cost(1e9, 1e10, **kwargs)
 
 
-@pytest.mark.parametrize(("parameters", "tokens"), [(0, 1e9), (1e9, -1), (None, 1e9)])
-def test_training_cost_rejects_bad_sizes(parameters, tokens):
-    with pytest.raises((TypeError, ValueError)):
+@pytest.mark.parametrize(
+    ("parameters", "tokens", "error", "message"),
+    [
+        (0, 1e9, ValueError, "parameters must be a finite number > 0, got 0"),
+        (1e9, -1, ValueError, "tokens must be a finite number > 0, got -1"),
+        (None, 1e9, TypeError, "parameters must be a finite number > 0, got None"),
+    ],
+)
+def test_training_cost_rejects_bad_sizes(parameters, tokens, error, message):
+    with pytest.raises(error, match=message):
         economics.training_cost(parameters, tokens)
 
 
@@ -188,7 +195,7 @@ def test_mixed_rate_is_a_weighted_harmonic_mean():
 def test_cost_per_million_tokens():
     assert economics.cost_per_million_tokens(1000.0, 3.6) == pytest.approx(1.0)
     assert economics.cost_per_million_tokens(1000.0, 3.6, gpus=2) == pytest.approx(2.0)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="tokens_per_second must be a finite number > 0, got 0.0"):
         economics.cost_per_million_tokens(0.0, 2.0)
 
 

@@ -56,7 +56,7 @@ def test_parse_pku_line_brackets():
 def test_parse_pku_line_bad_input(line, message):
     with pytest.raises(ValueError, match=message):
         ner.parse_pku_line(line)
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="line must be a string, got NoneType"):
         ner.parse_pku_line(None)
 
 
@@ -214,7 +214,7 @@ def test_entity_scores_bad_input():
         ner.entity_scores([["O"]], [["O", "O"]])
     with pytest.raises(ValueError, match="empty"):
         ner.entity_scores([], [])
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="lists of tag sequences, not strings"):
         ner.entity_scores("O", "O")
     with pytest.raises(ValueError, match="not BIO"):
         ner.entity_scores([["O"]], [["Q"]])
@@ -278,9 +278,9 @@ def test_viterbi_batch_equals_one_by_one():
     paths = ner.viterbi_batch(scores, lengths)
     for row, n in enumerate(lengths):
         assert [ner.TAGS[k] for k in paths[row]] == ner.viterbi_bio(scores[row, :n])
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"log_probs must be \(length ≥ 1, 7\), got \(3, 5\)"):
         ner.viterbi_bio(np.zeros((3, 5)))
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"lengths \(5,\) do not match"):
         ner.viterbi_batch(scores, np.array([10, 1, 1, 1, 1]))
 
 

@@ -171,5 +171,5 @@ def test_input_from_linear_gradient_recovers_the_input():
     torch.nn.functional.cross_entropy(model(x), torch.tensor([1])).backward()
     recovered = privacy.input_from_linear_gradient(model[0].weight.grad, model[0].bias.grad)
     torch.testing.assert_close(recovered, x[0], atol=1e-5, rtol=1e-4)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="the bias gradient is zero"):
         privacy.input_from_linear_gradient(torch.zeros(2, 3), torch.zeros(2))
