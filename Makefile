@@ -73,9 +73,10 @@ nbval: $(INSTALLED)
 		--nbval-current-env --nbval-sanitize-with tests/nbval_sanitize.cfg \
 		-n $(NBVAL_WORKERS) --dist loadfile -q
 
-# Student copies for a class: _student/ and _student.zip (scripts/student_copies.py).
-student: $(INSTALLED)
-	$(BIN)/python scripts/student_copies.py
+# Student copies for a class: _student/ and _student.zip (scripts/student_copies.py). The
+# script needs only Python's standard library, so it runs without the environment.
+student:
+	$(PYTHON) scripts/student_copies.py
 
 # Each student copy executes up to and through its exercises (unanswered, they fail
 # with the checker's message); two notebooks at a time, as nbval runs.

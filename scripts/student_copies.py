@@ -10,7 +10,9 @@ Run through make: ``make student``. For every notebook in ``notebooks/`` it writ
   copy uploaded to Colab installs the course package as the full notebook does,
 - replaces the chapter's "Open in Colab" link, which opens the full notebook, with a
   note that this is the student copy, and makes its links to other chapters (their Colab
-  addresses, which open the full notebooks) links to their student copies beside it.
+  addresses, which open the full notebooks) links to their student copies beside it,
+- says in the exercises' introduction that the copy has no solutions, where the
+  chapter says they are behind toggles.
 
 The instructor guide (book/instructor-guide.md) explains how to hand them out.
 """
@@ -41,9 +43,19 @@ def tags(cell: dict) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
+# The chapters' exercise introductions say where the solutions are; a copy has none.
+HIDDEN_SOLUTIONS = re.compile(r"The solutions are hidden behind\s+the\s+toggles\.")
+NO_SOLUTIONS = "This student copy has no solutions; your instructor has them."
+
+
 def sibling_links(markdown: str) -> str:
     """Links to other chapters' Colab addresses made links to their student copies."""
     return CHAPTER_LINK.sub(lambda m: f"]({m['name']}{m['anchor'] or ''})", markdown)
+
+
+def student_markdown(markdown: str) -> str:
+    """A Markdown cell as the student copy shows it: sibling links, no word of solutions."""
+    return HIDDEN_SOLUTIONS.sub(NO_SOLUTIONS, sibling_links(markdown))
 
 
 def student_copy(notebook: dict) -> dict:
@@ -68,8 +80,8 @@ def student_copy(notebook: dict) -> dict:
     first["source"] = COLAB_LINK.sub(STUDENT_NOTE, source).splitlines(keepends=True)
     for cell in cells:
         text = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and (linked := sibling_links(text)) != text:
-            cell["source"] = linked.splitlines(keepends=True)
+        if cell["cell_type"] == "markdown" and (shown := student_markdown(text)) != text:
+            cell["source"] = shown.splitlines(keepends=True)
     copied["cells"] = cells
     return copied
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from audit import AuditTests, function, number
 
-from lmbook import checks
+from lmbook import checks, cnn
 from lmbook.checks import ch03
 
 
@@ -14,6 +14,12 @@ def my_max_pool_backward(dout, x):  # the notebook's solution
     windows = x.reshape(n, c, h // 2, 2, w // 2, 2)
     is_max = windows == windows.max(axis=(3, 5), keepdims=True)
     return (is_max * dout[:, :, :, None, :, None]).reshape(x.shape)
+
+
+def wraps_the_library(dout, x):
+    from lmbook.cnn import max_pool2d_backward as backward
+
+    return backward(dout, x, 2)
 
 
 def spread_gradient(dout, x):
@@ -53,6 +59,9 @@ AUDIT = [
             (lambda dout, x: spread_gradient(dout, x) / 4, "average"),
             (lambda dout, x: my_max_pool_backward(dout, -x), "wrong input"),
             (lambda dout, x: np.zeros_like(x), "zero except at the maximum"),
+            (cnn.max_pool2d_backward, "without lmbook.cnn"),  # the exercise forbids it
+            (lambda dout, x: cnn.max_pool2d_backward(dout, x, 2), "without lmbook.cnn"),
+            (wraps_the_library, "without lmbook.cnn"),
         ],
         [
             ("dx", "should be a function"),

@@ -33,7 +33,9 @@ AUDIT = [
             (0.071857, "1,000"),
             (2.2723, "fraction"),
             (0.5, "sqrt"),
+            (0.022, "sqrt"),  # 0.0227 rounded the wrong way
         ],
+        also_right=[0.023, 0.0227, 0.0232],  # two significant figures, or 2 for 1.96
     ),
 ]
 

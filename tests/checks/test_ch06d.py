@@ -61,6 +61,7 @@ AUDIT = [
             ([0.5, 0.3, 0.1], "probabilities sum to 1"),
             ([0.5, 0.5, 0.5], "probabilities sum to 1"),
             ([0.6, 0.3, 0.1], "exp(z_i / T)"),
+            ([0.86, 0.12, 0.02], "exp(z_i / T)"),  # 0.867 rounded down
         ],
         [
             (None, "No answer yet"),
@@ -68,7 +69,12 @@ AUDIT = [
             ([float("nan")] * 3, "nan or inf"),
             ({"the": 0.867}, "not an array of numbers"),
         ],
-        also_right=[TEMPERATURE_PROBS, TEMPERATURE_PROBS.tolist(), TEMPERATURE_PROBS.numpy()],
+        also_right=[
+            TEMPERATURE_PROBS,
+            TEMPERATURE_PROBS.tolist(),
+            TEMPERATURE_PROBS.numpy(),
+            [0.87, 0.12, 0.02],  # two decimals, summing to 1.01
+        ],
     ),
 ]
 

@@ -72,7 +72,7 @@ def test_the_student_copy_keeps_everything_else(copies, notebook):
     assert [c["id"] for c in student] == [c["id"] for c in full]
     for kept, original in zip(student[1:], full[1:], strict=True):
         if original["cell_type"] == "markdown":
-            expected = student_copies.sibling_links("".join(original["source"]))
+            expected = student_copies.student_markdown("".join(original["source"]))
             assert "".join(kept["source"]) == expected
             assert "colab.research.google.com" not in expected, "it would open a full notebook"
         else:
@@ -110,3 +110,42 @@ def test_bad_input_is_refused(tmp_path):
         student_copies.student_copy({"cells": [{"cell_type": "markdown", "source": ["# T"]}]})
     with pytest.raises(ValueError, match="no notebooks"):
         student_copies.write_student_copies([], tmp_path / "s", tmp_path / "s.zip")
+
+
+def test_the_student_copy_says_it_has_no_solutions(copies):
+    said = 0
+    for notebook in CHAPTERS:
+        student = copies[0][notebook.name].read_text(encoding="utf-8")
+        assert "hidden behind" not in student, notebook.name
+        said += student_copies.NO_SOLUTIONS in student
+    assert said >= 9  # the chapters whose exercises' introduction mentions the toggles
+
+
+def test_student_markdown_rewords_the_toggles_across_lines():
+    text = "A checker tells you.\nThe solutions are hidden behind\nthe toggles."
+    assert student_copies.student_markdown(text) == (
+        "A checker tells you.\n" + student_copies.NO_SOLUTIONS
+    )
+
+
+def test_make_student_needs_only_the_standard_library(root):
+    """An instructor can make the copies with any Python 3.11+, without the environment."""
+    import ast
+    import sys
+
+    tree = ast.parse((root / "scripts" / "student_copies.py").read_text(encoding="utf-8"))
+    imported = {
+        alias.name.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
+    imported |= {
+        node.module.split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module
+    }
+    assert imported - {"__future__"} <= sys.stdlib_module_names, imported - sys.stdlib_module_names
+    makefile = (root / "Makefile").read_text(encoding="utf-8")
+    rule = makefile.split("\nstudent:", 1)[1].split("\n\n", 1)[0]
+    assert "$(INSTALLED)" not in rule and "$(BIN)" not in rule, rule

@@ -64,10 +64,33 @@ def ch03_flatten_size(answer: object) -> None:
     )
 
 
+def _uses_lmbook_cnn(function: object) -> bool:
+    """Whether ``function`` is, or names, lmbook.cnn or one of its functions."""
+    if getattr(function, "__module__", None) == cnn.__name__:
+        return True
+    code, names = getattr(function, "__code__", None), set()
+    codes = [code] if code is not None else []
+    while codes:  # the function's own names and those of functions defined inside it
+        current = codes.pop()
+        names |= set(current.co_names)
+        codes += [const for const in current.co_consts if hasattr(const, "co_names")]
+    known = getattr(function, "__globals__", {})
+    for name in names:
+        value = known.get(name)
+        if value is cnn or getattr(value, "__module__", None) == cnn.__name__:
+            return True
+    return bool(names & {"max_pool2d_backward", "cnn"})
+
+
 def ch03_max_pool_backward(answer: object) -> None:
     """Exercise 3.3: ``my_max_pool_backward(dout, x) -> dx`` for 2×2 windows, stride 2."""
     signature = "my_max_pool_backward(dout, x)"
     function = as_function(answer, "my_max_pool_backward", signature)
+    if _uses_lmbook_cnn(function):
+        raise AnswerError(
+            "Not yet: the exercise asks for your own NumPy code, without lmbook.cnn. "
+            "Write the backward pass with array operations on x and dout."
+        )
     rng = np.random.default_rng(3)
     x = rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)  # distinct: no ties
     dout = rng.standard_normal((2, 3, 3, 4))

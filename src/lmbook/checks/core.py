@@ -31,11 +31,45 @@ __all__ = [
     "as_number",
     "call",
     "check_close",
+    "show_message_only",
 ]
 
 
 class AnswerError(AssertionError):
-    """The answer is missing, malformed or wrong; the message says how to proceed."""
+    """The answer is missing, malformed or wrong; the message says how to proceed.
+
+    In IPython (Jupyter, JupyterLab, Colab, VS Code) it is shown as its message alone:
+    a traceback would print the checker's source lines, and with them the expected
+    value. The cell still fails, with ``AnswerError`` as its error's name.
+    """
+
+    def __init__(self, *args: object) -> None:
+        super().__init__(*args)
+        show_message_only()
+
+
+def _message_only(shell, etype, value, tb, tb_offset=None) -> list[str]:
+    lines = [f"{etype.__name__}: {value}"]
+    shell._showtraceback(etype, value, lines)  # what IPython's own display calls
+    return lines
+
+
+def show_message_only() -> bool:
+    """Make the running IPython shell show an :class:`AnswerError` as its message alone.
+
+    Called when a checker raises, never at import; outside IPython it does nothing
+    and returns False. Returns True when the shell shows the message alone.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or not hasattr(shell, "set_custom_exc"):
+        return False
+    if AnswerError not in shell.custom_exceptions:
+        shell.set_custom_exc((AnswerError,), _message_only)
+    return True
 
 
 def _size(value: object) -> int | None:
@@ -98,11 +132,11 @@ def check_close(
         if math.isclose(value, wrong_value, rel_tol=rel_tol):
             hint = advice
             break
-    if value > 0 and expected > 0:
-        off_by = math.log10(value / expected)
-        size = f" It is off by a factor of about 10^{off_by:.1f}." if abs(off_by) >= 1 else ""
-    else:
-        size = ""
+    # The direction of a tenfold slip (a unit, a power of ten), never its size: an exact
+    # factor would let a learner compute the expected value from a wrong one.
+    size = ""
+    if value > 0 and expected > 0 and not 0.1 < value / expected < 10:
+        size = f" It is more than ten times too {'large' if value > expected else 'small'}."
     raise AnswerError(f"Not quite: {name} = {value:.4g} {unit} is not right.{size} Hint: {hint}")
 
 
