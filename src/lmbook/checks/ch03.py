@@ -144,6 +144,6 @@ def ch03_vgg_receptive_field(answer: object) -> None:
                 "count the last pooling layer too: its 2×2 window adds one more step.",
             ),
         ],
-        default_hint="list the 18 layers (13 convolutions 3×3, stride 1, and 5 poolings 2×2, "
-        "stride 2) in order and use cnn.receptive_field(kernels, strides).",
+        default_hint="each of the 18 layers widens the view by (kernel − 1) times the "
+        "product of the strides of the layers before it.",
     )

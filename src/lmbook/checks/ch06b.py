@@ -15,20 +15,27 @@ MINILM_LAYER_PARAMETERS = 4 * (384 * 384 + 384) + (384 * 1536 + 1536) + (1536 * 
 
 
 def ch06b_trainable_parameters(answer: object) -> None:
-    """Exercise 6b.1: trainable parameters when the top 2 layers of MiniLM and the head train."""
+    """Exercise 6b.1: trainable parameters when the top 3 layers of MiniLM and the head train.
+
+    The training cell prints the count for the top two layers, so the learner can check
+    a formula for one layer against it without being shown this answer.
+    """
     head = 384 * 2 + 2
     check_close(
         answer,
-        2 * MINILM_LAYER_PARAMETERS + head,
+        3 * MINILM_LAYER_PARAMETERS + head,
         name="answer_1",
         unit="parameters",
         rel_tol=1e-9,
         hints=[
-            (2 * MINILM_LAYER_PARAMETERS, "the new head trains too: 384 × 2 weights and 2 biases."),
-            (MINILM_LAYER_PARAMETERS + head, "two layers train, not one."),
-            (6 * MINILM_LAYER_PARAMETERS + head, "only the top two of the six layers train."),
             (
-                2 * (MINILM_LAYER_PARAMETERS - 4 * 384) + head,
+                2 * MINILM_LAYER_PARAMETERS + head,
+                "that is the CPU recipe's count, two layers; this question trains three.",
+            ),
+            (3 * MINILM_LAYER_PARAMETERS, "the new head trains too: 384 × 2 weights and 2 biases."),
+            (6 * MINILM_LAYER_PARAMETERS + head, "only the top three of the six layers train."),
+            (
+                3 * (MINILM_LAYER_PARAMETERS - 4 * 384) + head,
                 "each layer has two LayerNorms, each with a scale and a shift of 384 numbers.",
             ),
         ],

@@ -49,8 +49,8 @@ def ch07_fc1_share(answer: object) -> None:
             ),
             ((512 * 4096 + 4096) / vision.VGG16_PARAMETERS, "fc1 reads the flattened 7×7×512 map."),
         ],
-        default_hint="fc1 maps the flattened 7·7·512 features to 4,096 units (plus biases); "
-        "divide by VGG16's 138,357,544 parameters.",
+        default_hint="count fc1's weights and biases from the sizes of its input and its "
+        "output, then divide by the whole network's count.",
     )
 
 

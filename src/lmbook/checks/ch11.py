@@ -34,8 +34,9 @@ def ch11_dp_epsilon(answer: object) -> None:
                 "which amplifies privacy.",
             ),
         ],
-        default_hint="use privacy.dp_epsilon(noise_multiplier, sample_rate, steps, delta) or "
-        "Opacus's RDPAccountant with history [(σ, q, steps)].",
+        default_hint="an accountant (privacy.dp_epsilon, or Opacus's RDPAccountant) composes "
+        "the privacy loss of every sampled step: give it the noise, the sampling rate, the "
+        "number of steps and δ of this run.",
     )
 
 
