@@ -1,5 +1,7 @@
 """Checks of the built website in _build/html (static; the browser tests are separate)."""
 
+import html
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -86,3 +88,48 @@ def test_references_page_lists_cited_works(html_root):
     text = (html_root / "book" / "references.html").read_text(encoding="utf-8").lower()
     assert "scaling laws for neural language models" in text
     assert "training compute-optimal large language models" in text
+
+
+def reference_labels(html_root: Path) -> dict[str, str]:
+    """The references page's entries: their id and the label shown, ``Vaswani et al., 2017``."""
+    page = (html_root / "book" / "references.html").read_text(encoding="utf-8")
+    found = re.findall(
+        r'<div class="citation" id="(id\d+)" role="doc-biblioentry">\s*<span class="label">'
+        r'<span class="fn-bracket">\[</span>(.*?)<span class="fn-bracket">\]',
+        page,
+    )
+    return {
+        anchor: html.unescape(re.sub(r"<[^>]+>", "", label)).replace("\xa0", " ")
+        for anchor, label in found
+    }
+
+
+def test_references_are_labelled_and_sorted_as_they_are_cited(html_root):
+    labels = reference_labels(html_root)
+    assert len(labels) >= 100, "the references page lists too few works"
+    shown = list(labels.values())
+    assert len(set(shown)) == len(shown), "two works with the same label"
+    assert all(re.fullmatch(r"\S.*, \d{4}[a-z]?", label) for label in shown), shown[:5]
+    names = [label.rsplit(", ", 1)[0].casefold() for label in shown]
+    assert names == sorted(names), "not sorted by name (organisations included)"
+    page = (html_root / "book" / "references.html").read_text(encoding="utf-8")
+    assert "\\$" not in page, "a BibTeX escape is shown as is"
+
+
+def test_every_citation_reads_as_the_label_it_links_to(html_root):
+    labels = reference_labels(html_root)
+    checked = 0
+    for page in sorted((html_root / "notebooks").glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        for anchor, shown in re.findall(
+            r'<a class="reference internal" href="\.\./book/references\.html#(id\d+)"[^>]*>'
+            r"(.*?)</a>",
+            text,
+        ):
+            shown = html.unescape(re.sub(r"<[^>]+>", "", shown)).replace("\xa0", " ")
+            if re.fullmatch(r"\d{4}[a-z]?", shown):  # "Vaswani et al. (2017)" links its year
+                assert labels[anchor].endswith(f", {shown}"), f"{page.name}: {shown!r}"
+            else:
+                assert labels[anchor] == shown, f"{page.name}: {shown!r} is {labels[anchor]!r}"
+            checked += 1
+    assert checked >= 150, f"only {checked} citations found"
