@@ -526,7 +526,8 @@ def fine_tune(
     def score(model, row):
         if test is not None:
             row["test_accuracy"] = float(np.mean(predict(model, test_inputs) == test.numpy()))
-        row["seconds"], clock[0] = time.perf_counter() - clock[0], time.perf_counter()
+        now = time.perf_counter()
+        row["seconds"], clock[0] = now - clock[0], now
 
     return train.fit(
         classifier,

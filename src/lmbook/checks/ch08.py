@@ -7,11 +7,10 @@ wrote) and names that variable in its messages.
 
 from __future__ import annotations
 
-from lmbook import scale
+from lmbook import economics, scale
 from lmbook.checks.core import check_close
 
-SECONDS_PER_HOUR = 3600
-SECONDS_PER_DAY = 24 * SECONDS_PER_HOUR
+SECONDS_PER_DAY = 24 * economics.SECONDS_PER_HOUR
 
 
 def ch08_finetune_memory(answer: object) -> None:
@@ -69,7 +68,7 @@ def ch08_training_days(answer: object) -> None:
                 "The MFU is the share of the peak the model gets, "
                 "so it makes the run longer, not shorter.",
             ),
-            (seconds / SECONDS_PER_HOUR, "That is in hours; the question asks for days."),
+            (seconds / economics.SECONDS_PER_HOUR, "That is in hours; the question asks for days."),
             (seconds, "That is in seconds; the question asks for days."),
         ],
         default_hint="Time = 6·N·D / (GPUs × peak FLOP/s × MFU), then convert seconds to days.",
