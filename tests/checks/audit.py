@@ -31,7 +31,7 @@ import pytest
 import torch
 
 from lmbook import checks
-from lmbook.checks import AnswerError
+from lmbook.checks import AnswerError, core
 
 
 @dataclass
@@ -44,14 +44,18 @@ class Row:
     malformed: list[tuple[Any, str]]
     kind: str = "value"  # "number" (a check_close checker), "value" or "function"
     also_right: list[Any] = field(default_factory=list)
+    # A wrong answer that no specific hint matches: it gets the exercise's tiered hint.
+    generic: Any = None
+    # The right answer for other given values (the second case), as a function of them.
+    solve: Any = None
 
     @property
     def name(self) -> str:
         return self.checker.__name__
 
 
-def number(checker, right, wrong, malformed=(), also_right=()):
-    """A checker of one number, built on check_close."""
+def number(checker, right, wrong, malformed=(), also_right=(), generic=None, solve=None):
+    """A checker of one number, built on check_close (generic: by default 3.7 × right)."""
     return Row(
         checker,
         right,
@@ -59,13 +63,21 @@ def number(checker, right, wrong, malformed=(), also_right=()):
         [(None, "No answer yet"), ("66", "single number"), *malformed],
         "number",
         list(also_right),
+        3.7 * right if generic is None else generic,
+        solve,
     )
 
 
-def function(checker, right, wrong, malformed=(), also_right=()):
+def function(checker, right, wrong, malformed=(), also_right=(), generic=None):
     """A checker of a function that the learner writes."""
     return Row(
-        checker, right, wrong, [(None, "No answer yet"), *malformed], "function", list(also_right)
+        checker,
+        right,
+        wrong,
+        [(None, "No answer yet"), *malformed],
+        "function",
+        list(also_right),
+        generic,
     )
 
 
@@ -128,13 +140,82 @@ def called_checkers(notebook: Path) -> set[str]:
     return called
 
 
-def verdict(checker, answer) -> str:
+def verdict(checker, answer, **given) -> str:
     """``"accepted"``, or the message of the AnswerError the checker raised."""
     try:
-        checker(answer)
+        checker(answer, **given)
     except AnswerError as error:
         return str(error)
     return "accepted"
+
+
+def exercise_of(checker) -> str:
+    """The exercise a checker checks, from its docstring: "Exercise 6b.2: ..." gives "6b.2"."""
+    found = re.match(r"Exercise (\d+[a-d]?\.\d+)", checker.__doc__ or "")
+    assert found, f"{checker.__name__}'s docstring does not start with 'Exercise N.M:'"
+    return found[1]
+
+
+def cells_of(notebook: Path) -> list[dict]:
+    return json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+
+
+def source(cell: dict) -> str:
+    return "".join(cell["source"])
+
+
+def exercise_cells(notebook: Path, checker_name: str) -> tuple[str, str]:
+    """The exercise's text and its answer cell (the first exercise code cell after the text)."""
+    text, answer = None, None
+    for cell in cells_of(notebook):
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "markdown" and "exercise" in tags:
+            text, answer = source(cell), None
+        elif cell["cell_type"] == "code" and "exercise" in tags:
+            if f"checks.{checker_name}(" in source(cell):
+                assert text is not None and answer is not None, checker_name
+                return text, answer
+            answer = answer if answer is not None else source(cell)
+    raise AssertionError(f"the notebook never calls checks.{checker_name}")
+
+
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4}
+
+
+def precision_asked(text: str) -> tuple[str, int] | None:
+    """("significant", 3) for "to three significant figures", ("decimals", 2), or None."""
+    found = re.search(r"\b(one|two|three|four) significant\s+figures", text)
+    if found:
+        return "significant", WORDS[found[1]]
+    found = re.search(r"\b(one|two|three|four) decimal(?:s| places)", text)
+    if found:
+        return "decimals", WORDS[found[1]]
+    return None
+
+
+def rounded(value: float, precision: tuple[str, int]) -> float:
+    kind, digits = precision
+    if kind == "decimals" or value == 0:
+        return round(value, digits)
+    return float(f"{value:.{digits - 1}e}")
+
+
+def given_values(answer_cell: str) -> dict[str, Any]:
+    """The names an answer cell gives the exercise's numbers, and their values."""
+    values = {}
+    for node in ast.parse(answer_cell).body:
+        if not isinstance(node, ast.Assign) or len(node.targets) != 1:
+            continue
+        target, value = node.targets[0], node.value
+        if isinstance(target, ast.Name) and target.id.startswith("answer"):
+            continue
+        if isinstance(target, ast.Tuple) and isinstance(value, ast.Tuple):
+            pairs = zip(target.elts, value.elts, strict=True)
+        else:
+            pairs = [(target, value)]
+        for name, literal in pairs:
+            values[name.id] = ast.literal_eval(literal)
+    return values
 
 
 class AuditTests:
@@ -267,6 +348,87 @@ class AuditTests:
             if answer is None or answer is Ellipsis:
                 assert str(caught.value).startswith("No answer yet")
         assert capsys.readouterr().out == ""
+
+    # Hints in two tiers -----------------------------------------------------------
+
+    @pytest.fixture(autouse=True)
+    def first_tier(self):
+        """Every test starts with no wrong answer counted, so hints start at the concept."""
+        core.forget_wrong_answers()
+        yield
+        core.forget_wrong_answers()
+
+    def test_every_checker_has_a_hint_in_two_tiers(self, row):
+        hint = self.module.HINTS.get(exercise_of(row.checker))
+        assert isinstance(hint, core.Hint), f"{row.name}: no Hint in HINTS"
+        assert hint.concept != hint.method
+
+    def test_a_repeated_wrong_answer_gets_the_method_too(self, row, capsys):
+        assert row.generic is not None, f"{row.name}: the row needs a generic wrong answer"
+        hint = self.module.HINTS[exercise_of(row.checker)]
+        first = verdict(row.checker, row.generic)
+        assert hint.concept in first and hint.method not in first, first
+        assert f'checks.hint("{hint.exercise}")' in first
+        second = verdict(row.checker, row.generic)
+        assert hint.concept in second and hint.method in second, second
+        capsys.readouterr()
+        checks.hint(hint.exercise)
+        assert capsys.readouterr().out.strip() == hint.both()
+
+    def test_no_hint_states_the_expected_value(self, row):
+        hint = self.module.HINTS[exercise_of(row.checker)]
+        text = f"{hint.concept} {hint.method}"
+        for expected in shown_numbers(row.right):
+            forms = {format(expected, ".3g"), format(expected, ".4g"), f"{expected:,.0f}"}
+            if abs(expected) >= 10:  # a small number (0.5, 2) may be an input of the text
+                assert not any(form in text for form in forms), (expected, text)
+
+    # Precision and the second case ----------------------------------------------------
+
+    def test_the_answer_rounded_as_the_exercise_asks_is_accepted(self, row, root):
+        text, _ = exercise_cells(notebook_of(self.module, root), row.name)
+        numbers = shown_numbers(row.right)
+        if row.kind not in ("number", "value") or not numbers:
+            return
+        if all(float(n).is_integer() for n in numbers):
+            return  # whole numbers: exact, with nothing to round
+        precision = precision_asked(text)
+        assert precision, f"{row.name}: the exercise does not say to what precision to answer"
+        answer = [rounded(n, precision) for n in numbers]
+        shaped = answer[0] if row.kind == "number" else type(row.right)(answer)
+        if isinstance(row.right, np.ndarray):
+            shaped = np.asarray(answer).reshape(row.right.shape)
+        assert verdict(row.checker, shaped) == "accepted", (precision, shaped)
+
+    def test_every_checker_has_a_second_case(self, row):
+        assert isinstance(self.module.SECOND_CASES.get(row.name), core.SecondCase), row.name
+
+    def test_the_answer_cell_gives_the_checkers_values(self, row, root):
+        """The names of the answer cell are the checker's keywords, with their defaults."""
+        case = self.module.SECOND_CASES[row.name]
+        if case.draw is None:
+            return
+        _, answer_cell = exercise_cells(notebook_of(self.module, root), row.name)
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(row.checker).parameters.items()
+            if parameter.default is not inspect.Parameter.empty
+        }
+        assert given_values(answer_cell) == defaults, answer_cell
+        assert set(case.draw(np.random.default_rng(0))) == set(defaults)
+
+    @pytest.mark.parametrize("seed", [1, 2, 3])
+    def test_the_second_case_takes_right_answers_and_not_the_public_one(self, row, seed):
+        case = self.module.SECOND_CASES[row.name]
+        if case.seeded:
+            assert verdict(row.checker, row.right, seed=seed) == "accepted"
+            for answer, _ in row.wrong:
+                assert verdict(row.checker, answer, seed=seed) != "accepted", answer
+        elif case.draw is not None:
+            assert row.solve is not None, f"{row.name}: the row needs solve(**values)"
+            values = case.draw(np.random.default_rng(seed))
+            assert verdict(row.checker, row.solve(**values), **values) == "accepted", values
+            assert verdict(row.checker, row.right, **values) != "accepted", values
 
     def test_number_checkers_reject_answers_off_by_a_little(self):
         """The tolerance is tight: 10 % off is wrong for every number exercise."""

@@ -14,7 +14,14 @@ notebooks call them from here, ``checks.ch01_training_compute(answer_1)``.
 :mod:`lmbook.checks.core` holds what they share: :class:`AnswerError`,
 :func:`check_close` (for writing a checker of one's own) and the coercion of
 an answer into a number, an array or a function.
+
+Hints come in two tiers (:class:`~lmbook.checks.core.Hint`): a first wrong answer
+gets the concept to use, a repeated one also the method; :func:`hint` prints both.
+Neither tier states the expected value. At grading time,
+:mod:`lmbook.checks.grading` runs each checker again with a second case.
 """
+
+import importlib
 
 from lmbook.checks.ch01 import ch01_chinchilla_rule, ch01_doubling_months, ch01_training_compute
 from lmbook.checks.ch02 import (
@@ -51,9 +58,29 @@ from lmbook.checks.ch10 import ch10_break_even, ch10_decode_tokens, ch10_trainin
 from lmbook.checks.ch11 import ch11_dp_epsilon, ch11_integrated_gradients, ch11_training_emissions
 from lmbook.checks.core import AnswerError, check_close
 
+
+def hint(exercise: str) -> None:
+    """Print both tiers of the hint of ``exercise`` ("1.1", "6b.2"): concept and method."""
+    if not isinstance(exercise, str):
+        raise TypeError(f"exercise must be a string such as '1.1', got {type(exercise).__name__}")
+    chapter, _, _ = exercise.partition(".")
+    digits = chapter.rstrip("abcd")
+    if not digits.isdigit():
+        raise ValueError(f"exercise must look like '1.1' or '6b.2', got {exercise!r}")
+    try:
+        module = importlib.import_module(f"lmbook.checks.ch{int(digits):02d}{chapter[len(digits):]}")
+    except ModuleNotFoundError:
+        module = None
+    hints = getattr(module, "HINTS", {})
+    if exercise not in hints:
+        known = ", ".join(sorted(hints)) or "none in that chapter"
+        raise ValueError(f"no auto-checked exercise {exercise!r}; the chapter's are: {known}")
+    print(hints[exercise].both())
+
 __all__ = [
     "AnswerError",
     "check_close",
+    "hint",
     "ch01_training_compute",
     "ch01_chinchilla_rule",
     "ch01_doubling_months",

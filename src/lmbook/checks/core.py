@@ -7,31 +7,43 @@ expected value, and either prints a one-line ``Correct: ...`` or raises
 answer is missing (``None`` or ``...``) or malformed, with a message that names the
 learner's variable (``name``) and says what was expected.
 
+- :class:`Hint`, :func:`next_hint`: an exercise's hint in two tiers. The first wrong
+  answer gets the concept; a repeated one (or ``checks.hint("1.1")``) also the method.
+  Neither tier ever states the expected value.
 - :func:`check_close`: the whole check of a one-number exercise, hints included.
 - :func:`as_number`: one finite real number (a NumPy scalar or a 0-d tensor counts).
 - :func:`as_array`, :func:`as_finite_array`: a float array of a given shape (a list,
   a NumPy array or a torch tensor).
 - :func:`as_function`, :func:`call`: a function the learner wrote, and a call of it
   that reports the learner's own error instead of crashing the checker.
+- :func:`uses_module`: whether a learner's function calls a module that its exercise
+  forbids (``lmbook.cnn`` in Exercise 3.3).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 
 __all__ = [
     "AnswerError",
+    "Hint",
+    "SecondCase",
     "as_array",
     "as_finite_array",
     "as_function",
     "as_number",
     "call",
     "check_close",
+    "forget_wrong_answers",
+    "next_hint",
     "show_message_only",
+    "uses_module",
 ]
 
 
@@ -68,8 +80,115 @@ def show_message_only() -> bool:
     if shell is None or not hasattr(shell, "set_custom_exc"):
         return False
     if AnswerError not in shell.custom_exceptions:
-        shell.set_custom_exc((AnswerError,), _message_only)
+        # Keep the classes registered before: a reloaded core (at grading) has its own.
+        known = tuple(shell.custom_exceptions) + (AnswerError,)
+        shell.set_custom_exc(known, _message_only)
     return True
+
+
+@dataclass(frozen=True)
+class Hint:
+    """The hint of one exercise, in two tiers; neither may state the expected value.
+
+    ``concept`` names the idea to use (the first wrong answer gets it); ``method``
+    says how to proceed with it (a repeated wrong answer, or ``checks.hint(exercise)``,
+    gets it too). ``exercise`` is the number the notebook prints, ``"1.1"``.
+    """
+
+    exercise: str
+    concept: str
+    method: str
+
+    def __post_init__(self) -> None:
+        for field in ("exercise", "concept", "method"):
+            if not isinstance(getattr(self, field), str) or not getattr(self, field).strip():
+                raise ValueError(f"Hint.{field} must be a non-empty string")
+
+    def both(self) -> str:
+        """Both tiers, as ``checks.hint`` prints them."""
+        return f"Exercise {self.exercise}. Concept: {self.concept} Method: {self.method}"
+
+
+@dataclass(frozen=True)
+class SecondCase:
+    """How the hidden test of :mod:`lmbook.checks.grading` tests an exercise again.
+
+    ``answer`` is the learner's variable or function (``"answer_1"``). With ``draw``
+    (a function of a NumPy generator that returns other given values by name), the
+    learner's answer cell is run again with those values and the checker is called as
+    ``checker(new_answer, **values)``. With ``seeded``, the answer is a function that
+    the checker tests on other inputs, ``checker(answer, seed=...)``. With neither, the
+    exercise is worked by hand and has no second case.
+    """
+
+    answer: str
+    draw: Callable[[np.random.Generator], dict[str, object]] | None = None
+    seeded: bool = False
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.answer, str) or not self.answer.isidentifier():
+            raise ValueError(f"SecondCase.answer must be a variable's name, got {self.answer!r}")
+        if self.draw is not None and self.seeded:
+            raise ValueError("a SecondCase either draws given values or is seeded, not both")
+
+
+# Wrong answers so far in this kernel, per exercise: what decides the hint's tier.
+_wrong_answers: dict[str, int] = {}
+
+
+def next_hint(hint: Hint) -> str:
+    """The hint for one more wrong answer to ``hint.exercise``: the concept, then the method.
+
+    Each call counts one wrong answer. The first gets the concept and says how to
+    get more; the second and later ones get the concept and the method.
+    """
+    if not isinstance(hint, Hint):
+        raise TypeError(f"hint must be a Hint, got {type(hint).__name__}")
+    count = _wrong_answers[hint.exercise] = _wrong_answers.get(hint.exercise, 0) + 1
+    if count == 1:
+        return (
+            f"Hint: {hint.concept} (Try again; a second wrong answer, or "
+            f'checks.hint("{hint.exercise}"), also shows the method.)'
+        )
+    return f"Hint: {hint.concept} Method: {hint.method}"
+
+
+def forget_wrong_answers() -> None:
+    """Start every exercise's hints again from the first tier."""
+    _wrong_answers.clear()
+
+
+def uses_module(function: object, module: ModuleType, allowed: Iterable[str] = ()) -> bool:
+    """Whether ``function`` is, or refers to, ``module`` or one of its functions.
+
+    Reads the names the function's code (and the code of functions defined inside it)
+    refers to, and looks them up in its globals. Names in ``allowed`` (``"sigmoid"``)
+    may be used; anything else of ``module`` may not.
+    """
+    if not isinstance(module, ModuleType):
+        raise TypeError(f"module must be a module, got {type(module).__name__}")
+    allowed = set(allowed)
+    own = {
+        name
+        for name, value in vars(module).items()
+        if callable(value) and getattr(value, "__module__", None) == module.__name__
+    }
+    if getattr(function, "__module__", None) == module.__name__:
+        return getattr(function, "__name__", None) not in allowed
+    code = getattr(function, "__code__", None)
+    codes, names = ([code] if code is not None else []), set()
+    while codes:  # the function's own names and those of functions defined inside it
+        current = codes.pop()
+        names |= set(current.co_names)
+        codes += [const for const in current.co_consts if hasattr(const, "co_names")]
+    known = getattr(function, "__globals__", {})
+    for name in names:
+        value = known.get(name)
+        if value is module and (names & own) - allowed:  # module.<function>, not allowed
+            return True
+        if getattr(value, "__module__", None) == module.__name__ and name not in allowed:
+            return True
+    return False
 
 
 def _size(value: object) -> int | None:
@@ -112,14 +231,16 @@ def check_close(
     name: str,
     unit: str,
     rel_tol: float,
+    hint: Hint,
     hints: list[tuple[float, str]] | None = None,
-    default_hint: str = "Recheck each factor and its unit.",
 ) -> None:
     """Accept ``answer`` if it is within ``rel_tol`` of ``expected``.
 
     ``name`` is the learner's variable (``"answer_1"``), shown in every message.
-    ``hints`` pairs a typical wrong value with the advice for it; the first one
-    that ``answer`` matches (within ``rel_tol``) is given, else ``default_hint``.
+    ``hints`` pairs a typical wrong value with the advice for that mistake; the first
+    one that ``answer`` matches (within ``rel_tol``) is given, else the next tier of
+    ``hint`` (:func:`next_hint`). ``rel_tol`` must accept the answer rounded to the
+    precision the exercise asks for (three significant figures need 0.005 or more).
     """
     if not 0 < rel_tol < 1:
         raise ValueError(f"rel_tol must be in (0, 1), got {rel_tol}")
@@ -127,17 +248,18 @@ def check_close(
     if math.isclose(value, expected, rel_tol=rel_tol):
         print(f"Correct: {name} = {value:.4g} {unit}.")
         return
-    hint = default_hint
-    for wrong_value, advice in hints or []:
+    advice = None
+    for wrong_value, text in hints or []:
         if math.isclose(value, wrong_value, rel_tol=rel_tol):
-            hint = advice
+            advice = f"Hint: {text}"
             break
+    advice = advice or next_hint(hint)
     # The direction of a tenfold slip (a unit, a power of ten), never its size: an exact
     # factor would let a learner compute the expected value from a wrong one.
     size = ""
     if value > 0 and expected > 0 and not 0.1 < value / expected < 10:
         size = f" It is more than ten times too {'large' if value > expected else 'small'}."
-    raise AnswerError(f"Not quite: {name} = {value:.4g} {unit} is not right.{size} Hint: {hint}")
+    raise AnswerError(f"Not quite: {name} = {value:.4g} {unit} is not right.{size} {advice}")
 
 
 def as_function(answer: object, name: str, signature: str) -> Callable:
