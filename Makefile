@@ -41,7 +41,7 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean test-colab
+	execute execute-all bench freeze clean test-colab assignments
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
@@ -78,10 +78,17 @@ nbval: $(INSTALLED)
 student:
 	$(PYTHON) scripts/student_copies.py
 
+# The nbgrader course of a class, in _course/ (scripts/assignments.py): every chapter an
+# assignment with hidden tests, released; the instructor guide's "Grading with nbgrader"
+# explains the rest. _course/ holds the private seed and the gradebook: clean leaves it.
+assignments: $(INSTALLED)
+	$(BIN)/python scripts/assignments.py --release
+
 # Each student copy executes up to and through its exercises (unanswered, they fail
-# with the checker's message); two notebooks at a time, as nbval runs.
+# with the checker's message), then its solutions are graded as nbgrader would; and a
+# class of chapter-1 submissions is graded end to end with nbgrader. Two at a time.
 student-check: $(INSTALLED)
-	$(BIN)/pytest tests/student -n 2 -q
+	$(BIN)/pytest tests/student -n 2 --dist loadgroup -q
 
 site-build: $(INSTALLED)
 	rm -rf _build/html

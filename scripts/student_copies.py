@@ -3,16 +3,24 @@
 Run through make: ``make student``. For every notebook in ``notebooks/`` it writes
 ``_student/<name>.ipynb`` and then ``_student.zip`` with the same files, where each copy
 
-- drops every cell tagged ``solution`` (the solution code and the written answers),
+- drops every code cell tagged ``solution``,
+- replaces every written solution (a Markdown cell tagged ``solution``) by a cell for
+  the learner's written answer (``WRITTEN_STUB``),
 - clears the outputs of every cell tagged ``exercise`` (a checker's "Correct: ..." line
   states the answer),
 - keeps every other cell as it is, the first code cell (the Colab set-up) included, so a
   copy uploaded to Colab installs the course package as the full notebook does,
 - replaces the chapter's "Open in Colab" link, which opens the full notebook, with a
   note that this is the student copy, and makes its links to other chapters (their Colab
-  addresses, which open the full notebooks) links to their student copies beside it,
+  addresses, which open the full notebooks) links to their pages on the website
+  (``html.baseurl`` in ``_config.yml``), which work wherever the copy is opened,
 - says in the exercises' introduction that the copy has no solutions, where the
   chapter says they are behind toggles.
+
+:func:`classroom_cells` reads a chapter into the roles its cells play in a class (text,
+question, answer, check, written answer). The student copy is made from it here, and the
+nbgrader source of ``make assignments`` (``scripts/assignments.py``) from the same roles,
+so the two agree: nbgrader's release version of a chapter is its student copy.
 
 The instructor guide (book/instructor-guide.md) explains how to hand them out.
 """
@@ -31,8 +39,13 @@ ARCHIVE = ROOT / "_student.zip"
 COLAB_LINK = re.compile(r"\[Open in Colab\]\(https://colab\.research\.google\.com/[^)]*\)")
 CHAPTER_LINK = re.compile(
     r"\]\(https://colab\.research\.google\.com/github/[^)\s]*/notebooks/"
-    r"(?P<name>[\w-]+\.ipynb)(?P<anchor>#[^)\s]*)?\)"
+    r"(?P<name>[\w-]+)\.ipynb(?P<anchor>#[^)\s]*)?\)"
 )
+BASEURL = re.compile(r"^html:\s*\n(?:[ \t]+.*\n)*?[ \t]+baseurl:\s*(?P<url>\S+)\s*$", re.M)
+# What the learner's written answer starts as, in the student copy and nbgrader's release.
+WRITTEN_STUB = "**Your answer:** *(double-click to edit; replace this line with your answer)*"
+EXERCISE = re.compile(r"\*\*Exercise (?P<number>\d+[a-d]?\.\d+)\.\*\*")
+CHECKER = re.compile(r"checks\.(?P<name>ch\w+)\(")
 STUDENT_NOTE = (
     "*Student copy: the solutions are removed. To run it on Colab, upload it "
     "(File → Upload notebook); the first code cell sets everything up.*"
@@ -48,40 +61,104 @@ HIDDEN_SOLUTIONS = re.compile(r"The solutions are hidden behind\s+the\s+toggles\
 NO_SOLUTIONS = "This student copy has no solutions; your instructor has them."
 
 
-def sibling_links(markdown: str) -> str:
-    """Links to other chapters' Colab addresses made links to their student copies."""
-    return CHAPTER_LINK.sub(lambda m: f"]({m['name']}{m['anchor'] or ''})", markdown)
+def website(config: Path = ROOT / "_config.yml") -> str:
+    """The website's address, ``html.baseurl`` of ``_config.yml``, ending in a slash."""
+    found = BASEURL.search(config.read_text(encoding="utf-8"))
+    if not found:
+        raise ValueError(f"{config} has no html.baseurl: the student copies link to the website")
+    return found["url"].strip("\"'").rstrip("/") + "/"
 
 
-def student_markdown(markdown: str) -> str:
+def sibling_links(markdown: str, site: str | None = None) -> str:
+    """Links to other chapters' Colab addresses made links to their pages on the website."""
+    site = site or website()
+    return CHAPTER_LINK.sub(
+        lambda m: f"]({site}notebooks/{m['name']}.html{m['anchor'] or ''})", markdown
+    )
+
+
+def student_markdown(markdown: str, site: str | None = None) -> str:
     """A Markdown cell as the student copy shows it: sibling links, no word of solutions."""
-    return HIDDEN_SOLUTIONS.sub(NO_SOLUTIONS, sibling_links(markdown))
+    return HIDDEN_SOLUTIONS.sub(NO_SOLUTIONS, sibling_links(markdown, site))
 
 
-def student_copy(notebook: dict) -> dict:
-    """The student copy of a notebook (a dict as nbformat 4 stores it on disk)."""
+def model_answer(markdown: str) -> str:
+    """The Markdown of a written solution without its ``<details>`` fold."""
+    text = re.sub(r"^\s*<details>\s*<summary>[^<]*</summary>\s*", "", markdown)
+    return re.sub(r"\s*</details>\s*$", "", text).strip()
+
+
+def classroom_cells(notebook: dict, site: str | None = None) -> list[dict]:
+    """The cells of a chapter with the role each plays in a class, in order.
+
+    Each item is ``{"role", "cell", "exercise", "solution", "checker"}``: ``role`` is
+    ``"text"`` (any cell that is not part of an exercise), ``"question"`` (an exercise's
+    text), ``"answer"`` (the code cell the learner fills; ``solution`` holds the code of
+    the solution cell that follows it), ``"check"`` (a checker cell; ``checker`` names
+    the checker) or ``"written"`` (a written answer; ``solution`` holds the model answer).
+    ``exercise`` is the number of the exercise ("6b.2") the cell belongs to. ``cell`` is a
+    copy with the student copy's Markdown (links, no word of solutions) and, for
+    exercise cells, no outputs.
+    """
     if not isinstance(notebook, dict) or not isinstance(notebook.get("cells"), list):
         raise TypeError("expected a notebook: a dict with a list of cells (nbformat 4)")
-    copied = copy.deepcopy(notebook)
-    cells = []
-    for cell in copied["cells"]:
-        if "solution" in tags(cell):
-            continue
-        if "exercise" in tags(cell) and cell["cell_type"] == "code":
-            cell["outputs"] = []
-            cell["execution_count"] = None
-        cells.append(cell)
-    first = cells[0] if cells else None
+    site = site or website()
+    first = notebook["cells"][0] if notebook["cells"] else None
     if first is None or first["cell_type"] != "markdown":
         raise ValueError("a chapter notebook opens with a markdown cell (its title)")
-    source = "".join(first["source"])
-    if not COLAB_LINK.search(source):
+    if not COLAB_LINK.search("".join(first["source"])):
         raise ValueError("the first cell has no [Open in Colab](...) link to replace")
-    first["source"] = COLAB_LINK.sub(STUDENT_NOTE, source).splitlines(keepends=True)
-    for cell in cells:
+    items: list[dict] = []
+    exercise = None
+    for original in notebook["cells"]:
+        cell = copy.deepcopy(original)
         text = "".join(cell["source"])
-        if cell["cell_type"] == "markdown" and (shown := student_markdown(text)) != text:
+        if original is first:  # the title's Colab link opens the full notebook
+            text = COLAB_LINK.sub(STUDENT_NOTE, text)
+            cell["source"] = text.splitlines(keepends=True)
+        kind, cell_tags = cell["cell_type"], tags(cell)
+        if kind == "markdown" and (shown := student_markdown(text, site)) != text:
             cell["source"] = shown.splitlines(keepends=True)
+        if kind == "markdown" and (found := EXERCISE.search(text)) and "exercise" in cell_tags:
+            exercise = found["number"]
+        item = {"cell": cell, "exercise": None, "solution": None, "checker": None}
+        if "solution" in cell_tags and kind == "code":
+            if not items or items[-1]["role"] != "answer" or items[-1]["solution"] is not None:
+                raise ValueError(f"a solution code cell does not follow an answer cell: {text!r}")
+            items[-1]["solution"] = text
+            continue
+        if "solution" in cell_tags:
+            if exercise is None:
+                raise ValueError(f"a written solution before any exercise: {text[:60]!r}")
+            item.update(role="written", exercise=exercise, solution=model_answer(text))
+            item["cell"] = {
+                **({"id": cell["id"]} if "id" in cell else {}),
+                "cell_type": "markdown",
+                "metadata": {"tags": ["exercise"]},
+                "source": [WRITTEN_STUB],
+            }
+        elif "exercise" in cell_tags:
+            if exercise is None:
+                raise ValueError(f"an exercise cell before any exercise's text: {text[:60]!r}")
+            item["exercise"] = exercise
+            if kind == "markdown":
+                item["role"] = "question"
+            elif found := CHECKER.search(text):
+                item.update(role="check", checker=found["name"])
+            else:
+                item["role"] = "answer"
+            if kind == "code":
+                cell["outputs"], cell["execution_count"] = [], None
+        else:
+            item["role"] = "text"
+        items.append(item)
+    return items
+
+
+def student_copy(notebook: dict, site: str | None = None) -> dict:
+    """The student copy of a notebook (a dict as nbformat 4 stores it on disk)."""
+    cells = [item["cell"] for item in classroom_cells(notebook, site)]
+    copied = {key: copy.deepcopy(value) for key, value in notebook.items() if key != "cells"}
     copied["cells"] = cells
     return copied
 

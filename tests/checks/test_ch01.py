@@ -14,7 +14,11 @@ AUDIT = [
     number(
         checks.ch01_training_compute,
         6 * 65e9 * 1.4e12,
-        [(9.1e22, "forward and backward"), (1.82e23, "forward pass alone"), (5e20, "forward and backward.")],
+        [
+            (9.1e22, "forward and backward"),
+            (1.82e23, "forward pass alone"),
+            (5e20, "forward and backward."),
+        ],
         [
             (..., "No answer yet"),
             ([1.0, 2.0], "single number"),

@@ -26,6 +26,26 @@ def spread_gradient(dout, x):
     return np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3)
 
 
+def side_after(size, kernel, stride, padding):
+    return (size + 2 * padding - kernel) // stride + 1
+
+
+def stem_side(
+    image_size, conv_kernel, conv_stride, conv_padding, pool_kernel, pool_stride, pool_padding
+):
+    conv_side = side_after(image_size, conv_kernel, conv_stride, conv_padding)
+    return side_after(conv_side, pool_kernel, pool_stride, pool_padding)
+
+
+def receptive_field(convolutions_per_block):
+    field, jump = 1, 1
+    for convolutions in convolutions_per_block:
+        field += 2 * convolutions * jump  # 3×3 convolutions, stride 1
+        field += jump  # the 2×2 pooling
+        jump *= 2
+    return field
+
+
 AUDIT = [
     number(
         checks.ch03_output_size,
@@ -35,21 +55,23 @@ AUDIT = [
             (55, "one padding is missing"),
             (54, "both layers pad"),
             (56.5, "whole number"),
-            (28, "twice"),
+            (28, "a layer maps a side"),
         ],
+        solve=stem_side,
     ),
     number(
         checks.ch03_flatten_size,
         64 * 7 * 7,
         [
-            (50176, "articles' number"),
+            (50176, "articles' mistake"),
             (12544, "two poolings"),
             (1568, "64 output channels"),
             (49, "multiply by the 64"),
-            (2304, "pad by 1"),
+            (1600, "pad by 1"),
             (4096, "32×32"),
-            (100, "follow the shape"),
+            (100, "last feature map flattened"),
         ],
+        solve=lambda image_size: 64 * (image_size // 4) ** 2,
     ),
     function(
         checks.ch03_max_pool_backward,
@@ -58,7 +80,7 @@ AUDIT = [
             (spread_gradient, "average"),
             (lambda dout, x: spread_gradient(dout, x) / 4, "average"),
             (lambda dout, x: my_max_pool_backward(dout, -x), "wrong input"),
-            (lambda dout, x: np.zeros_like(x), "zero except at the maximum"),
+            (lambda dout, x: np.zeros_like(x), "won the maximum"),
             (cnn.max_pool2d_backward, "without lmbook.cnn"),  # the exercise forbids it
             (lambda dout, x: cnn.max_pool2d_backward(dout, x, 2), "without lmbook.cnn"),
             (wraps_the_library, "without lmbook.cnn"),
@@ -69,11 +91,18 @@ AUDIT = [
             (lambda dout, x: 1 / 0, "ZeroDivisionError"),
             (lambda dout, x: x * np.nan, "nan or inf"),
         ],
+        generic=lambda dout, x: np.zeros_like(x),
     ),
     number(
         checks.ch03_vgg_receptive_field,
         212,
-        [(32, "stride 2"), (27, "13 convolutions"), (196, "last pooling"), (224, "18 layers")],
+        [
+            (32, "stride 2"),
+            (27, "13 convolutions"),
+            (196, "last pooling"),
+            (224, "widens the view"),
+        ],
+        solve=receptive_field,
     ),
 ]
 

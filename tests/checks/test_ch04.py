@@ -46,9 +46,17 @@ def gru_cell_in_torch(params, x, h):  # another right answer: tensors, not array
 
 
 def gru_vandal(params, x, h):  # overwrites its inputs; the checker must hand over copies
+    new = my_gru_step(params, x, h)
     for value in params.values():
         value[...] = 0.0
-    return rnn.gru_cell(rnn.init_params("gru", 3, 5, seed=4), x, h)
+    x[...], h[...] = 0.0, 0.0
+    return new
+
+
+def wraps_the_library(params, x, h):
+    from lmbook.rnn import gru_cell
+
+    return gru_cell(params, x, h)
 
 
 AUDIT = [
@@ -56,18 +64,32 @@ AUDIT = [
         checks.ch04_lstm_parameters,
         sum(4 * (20 * d_in + 20 * 20 + 2 * 20) for d_in in (10, 20)),
         [
-            (5120, "second layer reads"),
+            (5120, "read the states of the layer below"),
             (5760, "two bias vectors"),
             (5600, "left out the biases"),
             (2560, "one layer"),
             (1480, "four blocks"),
-            (6000, "4 gates"),
+            (6000, "bias vectors"),
         ],
+        solve=lambda input_size, hidden_size, num_layers: sum(
+            4 * (hidden_size * d_in + hidden_size**2 + 2 * hidden_size)
+            for d_in in [input_size] + [hidden_size] * (num_layers - 1)
+        ),
     ),
     number(
         checks.ch04_vanishing_steps,
         math.ceil(math.log(1e-3) / math.log(0.9)),
-        [(65.56, "whole number"), (65, "round up"), (4, "not 0.1"), (100, "logarithms")],
+        [
+            (65.56, "whole number"),
+            (65, "round up"),
+            (3, "not (1 − s)^T"),
+            (4, "not (1 − s)^T"),
+            (100, "its T-th power"),
+        ],
+        generic=100,
+        solve=lambda singular_value, ratio: (
+            math.floor(math.log(ratio) / math.log(singular_value)) + 1
+        ),
     ),
     number(
         checks.ch04_forget_bias,
@@ -77,8 +99,9 @@ AUDIT = [
             (-4.97, "sign"),
             (0.00691, "1 - f"),
             (-0.00693, "ln f"),
-            (2.0, "f^100 = 0.5"),
+            (2.0, "f = σ(b)"),
         ],
+        solve=lambda steps, kept: math.log(kept ** (1 / steps) / (1 - kept ** (1 / steps))),
     ),
     function(
         checks.ch04_gru_step,
@@ -87,7 +110,10 @@ AUDIT = [
             (mistaken_gru_step(swap_z=True), "z weights the old state"),
             (mistaken_gru_step(reset_before=True), "after the product"),
             (mistaken_gru_step(bias_outside=True), "bias included"),
-            (lambda params, x, h: np.tanh(h @ params["W_hn"]), "weights are stored"),
+            (lambda params, x, h: np.tanh(h @ params["W_hn"]), "mixes the old state"),
+            (rnn.gru_cell, "without lmbook.rnn"),  # the exercise forbids it
+            (lambda params, x, h: rnn.gru_cell(params, x, h), "without lmbook.rnn"),
+            (wraps_the_library, "without lmbook.rnn"),
         ],
         [
             (..., "No answer yet"),
@@ -100,7 +126,8 @@ AUDIT = [
             (lambda params, x, h: {"h": h}, "not an array of numbers"),
             (lambda params, x, h: h * np.nan, "nan or inf"),
         ],
-        also_right=[rnn.gru_cell, gru_cell_in_torch, gru_vandal],
+        also_right=[gru_cell_in_torch, gru_vandal],
+        generic=lambda params, x, h: np.tanh(h @ params["W_hn"]),
     ),
 ]
 

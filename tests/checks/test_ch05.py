@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from audit import AuditTests, function, number
 
-from lmbook import checks
+from lmbook import attention, checks
 from lmbook.checks import ch05
 
 
@@ -27,7 +27,9 @@ AUDIT = [
             ),
             (lambda n: np.triu(np.ones((n, n), dtype=bool)), "see the future"),
             (lambda n: np.tril(np.ones((n, n), dtype=bool), -1), "attend to itself"),
-            (lambda n: np.ones((n, n), dtype=bool), "np.tril"),
+            (lambda n: np.ones((n, n), dtype=bool), "never the future"),
+            (lambda n: attention.causal_mask(n), "without lmbook.attention"),
+            (attention.causal_mask, "without lmbook.attention"),
         ],
         [
             (lambda n: np.tril(np.ones((n, n))), "dtype float64"),
@@ -37,6 +39,7 @@ AUDIT = [
             (lambda n: [[True] * (i + 1) for i in range(n)], "rows differ in length"),
         ],
         also_right=[lambda n: torch.tril(torch.ones(n, n, dtype=torch.bool))],
+        generic=lambda n: np.ones((n, n), dtype=bool),
     ),
     number(
         checks.ch05_attention_flops,
@@ -46,13 +49,21 @@ AUDIT = [
             (4096**2 * 128 * 2 / 2, "2 FLOPs"),
             (4 * 4096**2 * 128 + 8 * 4096 * 128**2, "projections"),
             (4 * 4096 * 128**2, "n²·d"),
-            (1e6, "multiply-add is 2 FLOPs"),
+            (1e6, "multiply-adds"),
         ],
+        solve=lambda n, d: 4 * n * n * d,
     ),
     number(
         checks.ch05_score_scale,
         1 / math.sqrt(64 * 4 * 4),
-        [(1 / 8, "variance 4"), (1 / 16, "4·4"), (1 / 1024, "standard deviation"), (32, "below 1")],
+        [
+            (1 / 8, "variance 4"),
+            (1 / 16, "4·4"),
+            (1 / 1024, "standard deviation"),
+            (32, "below 1"),
+            (0.5, "variances of its d_k products"),
+        ],
+        solve=lambda variance, d_k: 1 / (math.sqrt(d_k) * variance),
     ),
 ]
 

@@ -42,6 +42,7 @@ AUDIT = [
             ({"unh", "##app", "##iness"}, "list of strings"),
         ],
         also_right=[("unh", "##app", "##iness")],
+        generic=["un", "##happ", "##iness"],
     ),
     number(
         checks.ch06a_bert_large_parameters,
@@ -52,8 +53,15 @@ AUDIT = [
             (334_920_704, "bias"),
             (335_041_536, "2H"),
             (335_092_736, "two LayerNorms"),
-            (3e8, "24 times"),
+            (3e8, "identical layers"),
         ],
+        solve=lambda L, H, F: (
+            (30_522 + 512 + 2) * H
+            + 2 * H
+            + L * (4 * (H * H + H) + 2 * H + (H * F + F) + (F * H + H) + 2 * H)
+            + H * H
+            + H
+        ),
     ),
     function(
         checks.ch06a_mean_pool,
@@ -65,7 +73,7 @@ AUDIT = [
                 lambda s, m: torch.nn.functional.normalize(mean_pool(s, m), dim=1),
                 "before normalising",
             ),
-            (lambda s, m: s[:, 0], "sum of the mask"),
+            (lambda s, m: s[:, 0], "real tokens only"),
         ],
         [
             ("mean", "answer_3 should be a function"),
@@ -77,6 +85,7 @@ AUDIT = [
             lambda s, m: mean_pool(s, m).numpy(),
             lambda s, m: mean_pool(s, m).requires_grad_(),
         ],
+        generic=lambda s, m: s[:, 0],
     ),
 ]
 

@@ -19,8 +19,8 @@ AUDIT = [
             ((1 / 3, 1 / 2, 0.4), "swapped"),
             ((1.0, 3 / 7, 0.6), "character-level"),
             ((1.0, 2 / 3, 0.8), "partial match earns nothing"),
-            ((0.3, 0.3, 0.3), "count the exact matches"),
-            ((1.0, 1.0, 1.0), "count the exact matches"),
+            ((0.3, 0.3, 0.3), "whole entities"),
+            ((1.0, 1.0, 1.0), "whole entities"),
         ],
         [
             (None, "No answer yet"),
@@ -34,14 +34,15 @@ AUDIT = [
             torch.tensor([0.5, 0.3333, 0.4]),
             (0.5, 1 / 3, 0.4),
         ],
+        generic=(0.3, 0.3, 0.3),
     ),
     Row(
         checks.ch06c_spans_to_bio,
         BIO_GOLD,
         [
             (BIO_GOLD[:7] + ["I-ORG"] + BIO_GOLD[8:], "starts a new entity"),
-            (["O"] + BIO_GOLD[:9], "count the characters from 0"),
-            (["B-PER"] * 10, "count the characters from 0"),
+            (["O"] + BIO_GOLD[:9], "first character of each entity"),
+            (["B-PER"] * 10, "first character of each entity"),
             (["B-MISC"] + BIO_GOLD[1:], "must be one of"),
         ],
         [
@@ -52,6 +53,7 @@ AUDIT = [
             (np.array(BIO_GOLD), "list of 10 tags, got ndarray"),
         ],
         also_right=[tuple(BIO_GOLD)],
+        generic=["B-PER"] * 10,
     ),
     Row(
         checks.ch06c_bio_errors,
@@ -71,6 +73,7 @@ AUDIT = [
             (True, "whole number"),
         ],
         also_right=[np.int64(3)],
+        generic=5,
     ),
 ]
 

@@ -11,12 +11,13 @@ from audit import AuditTests, Row, number
 from lmbook import checks, generation, nn
 from lmbook.checks import ch06d
 
-PERPLEXITY_NLL = -np.mean(np.log(ch06d.CH06D_TOKEN_PROBS))
+PROBABILITIES = (0.5, 0.25, 0.1, 0.4)
+PERPLEXITY_NLL = -np.mean(np.log(PROBABILITIES))
 TOP_P_RANKED = ["the", "a", "his", "her", "my", "this"]
 TEMPERATURE_LOGITS = np.array([2.0, 1.0, 0.0])
 # The answer computed as chapter 6d does, with lmbook.generation and torch.
 TEMPERATURE_PROBS = torch.softmax(
-    generation.apply_temperature(torch.tensor(ch06d.CH06D_LOGITS), ch06d.CH06D_TEMPERATURE), -1
+    generation.apply_temperature(torch.tensor(TEMPERATURE_LOGITS), 0.5), -1
 )
 
 AUDIT = [
@@ -28,9 +29,10 @@ AUDIT = [
             (PERPLEXITY_NLL / math.log(2), "bits per token"),
             (math.exp(-PERPLEXITY_NLL), "at least 1"),
             (np.mean([2, 4, 10, 2.5]), "inverse probabilities"),
-            (1.0, "exp(-(1/N)"),
+            (1.0, "mean negative log-likelihood of the scored tokens"),
         ],
-        also_right=[float(np.prod(ch06d.CH06D_TOKEN_PROBS) ** (-1 / 4))],
+        also_right=[float(np.prod(PROBABILITIES) ** (-1 / 4))],
+        solve=lambda probabilities: math.exp(-np.mean(np.log(probabilities))),
     ),
     Row(
         checks.ch06d_top_p_survivors,
@@ -38,8 +40,8 @@ AUDIT = [
         [
             (TOP_P_RANKED[:4], "keep the token that crosses it"),
             (TOP_P_RANKED, "smallest such set"),
-            (["the", "a", "his", "her", "this"], "sort the tokens"),
-            (["the", "his"], "sort the tokens"),
+            (["the", "a", "his", "her", "this"], "smallest set of most likely tokens"),
+            (["the", "his"], "smallest set of most likely tokens"),
         ],
         [
             (None, "No answer yet"),
@@ -49,10 +51,13 @@ AUDIT = [
             (["The"], "not among the six tokens"),
         ],
         also_right=[{"my", "her", "his", "a", "the"}, ("the", "a", "his", "her", "my")],
+        generic=["the", "his"],
     ),
     Row(
         checks.ch06d_temperature_probs,
-        np.exp(TEMPERATURE_LOGITS / 0.5) / np.exp(TEMPERATURE_LOGITS / 0.5).sum(),
+        # A list: the audit's rounding test builds type(right)(numbers), which an array
+        # cannot do; the array that the solution cell computes is among also_right.
+        (np.exp(TEMPERATURE_LOGITS / 0.5) / np.exp(TEMPERATURE_LOGITS / 0.5).sum()).tolist(),
         [
             (nn.softmax(TEMPERATURE_LOGITS), "temperature 1"),
             (nn.softmax(TEMPERATURE_LOGITS * 0.5), "do not multiply"),
@@ -60,8 +65,8 @@ AUDIT = [
             (np.exp(TEMPERATURE_LOGITS / 0.5), "must sum to 1"),
             ([0.5, 0.3, 0.1], "probabilities sum to 1"),
             ([0.5, 0.5, 0.5], "probabilities sum to 1"),
-            ([0.6, 0.3, 0.1], "exp(z_i / T)"),
-            ([0.86, 0.12, 0.02], "exp(z_i / T)"),  # 0.867 rounded down
+            ([0.6, 0.3, 0.1], "divides the logits before the softmax"),
+            ([0.86, 0.12, 0.02], "divides the logits before the softmax"),  # 0.867 rounded down
         ],
         [
             (None, "No answer yet"),
@@ -70,11 +75,14 @@ AUDIT = [
             ({"the": 0.867}, "not an array of numbers"),
         ],
         also_right=[
+            np.exp(TEMPERATURE_LOGITS / 0.5) / np.exp(TEMPERATURE_LOGITS / 0.5).sum(),
             TEMPERATURE_PROBS,
             TEMPERATURE_PROBS.tolist(),
             TEMPERATURE_PROBS.numpy(),
             [0.87, 0.12, 0.02],  # two decimals, summing to 1.01
         ],
+        generic=[0.6, 0.3, 0.1],
+        solve=lambda logits, temperature: nn.softmax(np.array(logits) / temperature),
     ),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 from audit import AuditTests, Row, number
 
 from lmbook import checks
@@ -17,11 +18,18 @@ AUDIT = [
             (33_024, "3×3 positions"),
             (1153, "one filter"),
         ],
+        solve=lambda kernel, filters, in_channels: filters * (kernel * kernel * in_channels + 1),
     ),
     number(
         checks.ch07_fc1_share,
         (7 * 7 * 512 * 4096 + 4096) / 138_357_544,
-        [(0.89365, "all three"), (74.276, "percentage"), (0.01519, "flattened"), (0.5, "divide")],
+        [
+            (0.89365, "all three"),
+            (74.276, "percentage"),
+            (0.01519, "flattened"),
+            (0.5, "the share is its count over the whole network's"),
+        ],
+        solve=lambda feature_map, width, total: (np.prod(feature_map) * width + width) / total,
     ),
     Row(
         checks.ch07_caffe_pixel,
@@ -31,7 +39,7 @@ AUDIT = [
             ([0 - 123.68, 128 - 116.779, 255 - 103.939], "BGR order too"),
             ([0, 128, 255], "subtract"),
             ([2.2489, 0.2052, -1.8044], "torch-style"),
-            ([1, 2, 3], "BGR order, then subtract"),
+            ([1, 2, 3], "reorders the channels and subtracts a mean per channel"),
         ],
         [
             (None, "No answer yet"),
@@ -39,6 +47,9 @@ AUDIT = [
             ("orange", "not an array of numbers"),
             ([float("nan"), 0, 0], "nan or inf"),
         ],
+        also_right=[np.array([-103.939, 11.221, 131.32]), (-103.939, 11.221, 131.32)],
+        generic=[1, 2, 3],
+        solve=lambda pixel: [pixel[2] - 103.939, pixel[1] - 116.779, pixel[0] - 123.68],
     ),
 ]
 

@@ -19,8 +19,9 @@ from lmbook.checks.core import AnswerError
 def test_the_package_exports_the_core_and_the_checkers_only():
     """``checks.<name>`` for the notebooks: each checker, from the module of its notebook."""
     assert checks.AnswerError is AnswerError and checks.check_close is core.check_close
-    checkers = [name for name in checks.__all__ if name not in ("AnswerError", "check_close")]
-    assert len(checkers) == len(set(checkers)) == len(checks.__all__) - 2
+    helpers = ("AnswerError", "check_close", "hint")
+    checkers = [name for name in checks.__all__ if name not in helpers]
+    assert len(checkers) == len(set(checkers)) == len(checks.__all__) - len(helpers)
     for name in checkers:
         module = re.match(r"(ch\d\d[a-z]?)_\w+$", name)[1]
         assert getattr(checks, name).__module__ == f"lmbook.checks.{module}", name
@@ -36,47 +37,147 @@ def test_the_core_lists_its_public_helpers():
     )
 
 
+HINT = core.Hint("9.9", "think of the area.", "multiply the two sides.")
+
+
+@pytest.fixture(autouse=True)
+def first_tier():
+    core.forget_wrong_answers()
+    yield
+    core.forget_wrong_answers()
+
+
+# Hints in two tiers ------------------------------------------------------------------
+
+
+def test_a_first_wrong_answer_gets_the_concept_and_a_second_the_method():
+    first = core.next_hint(HINT)
+    assert "think of the area." in first and "multiply" not in first
+    assert 'checks.hint("9.9")' in first
+    second = core.next_hint(HINT)
+    assert "think of the area." in second and "Method: multiply the two sides." in second
+    assert "multiply" in core.next_hint(HINT)  # and every later one
+    core.forget_wrong_answers()
+    assert "multiply" not in core.next_hint(HINT)
+
+
+def test_tiers_are_counted_per_exercise():
+    other = core.Hint("9.8", "look at the corners.", "count them.")
+    core.next_hint(HINT)
+    assert "count them." not in core.next_hint(other)
+
+
+def test_checks_hint_prints_both_tiers(capsys):
+    checks.hint("1.1")
+    out = capsys.readouterr().out
+    assert out.startswith("Exercise 1.1. Concept: ") and "Method: " in out
+    checks.hint("6b.2")
+    assert capsys.readouterr().out.startswith("Exercise 6b.2.")
+
+
+@pytest.mark.parametrize(
+    ("exercise", "error", "text"),
+    [(1.1, TypeError, "string"), ("one", ValueError, "look like"), ("1.9", ValueError, "1.1")],
+)
+def test_checks_hint_refuses_an_unknown_exercise(exercise, error, text):
+    with pytest.raises(error, match=text):
+        checks.hint(exercise)
+
+
+def test_a_hint_needs_its_three_texts():
+    with pytest.raises(ValueError, match="concept"):
+        core.Hint("1.1", "", "method")
+    with pytest.raises(TypeError, match="Hint"):
+        core.next_hint("a hint")
+
+
+def test_a_second_case_draws_or_is_seeded_not_both():
+    assert core.SecondCase("answer_1").draw is None
+    with pytest.raises(ValueError, match="not both"):
+        core.SecondCase("answer_1", draw=lambda rng: {}, seeded=True)
+    with pytest.raises(ValueError, match="variable"):
+        core.SecondCase("answer 1")
+
+
+# uses_module: a helper that an exercise forbids --------------------------------------
+
+
+def test_uses_module_sees_every_way_of_calling_a_forbidden_module():
+    from lmbook import cnn, rnn
+
+    def through_global(dout, x):
+        return cnn.max_pool2d_backward(dout, x, 2)
+
+    def imported_inside(dout, x):
+        from lmbook.cnn import max_pool2d_backward
+
+        return max_pool2d_backward(dout, x, 2)
+
+    def module_imported_inside(dout, x):
+        import lmbook.cnn as c
+
+        return c.max_pool2d_backward(dout, x, 2)
+
+    def own_code(dout, x):
+        return np.maximum(dout, x)
+
+    for function in (through_global, imported_inside, module_imported_inside):
+        assert core.uses_module(function, cnn), function.__name__
+    assert core.uses_module(cnn.max_pool2d_backward, cnn)
+    assert not core.uses_module(own_code, cnn)
+
+    def allowed_helper(params, x, h):
+        from lmbook.rnn import sigmoid
+
+        return sigmoid(x) + rnn.sigmoid(h)
+
+    def forbidden_helper(params, x, h):
+        return rnn.gru_cell(params, x, h)
+
+    assert not core.uses_module(allowed_helper, rnn, allowed=("sigmoid",))
+    assert core.uses_module(forbidden_helper, rnn, allowed=("sigmoid",))
+    with pytest.raises(TypeError, match="module"):
+        core.uses_module(own_code, "lmbook.cnn")
+
+
 # check_close, the helper of the number checkers -----------------------------------
 
 
 def test_check_close_accepts_and_reports(capsys):
-    assert core.check_close(1.01, 1.0, name="x", unit="m", rel_tol=0.02) is None
+    assert core.check_close(1.01, 1.0, name="x", unit="m", rel_tol=0.02, hint=HINT) is None
     assert capsys.readouterr().out == "Correct: x = 1.01 m.\n"
 
 
 def test_check_close_gives_the_matching_hint():
+    mistakes = [(2.0, "forgot the square")]
     with pytest.raises(AnswerError, match="forgot the square"):
-        core.check_close(
-            2.0, 4.0, name="x", unit="m", rel_tol=0.01, hints=[(2.0, "forgot the square")]
-        )
-    with pytest.raises(AnswerError, match="Hint: Recheck each factor"):
-        core.check_close(
-            3.0, 4.0, name="x", unit="m", rel_tol=0.01, hints=[(2.0, "forgot the square")]
-        )
+        core.check_close(2.0, 4.0, name="x", unit="m", rel_tol=0.01, hint=HINT, hints=mistakes)
+    with pytest.raises(AnswerError, match="Hint: think of the area"):
+        core.check_close(3.0, 4.0, name="x", unit="m", rel_tol=0.01, hint=HINT, hints=mistakes)
 
 
 def test_check_close_says_the_direction_of_a_tenfold_slip_but_not_its_size():
     with pytest.raises(AnswerError, match="It is more than ten times too large") as caught:
-        core.check_close(1000.0, 1.0, name="x", unit="m", rel_tol=0.01)
+        core.check_close(1000.0, 1.0, name="x", unit="m", rel_tol=0.01, hint=HINT)
     assert "10^" not in str(caught.value) and "1000" not in str(caught.value).split("not right")[1]
     with pytest.raises(AnswerError, match="It is more than ten times too small"):
-        core.check_close(0.05, 1.0, name="x", unit="m", rel_tol=0.01)
+        core.check_close(0.05, 1.0, name="x", unit="m", rel_tol=0.01, hint=HINT)
     with pytest.raises(AnswerError) as caught:
-        core.check_close(2.0, 1.0, name="x", unit="m", rel_tol=0.01)
+        core.check_close(2.0, 1.0, name="x", unit="m", rel_tol=0.01, hint=HINT)
     assert "ten times" not in str(caught.value)
 
 
 def test_check_close_rejects_malformed_answers():
     with pytest.raises(AnswerError, match="No answer yet: set x to a number"):
-        core.check_close(None, 1.0, name="x", unit="m", rel_tol=0.01)
+        core.check_close(None, 1.0, name="x", unit="m", rel_tol=0.01, hint=HINT)
     with pytest.raises(AnswerError, match="single number"):
-        core.check_close(torch.ones(2), 1.0, name="x", unit="m", rel_tol=0.01)
+        core.check_close(torch.ones(2), 1.0, name="x", unit="m", rel_tol=0.01, hint=HINT)
 
 
 def test_rel_tol_must_be_sensible():
     for rel_tol in (0, 1, -0.1):
         with pytest.raises(ValueError, match="rel_tol"):
-            core.check_close(1.0, 1.0, name="x", unit="m", rel_tol=rel_tol)
+            core.check_close(1.0, 1.0, name="x", unit="m", rel_tol=rel_tol, hint=HINT)
 
 
 # as_number -------------------------------------------------------------------------

@@ -2,11 +2,19 @@
 up to and through its exercises: every cell before them succeeds, and every exercise
 cell either runs or fails as intended, with the checker's AnswerError and its message.
 
+Then, in the same kernel, each exercise is answered with its solution and graded as
+nbgrader would (``lmbook.checks.grading``): the public checker and the hidden second case,
+drawn from a seed, must both pass. So every solution is written from the answer cell's
+given values, and every checker's second case works in the chapter's own kernel.
+
 Slow (it executes every chapter once more): make test runs it as its own step,
 ``make student-check``, two notebooks at a time.
 """
 
-import execute_notebook  # scripts/, like student_copies
+import json
+
+import assignments  # scripts/, like student_copies
+import execute_notebook
 import nbformat
 import pytest
 import student_copies  # scripts/, on the path through conftest
@@ -26,11 +34,42 @@ def errors_of(cell):
     return [o for o in cell.get("outputs", []) if o["output_type"] == "error"]
 
 
+SEED = 1203
+
+
+def graded_solutions(notebook) -> list[tuple[str, str]]:
+    """Per auto-checked exercise, its solution and its checker cell with the hidden test."""
+    items = student_copies.classroom_cells(json.loads(notebook.read_text(encoding="utf-8")))
+    solutions = [item["solution"] for item in items if item["role"] == "answer"]
+    checks = [item for item in items if item["role"] == "check"]
+    assert len(solutions) == len(checks), "an exercise has an answer cell but no checker"
+    return [
+        (
+            solution,
+            "".join(check["cell"]["source"]).rstrip()
+            + "\n"
+            + assignments.hidden_test(check["checker"], SEED),
+        )
+        for solution, check in zip(solutions, checks, strict=True)
+    ]
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
 def test_student_copy_runs_up_to_its_exercises(folder, notebook):
     path = folder / notebook.name
     copy = nbformat.read(path, as_version=4)
+    graded = graded_solutions(notebook)
+    for solution, check in graded:
+        copy.cells += [nbformat.v4.new_code_cell(solution), nbformat.v4.new_code_cell(check)]
     execute_notebook.client_for(copy, folder, allow_errors=True).execute()
+    added = copy.cells[len(copy.cells) - 2 * len(graded) :]
+    copy.cells = copy.cells[: len(copy.cells) - 2 * len(graded)]
+    for solution, check in zip(added[::2], added[1::2], strict=True):
+        for cell in (solution, check):
+            assert not errors_of(cell), f"{cell.source[:80]!r}: {errors_of(cell)[0]['evalue']}"
+        printed = "".join(o.get("text", "") for o in check.outputs)
+        assert printed.startswith("Correct:"), check.source
+        assert "Hidden test passed" in printed, printed
     code = [c for c in copy.cells if c.cell_type == "code"]
     first_exercise = next(i for i, c in enumerate(code) if "exercise" in student_copies.tags(c))
     for index, cell in enumerate(code[:first_exercise]):

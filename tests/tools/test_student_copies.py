@@ -67,11 +67,18 @@ def test_no_solution_leaks_into_the_student_copy(copies, notebook):
 
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
 def test_the_student_copy_keeps_everything_else(copies, notebook):
-    full = [c for c in load(notebook)["cells"] if "solution" not in student_copies.tags(c)]
+    full = [
+        c
+        for c in load(notebook)["cells"]
+        if "solution" not in student_copies.tags(c) or c["cell_type"] == "markdown"
+    ]
     student = load(copies[0][notebook.name])["cells"]
     assert [c["id"] for c in student] == [c["id"] for c in full]
     for kept, original in zip(student[1:], full[1:], strict=True):
-        if original["cell_type"] == "markdown":
+        if "solution" in student_copies.tags(original):  # a written solution: a cell to write in
+            assert "".join(kept["source"]) == student_copies.WRITTEN_STUB
+            assert student_copies.tags(kept) == {"exercise"}
+        elif original["cell_type"] == "markdown":
             expected = student_copies.student_markdown("".join(original["source"]))
             assert "".join(kept["source"]) == expected
             assert "colab.research.google.com" not in expected, "it would open a full notebook"
@@ -95,12 +102,40 @@ def test_the_zip_holds_every_copy(copies):
             assert bundle.read(names[name]) == path.read_bytes()
 
 
-def test_links_to_other_chapters_open_their_student_copies():
+def test_links_to_other_chapters_open_their_pages_on_the_website():
+    """A relative link breaks in a notebook opened alone; the website's address does not."""
     colab = "https://colab.research.google.com/github/o/r/blob/main/notebooks"
     text = f"See [chapter 7]({colab}/07_vision.ipynb), [8]({colab}/08_scale.ipynb#top)."
-    assert student_copies.sibling_links(text) == (
-        "See [chapter 7](07_vision.ipynb), [8](08_scale.ipynb#top)."
+    site = "https://o.github.io/r/"
+    assert student_copies.sibling_links(text, site) == (
+        f"See [chapter 7]({site}notebooks/07_vision.html), [8]({site}notebooks/08_scale.html#top)."
     )
+
+
+def test_the_website_address_is_the_books_baseurl(config):
+    assert student_copies.website() == config["html"]["baseurl"].rstrip("/") + "/"
+    assert config["html"]["baseurl"].startswith("https://")
+
+
+def test_every_link_of_a_student_copy_is_absolute_or_within_the_page(copies):
+    """So that nothing breaks when one notebook is opened alone (on Colab, say)."""
+    import re
+
+    for path in copies[0].values():
+        for cell in load(path)["cells"]:
+            if cell["cell_type"] != "markdown":
+                continue
+            for target in re.findall(r"\]\(([^)\s]+)\)", "".join(cell["source"])):
+                assert target.startswith(("https://", "http://", "#")), (path.name, target)
+
+
+def test_written_solutions_become_cells_for_the_answer(copies):
+    stubs = 0
+    for path in copies[0].values():
+        text = [("".join(c["source"])) for c in load(path)["cells"]]
+        stubs += text.count(student_copies.WRITTEN_STUB)
+        assert "<summary>Solution</summary>" not in "\n".join(text), path.name
+    assert stubs >= 21  # 17 written exercises and the words of 2.1, 2.4, 6b.2 and 9.4
 
 
 def test_bad_input_is_refused(tmp_path):

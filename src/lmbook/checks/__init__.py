@@ -68,7 +68,9 @@ def hint(exercise: str) -> None:
     if not digits.isdigit():
         raise ValueError(f"exercise must look like '1.1' or '6b.2', got {exercise!r}")
     try:
-        module = importlib.import_module(f"lmbook.checks.ch{int(digits):02d}{chapter[len(digits):]}")
+        module = importlib.import_module(
+            f"lmbook.checks.ch{int(digits):02d}{chapter[len(digits) :]}"
+        )
     except ModuleNotFoundError:
         module = None
     hints = getattr(module, "HINTS", {})
@@ -76,6 +78,7 @@ def hint(exercise: str) -> None:
         known = ", ".join(sorted(hints)) or "none in that chapter"
         raise ValueError(f"no auto-checked exercise {exercise!r}; the chapter's are: {known}")
     print(hints[exercise].both())
+
 
 __all__ = [
     "AnswerError",

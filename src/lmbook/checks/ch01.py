@@ -21,8 +21,7 @@ HINTS = {
             "1.1",
             "training compute counts the operations of every parameter on every token, "
             "forward and backward.",
-            "multiply 6 · N · D, with N and D written as powers of ten "
-            "(65 billion = 6.5e10).",
+            "multiply 6 · N · D, with N and D written as powers of ten (65 billion = 6.5e10).",
         ),
         Hint(
             "1.2",
@@ -60,9 +59,7 @@ SECOND_CASES = {
 }
 
 
-def ch01_training_compute(
-    answer: object, parameters: float = 65e9, tokens: float = 1.4e12
-) -> None:
+def ch01_training_compute(answer: object, parameters: float = 65e9, tokens: float = 1.4e12) -> None:
     """Exercise 1.1: FLOPs to train ``parameters`` on ``tokens`` with C = 6·N·D."""
     expected = scaling.training_compute(parameters, tokens)
     check_close(

@@ -1,8 +1,11 @@
 """Checkers of chapter 2: the mathematics of neural networks (Exercises 2.1–2.4).
 
 Notebook: ``notebooks/02_neural_network_math.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+the notebook's checker cell passes (``answer_3``, or the function the learner
+wrote) and names that variable in its messages. The keyword arguments of a number's
+checker are the exercise's given values, with the notebook's as defaults; a function's
+checker takes the ``seed`` of its test inputs. The hidden test of
+:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -14,19 +17,72 @@ import numpy as np
 from lmbook import nn
 from lmbook.checks.core import (
     AnswerError,
+    Hint,
+    SecondCase,
     as_array,
     as_finite_array,
     as_function,
     call,
     check_close,
+    next_hint,
 )
 
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "2.1",
+            "σ' can be written in terms of σ itself, and σ(z) is computed stably by nn.sigmoid.",
+            "differentiate 1 / (1 + e^(−z)) with the chain rule, write e^(−z) / (1 + e^(−z)) "
+            "as 1 − σ(z), and compute σ(z) once before combining.",
+        ),
+        Hint(
+            "2.2",
+            "the chain rule: each gradient sums dZ times ∂Z/∂(variable) over every index "
+            "that the variable does not carry.",
+            "differentiate Z_ni = Σ_j A_nj W_ij + b_i by A_nj, by W_ij and by b_i, then write "
+            "each sum as a matrix product (or a sum over the batch) with the variable's shape.",
+        ),
+        Hint(
+            "2.3",
+            "each step multiplies the distance along a curvature direction λ by (1 − ηλ).",
+            "require |1 − ηλ| < 1 for both curvatures and keep the tighter bound on η.",
+        ),
+        Hint(
+            "2.4",
+            "with from_logits=True the loss applies a softmax to the probabilities it is given.",
+            "apply softmax to the vector (1, 0, …, 0) with one entry per class and take −log "
+            "of the first entry.",
+        ),
+    )
+}
 
-def ch02_sigmoid_derivative(answer: object) -> None:
+
+def _curvatures(rng: np.random.Generator) -> dict[str, float]:
+    """Two curvatures, a flat one (0.1 to 1.5) and a steep one (2 to 20, not 4), in either order."""
+    flat = float(rng.integers(1, 16)) / 10
+    steep = float(rng.choice([2, 3, 5, 6, 8, 10, 12, 16, 20]))
+    first, second = (flat, steep) if rng.integers(2) else (steep, flat)
+    return {"curvature_1": first, "curvature_2": second}
+
+
+SECOND_CASES = {
+    "ch02_sigmoid_derivative": SecondCase("sigmoid_derivative", seeded=True),
+    "ch02_linear_backward": SecondCase("linear_backward", seeded=True),
+    "ch02_max_learning_rate": SecondCase("answer_3", draw=_curvatures),
+    "ch02_softmax_as_logits_loss": SecondCase(
+        "answer_4",
+        draw=lambda rng: {"classes": int(rng.choice([2, 3, 4, 5, 20, 26, 50, 100, 1000]))},
+    ),
+}
+
+
+def ch02_sigmoid_derivative(answer: object, seed: int = 1) -> None:
     """Exercise 2.1: a function that returns σ'(z) elementwise for a NumPy array z."""
     signature = "sigmoid_derivative(z)"
     function = as_function(answer, "sigmoid_derivative", signature)
-    z = np.concatenate([[-800.0, -100.0], np.linspace(-30.0, 30.0, 241), [100.0, 800.0]])
+    rng = np.random.default_rng(seed)
+    z = np.concatenate([[-800.0, -100.0], np.sort(rng.uniform(-30, 30, 241)), [100.0, 800.0]])
     with np.errstate(all="ignore"):
         got = as_array(call(function, signature, z.copy()), f"{signature}", z.shape)
     sigma = nn.sigmoid(z)
@@ -48,16 +104,15 @@ def ch02_sigmoid_derivative(answer: object) -> None:
             raise AnswerError(f"Not quite: {advice}")
     worst = float(z[np.argmax(np.abs(got - expected))])
     raise AnswerError(
-        f"Not quite: the largest error is at z = {worst:g}. Hint: write e^(−z) in terms of "
-        "σ(z) and 1 − σ(z)."
+        f"Not quite: the largest error is at z = {worst:g}. {next_hint(HINTS['2.1'])}"
     )
 
 
-def ch02_linear_backward(answer: object) -> None:
+def ch02_linear_backward(answer: object, seed: int = 2) -> None:
     """Exercise 2.2: ``linear_backward(dZ, A, W) -> (dA, dW, db)`` for Z = A @ W.T + b."""
     signature = "linear_backward(dZ, A, W)"
     function = as_function(answer, "linear_backward", signature)
-    rng = np.random.default_rng(2)
+    rng = np.random.default_rng(seed)
     batch, inputs, outputs = 5, 4, 3
     a, w = rng.standard_normal((batch, inputs)), rng.standard_normal((outputs, inputs))
     dz = rng.standard_normal((batch, outputs))
@@ -82,54 +137,58 @@ def ch02_linear_backward(answer: object) -> None:
                 raise AnswerError(
                     "db: dZ already holds the 1/batch of the mean loss; sum, do not average."
                 )
-            raise AnswerError(f"{key} has the right shape but wrong values. Hint: {hints[key]}")
+            raise AnswerError(
+                f"Not quite: {key} has the right shape but wrong values: {hints[key]} "
+                f"{next_hint(HINTS['2.2'])}"
+            )
     print("Correct: all three gradients match, shapes included.")
 
 
-def ch02_max_learning_rate(answer: object) -> None:
-    """Exercise 2.3: the largest stable gradient-descent step for curvatures 0.5 and 4."""
+def ch02_max_learning_rate(
+    answer: object, curvature_1: float = 0.5, curvature_2: float = 4.0
+) -> None:
+    """Exercise 2.3: the largest stable gradient-descent step for two curvatures."""
+    steep, flat = max(curvature_1, curvature_2), min(curvature_1, curvature_2)
     check_close(
         answer,
-        2.0 / 4.0,
+        2.0 / steep,
         name="answer_3",
         unit="(learning rate)",
         rel_tol=0.01,
+        hint=HINTS["2.3"],
         hints=[
-            (2.0 / 0.5, "the flat direction allows that, but the steep one diverges long before."),
+            (2.0 / flat, "the flat direction allows that, but the steep one diverges long before."),
             (
-                1.0 / 4.0,
+                1.0 / steep,
                 "η = 1/λ reaches the minimum of the steep direction in one step; "
                 "stability ends where |1 − ηλ| reaches 1.",
             ),
             (
-                2.0 / 4.5,
+                2.0 / (steep + flat),
                 "that step converges fastest overall; the question asks where it stops converging.",
             ),
-            (2.0 / 2.25, "use the largest curvature, not the average."),
+            (4.0 / (steep + flat), "use the largest curvature, not the average."),
         ],
-        default_hint="each direction is multiplied by (1 − ηλ) per step; require |1 − ηλ| < 1 "
-        "for both curvatures.",
     )
 
 
-def ch02_softmax_as_logits_loss(answer: object) -> None:
-    """Exercise 2.4: the loss of a perfect one-hot prediction misread as logits, 10 classes."""
-    expected = math.log(math.e + 9.0) - 1.0
+def ch02_softmax_as_logits_loss(answer: object, classes: int = 10) -> None:
+    """Exercise 2.4: the loss of a perfect one-hot prediction misread as logits."""
+    expected = math.log(math.e + classes - 1) - 1.0
     check_close(
         answer,
         expected,
         name="answer_4",
         unit="nats",
         rel_tol=0.005,
+        hint=HINTS["2.4"],
         hints=[
             (
                 0.0,
                 "that is the loss if the probabilities were read as probabilities; "
                 "from_logits=True applies a second softmax to them.",
             ),
-            (math.log(10.0), "close: the second softmax is nearly, but not exactly, uniform."),
-            (math.log(math.e + 9.0), "subtract the logit of the true class, which is 1."),
+            (math.log(classes), "close: the second softmax is nearly, but not exactly, uniform."),
+            (math.log(math.e + classes - 1), "subtract the logit of the true class, which is 1."),
         ],
-        default_hint="apply softmax to the vector (1, 0, …, 0) of length 10 and take −log of "
-        "the first entry.",
     )

@@ -2,7 +2,10 @@
 
 Notebook: ``notebooks/03_convolutional_networks.ipynb``. Each checker takes the variable that
 the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+wrote) and names that variable in its messages. The keyword arguments of a number's
+checker are the exercise's given values, with the notebook's as defaults; a function's
+checker takes the ``seed`` of its test inputs. The hidden test of
+:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -10,88 +13,221 @@ from __future__ import annotations
 import numpy as np
 
 from lmbook import cnn
-from lmbook.checks.core import AnswerError, as_finite_array, as_function, call, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_finite_array,
+    as_function,
+    call,
+    check_close,
+    next_hint,
+    uses_module,
+)
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "3.1",
+            "a layer maps a side of H pixels to ⌊(H + 2P − K) / S⌋ + 1, and the pooling reads "
+            "the convolution's output.",
+            "apply the formula twice: first with the convolution's K, S and P to the image, "
+            "then with the pooling's to the result, rounding down each time.",
+        ),
+        Hint(
+            "3.2",
+            "fc1 reads the last feature map flattened: its channels times its height times "
+            "its width.",
+            "follow the shape: the 3×3 convolutions with padding 1 keep H and W, each 2×2 "
+            "pooling halves them, and the last map has the channels of conv2.",
+        ),
+        Hint(
+            "3.3",
+            "max pooling passes each window's gradient to the input that won the maximum, "
+            "and nothing to the others.",
+            "reshape x to (N, C, H/2, 2, W/2, 2), mark where each window equals its maximum "
+            "over axes 3 and 5, multiply that mask by dout with axes added at 3 and 5, and "
+            "reshape back to x's shape.",
+        ),
+        Hint(
+            "3.4",
+            "each layer widens the view by (kernel − 1) times the product of the strides "
+            "of the layers before it.",
+            "list the layers in order, every convolution (K = 3, S = 1) and every pooling "
+            "(K = 2, S = 2); start from 1 and, layer by layer, add (K − 1)·J, where J is the "
+            "product of the strides before that layer.",
+        ),
+    )
+}
 
 
-def _resnet_stem(conv_padding: int = 3, pool_padding: int = 1, pool: bool = True) -> int:
-    size = cnn.output_size(224, 7, stride=2, padding=conv_padding)
-    return cnn.output_size(size, 3, stride=2, padding=pool_padding) if pool else size
+def _stem_values(rng: np.random.Generator) -> dict[str, int]:
+    """Another image size, and another convolution and pooling of a CNN's first layers."""
+    conv_kernel, conv_stride, conv_padding = [(7, 2, 3), (5, 2, 2), (3, 2, 1), (3, 1, 1)][
+        rng.integers(4)
+    ]
+    pool_kernel, pool_stride, pool_padding = [(3, 2, 1), (2, 2, 0), (3, 2, 0)][rng.integers(3)]
+    return {
+        "image_size": int(rng.choice([128, 160, 192, 256, 288, 320, 384, 448, 512])),
+        "conv_kernel": conv_kernel,
+        "conv_stride": conv_stride,
+        "conv_padding": conv_padding,
+        "pool_kernel": pool_kernel,
+        "pool_stride": pool_stride,
+        "pool_padding": pool_padding,
+    }
 
 
-def ch03_output_size(answer: object) -> None:
-    """Exercise 3.1: side of the feature map after ResNet's stem on a 224×224 image."""
+def _blocks(rng: np.random.Generator) -> dict[str, tuple[int, ...]]:
+    """Another VGG-like stack: three to five blocks of one to four convolutions."""
+    while True:
+        blocks = tuple(int(n) for n in rng.integers(1, 5, size=int(rng.integers(3, 6))))
+        if abs(_receptive_field(blocks) - _receptive_field((2, 2, 3, 3, 3))) > 8:
+            return {"convolutions_per_block": blocks}
+
+
+SECOND_CASES = {
+    "ch03_output_size": SecondCase("answer_1", draw=_stem_values),
+    "ch03_flatten_size": SecondCase(
+        "answer_2",
+        draw=lambda rng: {"image_size": int(rng.choice([16, 20, 24, 32, 36, 40, 48, 56, 64]))},
+    ),
+    "ch03_max_pool_backward": SecondCase("my_max_pool_backward", seeded=True),
+    "ch03_vgg_receptive_field": SecondCase("answer_4", draw=_blocks),
+}
+
+
+def ch03_output_size(
+    answer: object,
+    image_size: int = 224,
+    conv_kernel: int = 7,
+    conv_stride: int = 2,
+    conv_padding: int = 3,
+    pool_kernel: int = 3,
+    pool_stride: int = 2,
+    pool_padding: int = 1,
+) -> None:
+    """Exercise 3.1: side of the feature map after a convolution and a pooling (ResNet's stem)."""
+
+    def stem(conv_padding: int = conv_padding, pool_padding: int = pool_padding) -> int:
+        size = cnn.output_size(image_size, conv_kernel, stride=conv_stride, padding=conv_padding)
+        return cnn.output_size(size, pool_kernel, stride=pool_stride, padding=pool_padding)
+
+    after_conv = cnn.output_size(image_size, conv_kernel, stride=conv_stride, padding=conv_padding)
+    unrounded = (after_conv + 2 * pool_padding - pool_kernel) / pool_stride + 1
     check_close(
         answer,
-        _resnet_stem(),
+        stem(),
         name="answer_1",
         unit="pixels",
         rel_tol=1e-6,
+        hint=HINTS["3.1"],
         hints=[
-            (_resnet_stem(pool=False), "that is after the convolution; the max pool follows."),
+            (after_conv, "that is after the convolution; the max pool follows."),
             (
-                _resnet_stem(pool_padding=0),
-                "one padding is missing: the convolution pads by 3 and the pooling by 1.",
+                stem(pool_padding=0),
+                f"one padding is missing: the convolution pads by {conv_padding} and the "
+                f"pooling by {pool_padding}.",
             ),
-            (_resnet_stem(0, 0), "both layers pad: 3 for the convolution, 1 for the pooling."),
-            (56.5, "the output size is a whole number: the formula takes the floor."),
+            (
+                stem(0, 0),
+                f"both layers pad: {conv_padding} for the convolution, {pool_padding} for "
+                "the pooling.",
+            ),
+            (unrounded, "the output size is a whole number: the formula takes the floor."),
         ],
-        default_hint="apply ⌊(H + 2P − K) / S⌋ + 1 twice: first with K = 7, S = 2, P = 3, "
-        "then with K = 3, S = 2, P = 1.",
     )
 
 
-def ch03_flatten_size(answer: object) -> None:
-    """Exercise 3.2: in_features of fc1 in the articles' CNN for 1×28×28 inputs."""
+def _flattened(image_size: int, padding: int = 1, poolings: int = 2, channels: int = 64) -> int:
+    """in_features of the articles' fc1: two 3×3 convolutions, each followed by 2×2 pooling."""
+    side = image_size
+    for layer in range(2):
+        side = cnn.output_size(side, 3, stride=1, padding=padding)
+        if layer < poolings:
+            side = cnn.output_size(side, 2, stride=2)
+    return channels * side * side
+
+
+def ch03_flatten_size(answer: object, image_size: int = 28) -> None:
+    """Exercise 3.2: in_features of fc1 in the articles' CNN for 1×image_size×image_size inputs."""
+    hints = [
+        (
+            _flattened(image_size, poolings=0),
+            "that keeps the image's height and width, the articles' mistake; each of the two "
+            "poolings halves H and W.",
+        ),
+        (
+            _flattened(image_size, poolings=1),
+            "there are two poolings, each halving the height and the width.",
+        ),
+        (_flattened(image_size, channels=32), "the last convolution has 64 output channels."),
+        (
+            _flattened(image_size, channels=1),
+            "multiply by the 64 channels of the last feature map.",
+        ),
+        (
+            _flattened(image_size, padding=0),
+            "the convolutions pad by 1, so each keeps the height and width it is given.",
+        ),
+    ]
+    if image_size != 32:
+        hints.append(
+            (
+                _flattened(32),
+                f"that is for the 32×32 inputs of section 3.8; here the images are "
+                f"{image_size}×{image_size}.",
+            )
+        )
     check_close(
         answer,
-        64 * 7 * 7,
+        _flattened(image_size),
         name="answer_2",
         unit="features",
         rel_tol=1e-6,
-        hints=[
-            (
-                64 * 28 * 28,
-                "that is the articles' number; each of the two poolings halves H and W.",
-            ),
-            (64 * 14 * 14, "there are two poolings, each halving the height and the width."),
-            (32 * 7 * 7, "the last convolution has 64 output channels."),
-            (7 * 7, "multiply by the 64 channels of the last feature map."),
-            (64 * 6 * 6, "the convolutions pad by 1, so they keep 28×28 and 14×14."),
-            (64 * 8 * 8, "that is for 32×32 inputs; here the images are 28×28."),
-        ],
-        default_hint="follow the shape: the 3×3 convolutions with padding 1 keep H and W, "
-        "each 2×2 pooling halves them, and the channels of the last map multiply H·W.",
+        hint=HINTS["3.2"],
+        hints=hints,
     )
 
 
-def _uses_lmbook_cnn(function: object) -> bool:
-    """Whether ``function`` is, or names, lmbook.cnn or one of its functions."""
-    if getattr(function, "__module__", None) == cnn.__name__:
-        return True
-    code, names = getattr(function, "__code__", None), set()
-    codes = [code] if code is not None else []
-    while codes:  # the function's own names and those of functions defined inside it
+def _code_names(function: object) -> set[str]:
+    """The names the code of ``function`` and of the functions defined in it refers to."""
+    code = getattr(function, "__code__", None)
+    codes, names = ([code] if code is not None else []), set()
+    while codes:
         current = codes.pop()
         names |= set(current.co_names)
         codes += [const for const in current.co_consts if hasattr(const, "co_names")]
-    known = getattr(function, "__globals__", {})
-    for name in names:
-        value = known.get(name)
-        if value is cnn or getattr(value, "__module__", None) == cnn.__name__:
-            return True
-    return bool(names & {"max_pool2d_backward", "cnn"})
+    return names
 
 
-def ch03_max_pool_backward(answer: object) -> None:
+def _uses_cnn(function: object) -> bool:
+    """Whether ``function`` uses lmbook.cnn: :func:`uses_module`, or an import inside it.
+
+    ``uses_module`` looks names up in the function's globals, so it misses
+    ``from lmbook.cnn import max_pool2d_backward`` written inside the function.
+    """
+    names = _code_names(function)
+    imported = cnn.__name__ in names or {"lmbook", "cnn"} <= names
+    own = {
+        name
+        for name, value in vars(cnn).items()
+        if getattr(value, "__module__", "") == cnn.__name__
+    }
+    return uses_module(function, cnn) or (imported and bool(names & own))
+
+
+def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
     """Exercise 3.3: ``my_max_pool_backward(dout, x) -> dx`` for 2×2 windows, stride 2."""
     signature = "my_max_pool_backward(dout, x)"
     function = as_function(answer, "my_max_pool_backward", signature)
-    if _uses_lmbook_cnn(function):
+    if _uses_cnn(function):
         raise AnswerError(
             "Not yet: the exercise asks for your own NumPy code, without lmbook.cnn. "
             "Write the backward pass with array operations on x and dout."
         )
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(seed)
     x = rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)  # distinct: no ties
     dout = rng.standard_normal((2, 3, 3, 4))
     got = as_finite_array(call(function, signature, dout.copy(), x.copy()), signature, x.shape)
@@ -111,39 +247,49 @@ def ch03_max_pool_backward(answer: object) -> None:
             "find the arg-max of each 2×2 window of x, per example and channel."
         )
     raise AnswerError(
-        "Not quite. Hint: dx has x's shape and is zero except at the maximum of each 2×2 "
-        "window, where it holds that window's entry of dout."
+        f"Not quite: dx is not the gradient of the pooling. {next_hint(HINTS['3.3'])}"
     )
 
 
-def _vgg16_receptive_field(pool_stride: int = 2, convs: tuple[int, ...] = (2, 2, 3, 3, 3)) -> int:
+def _receptive_field(
+    convolutions_per_block: tuple[int, ...], pool_stride: int = 2, last_pool: bool = True
+) -> int:
     kernels, strides = [], []
-    for count in convs:
+    for count in convolutions_per_block:
         kernels += [3] * count + [2]
         strides += [1] * count + [pool_stride]
+    if not last_pool:
+        kernels, strides = kernels[:-1], strides[:-1]
     return cnn.receptive_field(kernels, strides)
 
 
-def ch03_vgg_receptive_field(answer: object) -> None:
+def ch03_vgg_receptive_field(
+    answer: object, convolutions_per_block: tuple[int, ...] = (2, 2, 3, 3, 3)
+) -> None:
     """Exercise 3.4: the receptive field of one output of VGG16's last pooling layer."""
+    blocks = tuple(convolutions_per_block)
+    convolutions = sum(blocks)
     check_close(
         answer,
-        _vgg16_receptive_field(),
+        _receptive_field(blocks),
         name="answer_4",
         unit="pixels",
         rel_tol=1e-6,
+        hint=HINTS["3.4"],
         hints=[
             (
-                _vgg16_receptive_field(pool_stride=1),
+                _receptive_field(blocks, pool_stride=1),
                 "the poolings have stride 2: every layer after one steps over twice as many "
                 "input pixels.",
             ),
-            (1 + 13 * 2, "that counts the 13 convolutions only; the poolings widen the view too."),
             (
-                _vgg16_receptive_field() - 16,
+                1 + convolutions * 2,
+                f"that counts the {convolutions} convolutions only; the poolings widen the "
+                "view too.",
+            ),
+            (
+                _receptive_field(blocks, last_pool=False),
                 "count the last pooling layer too: its 2×2 window adds one more step.",
             ),
         ],
-        default_hint="each of the 18 layers widens the view by (kernel − 1) times the "
-        "product of the strides of the layers before it.",
     )

@@ -2,7 +2,10 @@
 
 Notebook: ``notebooks/04_recurrent_networks.ipynb``. Each checker takes the variable that
 the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+wrote) and names that variable in its messages. The keyword arguments of a number's
+checker are the exercise's given values, with the notebook's as defaults; a function's
+checker takes the ``seed`` of its test inputs. The hidden test of
+:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -12,85 +15,211 @@ import math
 import numpy as np
 
 from lmbook import rnn
-from lmbook.checks.core import AnswerError, as_array, as_function, call, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_array,
+    as_function,
+    as_number,
+    call,
+    check_close,
+    next_hint,
+    uses_module,
+)
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "4.1",
+            "each gate of each layer has an input matrix, a recurrent matrix and PyTorch's "
+            "bias vectors, and a stacked layer reads the states of the layer below.",
+            "count, for each layer, 4 gates × (hidden·input + hidden·hidden + 2·hidden), with "
+            "input = input_size for the first layer and hidden_size for the others, and add "
+            "the layers.",
+        ),
+        Hint(
+            "4.2",
+            "the bound shrinks the gradient by at most the largest singular value at each "
+            "step, so after T steps by its T-th power.",
+            "take logarithms of s^T < ratio; log(s) is negative, which flips the inequality, "
+            "and T is the next whole number above the quotient.",
+        ),
+        Hint(
+            "4.3",
+            "the cell keeps f^T of its content, and the gate is f = σ(b).",
+            "first solve f^T = kept for f, then invert f = σ(b) = 1 / (1 + e^(−b)): "
+            "b = ln(f / (1 − f)).",
+        ),
+        Hint(
+            "4.4",
+            "a GRU step mixes the old state and a candidate with the update gate z; the "
+            "reset gate r scales the recurrent part of the candidate.",
+            "weights are stored as (out, in), so multiply x @ W.T; compute r and z with "
+            "sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ (h W_hn^T + b_hn)), then "
+            "h' = (1 − z) ⊙ n + z ⊙ h.",
+        ),
+    )
+}
 
 
-def _lstm_parameters(n: int, inputs: tuple[int, ...], gates: int = 4, biases: int = 2) -> int:
+def _lstm_parameters(
+    input_size: int, hidden_size: int, num_layers: int, gates: int = 4, biases: int = 2
+) -> int:
+    inputs = [input_size] + [hidden_size] * (num_layers - 1)
+    n = hidden_size
     return sum(gates * (n * d + n * n + biases * n) for d in inputs)
 
 
-def ch04_lstm_parameters(answer: object) -> None:
-    """Exercise 4.1: parameters of ``torch.nn.LSTM(10, 20, num_layers=2)``."""
+def _lstm_shape(rng: np.random.Generator) -> dict[str, int]:
+    """Another LSTM: sizes a person would choose, one to four layers."""
+    while True:
+        values = {
+            "input_size": int(rng.choice([8, 16, 32, 50, 64, 100, 128, 300])),
+            "hidden_size": int(rng.choice([16, 32, 64, 100, 128, 256, 512])),
+            "num_layers": int(rng.integers(1, 5)),
+        }
+        if _lstm_parameters(**values) != _lstm_parameters(10, 20, 2):
+            return values
+
+
+def _steps(singular_value: float, ratio: float) -> int:
+    """The smallest whole T with singular_value**T < ratio."""
+    return math.floor(math.log(ratio) / math.log(singular_value)) + 1
+
+
+def _decay(rng: np.random.Generator) -> dict[str, float]:
+    """Another singular value below 1 and fraction, away from a whole-number boundary."""
+    while True:
+        singular_value = float(rng.integers(60, 100)) / 100
+        ratio = 10.0 ** -int(rng.integers(2, 7))
+        quotient = math.log(ratio) / math.log(singular_value)
+        if abs(quotient - round(quotient)) > 0.05 and _steps(singular_value, ratio) != 66:
+            return {"singular_value": singular_value, "ratio": ratio}
+
+
+def _forget_bias(steps: float, kept: float) -> float:
+    gate = kept ** (1 / steps)
+    return math.log(gate / (1 - gate))
+
+
+def _memory(rng: np.random.Generator) -> dict[str, float]:
+    """Another number of steps and fraction kept, with a bias clearly not the public one."""
+    while True:
+        values = {
+            "steps": int(rng.choice([10, 20, 50, 200, 500, 1000])),
+            "kept": float(rng.choice([0.1, 0.25, 0.5, 0.75, 0.9])),
+        }
+        if abs(_forget_bias(**values) / _forget_bias(100, 0.5) - 1) > 0.05:
+            return values
+
+
+SECOND_CASES = {
+    "ch04_lstm_parameters": SecondCase("answer_1", draw=_lstm_shape),
+    "ch04_vanishing_steps": SecondCase("answer_2", draw=_decay),
+    "ch04_forget_bias": SecondCase("answer_3", draw=_memory),
+    "ch04_gru_step": SecondCase("my_gru_step", seeded=True),
+}
+
+
+def ch04_lstm_parameters(
+    answer: object, input_size: int = 10, hidden_size: int = 20, num_layers: int = 2
+) -> None:
+    """Exercise 4.1: parameters of ``torch.nn.LSTM(input_size, hidden_size, num_layers)``."""
+    shape = (input_size, hidden_size, num_layers)
+    hints = [
+        (
+            _lstm_parameters(input_size, hidden_size, 1) * num_layers,
+            "the layers after the first read the states of the layer below, so their input "
+            "size is hidden_size, not input_size.",
+        ),
+        (
+            _lstm_parameters(*shape, biases=1),
+            "PyTorch keeps two bias vectors, bias_ih and bias_hh, for every gate.",
+        ),
+        (
+            _lstm_parameters(*shape, biases=0),
+            "you left out the biases; PyTorch has two bias vectors for every gate.",
+        ),
+        (
+            _lstm_parameters(*shape, gates=1),
+            "an LSTM has four blocks of weights, one for each of the gates i, f, g and o.",
+        ),
+    ]
+    if num_layers > 1:
+        hints.append(
+            (
+                _lstm_parameters(input_size, hidden_size, 1),
+                f"that is one layer; num_layers={num_layers} stacks more.",
+            )
+        )
     check_close(
         answer,
-        _lstm_parameters(20, (10, 20)),
+        _lstm_parameters(*shape),
         name="answer_1",
         unit="parameters",
         rel_tol=1e-6,
-        hints=[
-            (
-                _lstm_parameters(20, (10, 10)),
-                "the second layer reads the first layer's states, so its input size is "
-                "hidden_size, not input_size.",
-            ),
-            (
-                _lstm_parameters(20, (10, 20), biases=1),
-                "PyTorch keeps two bias vectors, bias_ih and bias_hh, for every gate.",
-            ),
-            (
-                _lstm_parameters(20, (10, 20), biases=0),
-                "you left out the biases; PyTorch has two bias vectors for every gate.",
-            ),
-            (_lstm_parameters(20, (10,)), "that is one layer; num_layers=2 stacks a second."),
-            (
-                _lstm_parameters(20, (10, 20), gates=1),
-                "an LSTM has four blocks of weights, one for each of the gates i, f, g and o.",
-            ),
-        ],
-        default_hint="count, for each layer, 4 gates × (hidden·input + hidden·hidden + 2·hidden).",
+        hint=HINTS["4.1"],
+        hints=hints,
     )
 
 
-def ch04_vanishing_steps(answer: object) -> None:
-    """Exercise 4.2: smallest whole T with 0.9**T below 1e-3."""
-    exact = math.log(1e-3) / math.log(0.9)
+def ch04_vanishing_steps(answer: object, singular_value: float = 0.9, ratio: float = 1e-3) -> None:
+    """Exercise 4.2: smallest whole T with singular_value**T below ratio."""
+    value = as_number(answer, "answer_2", "steps")
+    if not value.is_integer():
+        raise AnswerError(
+            f"Not quite: answer_2 = {value:.4g} steps is not a whole number. Hint: a number "
+            f"of steps is a whole number: round so that {singular_value:g}^T is below {ratio:g}."
+        )
+    quotient = math.log(ratio) / math.log(singular_value)
+    hints = [
+        (
+            math.ceil(quotient) - 1,
+            f"{singular_value:g}^T at that T is still above {ratio:g}: round up, not down.",
+        )
+    ]
+    if singular_value != 0.5:  # (1 − s)^T, the complement's power, is a typical slip
+        slip = round(math.log(ratio) / math.log(1 - singular_value), 9)
+        for steps in {math.floor(slip), math.ceil(slip), math.floor(slip) + 1}:
+            hints.append(
+                (
+                    steps,
+                    "the bound is s^T, the largest singular value to the power T, not (1 − s)^T.",
+                )
+            )
     check_close(
-        answer,
-        math.ceil(exact),
+        value,
+        _steps(singular_value, ratio),
         name="answer_2",
         unit="steps",
-        rel_tol=0.005,
-        hints=[
-            (exact, "a number of steps is a whole number: round so that 0.9^T is below 1e-3."),
-            (math.floor(exact), "0.9^T at that T is still above 1e-3: round up, not down."),
-            (3.0, "the bound is 0.9^T, the largest singular value to the power T, not 0.1^T."),
-            (4.0, "the bound is 0.9^T, the largest singular value to the power T, not 0.1^T."),
-        ],
-        default_hint="take logarithms of 0.9^T < 1e-3; log(0.9) is negative, which flips "
-        "the inequality.",
+        rel_tol=1e-9,
+        hint=HINTS["4.2"],
+        hints=hints,
     )
 
 
-def ch04_forget_bias(answer: object) -> None:
-    """Exercise 4.3: the forget-gate bias b with sigmoid(b)**100 = 0.5."""
-    gate = 0.5 ** (1 / 100)
+def ch04_forget_bias(answer: object, steps: float = 100, kept: float = 0.5) -> None:
+    """Exercise 4.3: the forget-gate bias b with sigmoid(b)**steps = kept."""
+    gate = kept ** (1 / steps)
     check_close(
         answer,
-        math.log(gate / (1 - gate)),
+        _forget_bias(steps, kept),
         name="answer_3",
         unit="(no unit)",
         rel_tol=0.01,
+        hint=HINTS["4.3"],
         hints=[
             (
                 gate,
                 "that is the gate value f; the question asks for the bias b with σ(b) = f, "
                 "so invert the sigmoid.",
             ),
-            (-math.log(gate / (1 - gate)), "check the sign: a gate near 1 needs a large bias."),
+            (-_forget_bias(steps, kept), "check the sign: a gate near 1 needs a large bias."),
             (1 - gate, "that is 1 - f; invert the sigmoid: b = ln(f / (1 - f))."),
             (math.log(gate), "that is ln f; the inverse of the sigmoid is ln(f / (1 - f))."),
         ],
-        default_hint="first solve f^100 = 0.5 for f, then invert f = σ(b) = 1 / (1 + e^(-b)).",
     )
 
 
@@ -115,12 +244,44 @@ def _gru_variant(params, x, h, *, swap_z=False, reset_before=False, bias_outside
     return (1 - z) * candidate + z * h
 
 
-def ch04_gru_step(answer: object) -> None:
+def _code_names(function: object) -> set[str]:
+    """The names the code of ``function`` and of the functions defined in it refers to."""
+    code = getattr(function, "__code__", None)
+    codes, names = ([code] if code is not None else []), set()
+    while codes:
+        current = codes.pop()
+        names |= set(current.co_names)
+        codes += [const for const in current.co_consts if hasattr(const, "co_names")]
+    return names
+
+
+def _uses_rnn(function: object) -> bool:
+    """Whether ``function`` uses lmbook.rnn beyond rnn.sigmoid, imported inside it or not.
+
+    :func:`uses_module` looks names up in the function's globals, so it misses
+    ``from lmbook.rnn import gru_cell`` written inside the function.
+    """
+    names = _code_names(function)
+    imported = rnn.__name__ in names or {"lmbook", "rnn"} <= names
+    own = {
+        name
+        for name, value in vars(rnn).items()
+        if getattr(value, "__module__", "") == rnn.__name__
+    }
+    return uses_module(function, rnn, allowed=("sigmoid",)) or (imported and bool(names & own))
+
+
+def ch04_gru_step(answer: object, seed: int = 4) -> None:
     """Exercise 4.4: a function ``(params, x, h) -> new h`` computing one GRU step."""
     signature = "my_gru_step(params, x, h)"
     function = as_function(answer, "my_gru_step", signature)
-    rng = np.random.default_rng(4)
-    params = rnn.init_params("gru", 3, 5, seed=4)
+    if _uses_rnn(function):
+        raise AnswerError(
+            "Not yet: the exercise asks for your own NumPy code, without lmbook.rnn "
+            "(rnn.sigmoid is allowed). Write the gates and the candidate from the equations."
+        )
+    rng = np.random.default_rng(seed)
+    params = rnn.init_params("gru", 3, 5, seed=seed)
     x, h = rng.standard_normal((2, 3)), rng.uniform(-1, 1, (2, 5))
     returned = call(  # copies: the learner's function may write into its inputs
         function,
@@ -156,7 +317,5 @@ def ch04_gru_step(answer: object) -> None:
         if np.allclose(result, _gru_variant(params, x, h, **switches), rtol=0, atol=1e-10):
             raise AnswerError(f"Not quite. Hint: {hint}")
     raise AnswerError(
-        "Not quite: the new states differ from a GRU step. Hint: weights are stored as "
-        "(out, in), so multiply x @ W.T; check each gate's weights and biases against the "
-        "equations of section 4.5."
+        f"Not quite: the new states differ from a GRU step. {next_hint(HINTS['4.4'])}"
     )

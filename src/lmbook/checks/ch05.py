@@ -1,8 +1,11 @@
 """Checkers of chapter 5: attention and Transformers (Exercises 5.1–5.3).
 
 Notebook: ``notebooks/05_attention_and_transformers.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+the notebook's checker cell passes (``answer_2``, or the function the learner
+wrote) and names that variable in its messages. Its keyword arguments are the
+exercise's given values (or, for a function, the seed of its test inputs), with the
+notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
+others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -12,14 +15,80 @@ import math
 import numpy as np
 
 from lmbook import attention
-from lmbook.checks.core import AnswerError, as_function, call, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_function,
+    call,
+    check_close,
+    next_hint,
+    uses_module,
+)
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "5.1",
+            "query i may attend to keys 0..i: itself and the past, never the future.",
+            "row i of the mask is query i and column j is key j, so keep the entries on and "
+            "below the diagonal: np.tril of an (n, n) array of ones, with dtype=bool.",
+        ),
+        Hint(
+            "5.2",
+            "a matrix product (a×b)(b×c) computes a·c dot products of length b, each b "
+            "multiply-adds.",
+            "QKᵀ is an (n×d)(d×n) product and AV an (n×n)(n×d) one; count each at 2 FLOPs "
+            "per multiply-add, and add the two.",
+        ),
+        Hint(
+            "5.3",
+            "the variance of q·k adds up the variances of its d_k products q_i·k_i.",
+            "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); multiply "
+            "the scores by one over the standard deviation of q·k.",
+        ),
+    )
+}
 
 
-def ch05_causal_mask(answer: object) -> None:
-    """Exercise 5.1: ``my_causal_mask(n)``, a boolean (n, n) mask, True where query i sees key j."""
+def _draw_attention_flops(rng: np.random.Generator) -> dict[str, object]:
+    """Another sequence length and width for Exercise 5.2, its answer far from the public one."""
+    while True:
+        n, d = 256 * int(rng.integers(2, 33)), 64 * int(rng.integers(1, 5))
+        if not math.isclose(n * n * d, 4096 * 4096 * 128, rel_tol=0.1):
+            return {"n": n, "d": d}
+
+
+def _draw_score_scale(rng: np.random.Generator) -> dict[str, object]:
+    """Another variance and key width for Exercise 5.3, its answer far from the public one."""
+    while True:
+        variance, d_k = float(rng.integers(2, 10)), int(rng.choice([16, 32, 64, 128, 256]))
+        if not math.isclose(math.sqrt(d_k) * variance, math.sqrt(64) * 4.0, rel_tol=0.1):
+            return {"variance": variance, "d_k": d_k}
+
+
+SECOND_CASES = {
+    "ch05_causal_mask": SecondCase("my_causal_mask", seeded=True),
+    "ch05_attention_flops": SecondCase("answer_2", draw=_draw_attention_flops),
+    "ch05_score_scale": SecondCase("answer_3", draw=_draw_score_scale),
+}
+
+
+def ch05_causal_mask(answer: object, seed: int = 5) -> None:
+    """Exercise 5.1: ``my_causal_mask(n)``, a boolean (n, n) mask, True where query i sees key j.
+
+    It is tried on three sizes drawn from ``seed``, then on n = 2 and n = 1.
+    """
     signature = "my_causal_mask(n)"
     function = as_function(answer, "my_causal_mask", signature)
-    for n in (5, 2, 9, 1):
+    if uses_module(function, attention):
+        raise AnswerError(
+            "Not yet: the exercise asks for your own NumPy code, without lmbook.attention. "
+            "Build the mask from an array of ones."
+        )
+    sizes = [int(n) for n in np.random.default_rng(seed).integers(3, 17, size=3)] + [2, 1]
+    for n in sizes:
         got = call(function, signature, n)
         try:
             got = np.asarray(got) if got is not None else None
@@ -54,15 +123,12 @@ def ch05_causal_mask(answer: object) -> None:
             )
         if np.array_equal(got, np.tril(np.ones((n, n), dtype=bool), -1)):
             raise AnswerError("Not quite: a token may attend to itself; keep the diagonal.")
-        raise AnswerError(
-            f"Not quite (n = {n}). Hint: np.tril keeps the entries on and below the diagonal."
-        )
+        raise AnswerError(f"Not quite (n = {n}). {next_hint(HINTS['5.1'])}")
     print("Correct: query i attends to keys 0..i, for every n tried.")
 
 
-def ch05_attention_flops(answer: object) -> None:
-    """Exercise 5.2: FLOPs of QKᵀ and of the weighted sum of V for n = 4,096, d = 128."""
-    n, d = 4096, 128
+def ch05_attention_flops(answer: object, n: int = 4096, d: int = 128) -> None:
+    """Exercise 5.2: FLOPs of QKᵀ and of the weighted sum of V for ``n`` tokens of width ``d``."""
     cost = attention.attention_cost(n, d)
     check_close(
         answer,
@@ -70,32 +136,34 @@ def ch05_attention_flops(answer: object) -> None:
         name="answer_2",
         unit="FLOPs",
         rel_tol=0.01,
+        hint=HINTS["5.2"],
         hints=[
             (cost["score_flops"], "that is QKᵀ alone; the weights then multiply V, as much again."),
-            (n * n * d * 2 / 2, "count a multiply-add as 2 FLOPs, and add the product with V."),
+            (n * n * d, "count a multiply-add as 2 FLOPs, and add the product with V."),
             (cost["total_flops"], "the question leaves out the projections W_q, W_k, W_v, W_o."),
             (4 * n * d * d, "the cost that grows as n² comes from the n×n score matrix: n²·d."),
         ],
-        default_hint="QKᵀ is an (n×d)(d×n) product: n² outputs of d multiply-adds each; the "
-        "weighted sum is an (n×n)(n×d) product; a multiply-add is 2 FLOPs.",
     )
 
 
-def ch05_score_scale(answer: object) -> None:
-    """Exercise 5.3: the score scale for unit variance when q and k entries have variance 4."""
-    d_k, variance = 64, 4.0
+def ch05_score_scale(answer: object, variance: float = 4.0, d_k: int = 64) -> None:
+    """Exercise 5.3: the score scale for unit variance when q and k entries have ``variance``."""
     check_close(
         answer,
         1 / math.sqrt(d_k * variance**2),
         name="answer_3",
         unit="(a factor)",
         rel_tol=0.01,
+        hint=HINTS["5.3"],
         hints=[
             (
                 1 / math.sqrt(d_k),
-                "that is right for unit-variance entries; here each has variance 4.",
+                f"that is right for unit-variance entries; here each has variance {variance:g}.",
             ),
-            (1 / math.sqrt(d_k * variance), "each product q_i·k_i has variance 4·4, not 4."),
+            (
+                1 / math.sqrt(d_k * variance),
+                f"each product q_i·k_i has variance {variance:g}·{variance:g}, not {variance:g}.",
+            ),
             (
                 1 / (d_k * variance**2),
                 "scale by one over the standard deviation, not the variance.",
@@ -105,6 +173,4 @@ def ch05_score_scale(answer: object) -> None:
                 "divide by the standard deviation: the factor is below 1.",
             ),
         ],
-        default_hint="Var(q·k) = d_k · Var(q_i) · Var(k_i) for independent zero-mean entries; "
-        "multiply the scores by 1/std.",
     )

@@ -2,14 +2,26 @@
 
 Notebook: ``notebooks/06a_encoders_and_embeddings.ipynb``. Each checker takes the variable that
 the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+wrote) and names that variable in its messages. Its keyword arguments are the
+exercise's given values (or, for a function, the seed of its test inputs), with the
+notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
+others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lmbook.checks.core import AnswerError, as_finite_array, as_function, call, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_finite_array,
+    as_function,
+    call,
+    check_close,
+    next_hint,
+)
 
 WORDPIECE_EXERCISE_VOCAB = (
     "un",
@@ -24,6 +36,56 @@ WORDPIECE_EXERCISE_VOCAB = (
     "##y",
     "##i",
 )
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "6a.1",
+            "WordPiece is greedy: at each step it takes the longest vocabulary piece that "
+            "matches, even if a shorter one would lead to longer pieces later.",
+            "start at the first character and find the longest prefix of the word that is in "
+            "the vocabulary; then continue from where it ended with the ## pieces, the longest "
+            "first, until the word is used up.",
+        ),
+        Hint(
+            "6a.2",
+            "a BertModel is its embedding tables, L identical layers and the pooler; every "
+            "linear layer has a bias and every LayerNorm a scale and a shift.",
+            "add the embeddings ((vocabulary + positions + segment types) × H, and a "
+            "LayerNorm), L times one layer (four H×H projections, an H→F→H feed-forward "
+            "network, two LayerNorms) and the pooler (one H×H linear layer); the number of "
+            "heads does not change the count.",
+        ),
+        Hint(
+            "6a.3",
+            "a masked mean averages over the real tokens only: padding counts neither in the "
+            "sum nor in the number of tokens.",
+            "multiply the states by the mask (with a trailing axis), sum over the length axis, "
+            "and divide by the sum of the mask over the same axis.",
+        ),
+    )
+}
+
+
+def _draw_bert_shape(rng: np.random.Generator) -> dict[str, object]:
+    """Another BERT's L, H and F for Exercise 6a.2 (F a multiple of H), not BERT-large's."""
+    while True:
+        hidden = 64 * int(rng.integers(4, 33))
+        values = {
+            "L": int(rng.integers(2, 49)),
+            "H": hidden,
+            "F": hidden * int(rng.integers(2, 5)),
+        }
+        if values != {"L": 24, "H": 1024, "F": 4096}:
+            return values
+
+
+SECOND_CASES = {
+    "ch06a_wordpiece": SecondCase("answer_1"),  # worked by hand: no second case
+    "ch06a_bert_large_parameters": SecondCase("answer_2", draw=_draw_bert_shape),
+    "ch06a_mean_pool": SecondCase("answer_3", seeded=True),
+}
 
 
 def ch06a_wordpiece(answer: object) -> None:
@@ -54,60 +116,67 @@ def ch06a_wordpiece(answer: object) -> None:
     if any(p not in vocab for p in pieces):
         raise AnswerError("Not quite: every piece must be an entry of the given vocabulary.")
     raise AnswerError(
-        "Not quite: that is a valid split, but not WordPiece's. Hint: at each step take the "
-        "longest vocabulary piece that matches, even if a shorter one would lead to "
-        "longer pieces later."
+        "Not quite: that is a valid split into vocabulary pieces, but not WordPiece's. "
+        + next_hint(HINTS["6a.1"])
     )
 
 
-def ch06a_bert_large_parameters(answer: object) -> None:
-    """Exercise 6a.2: the parameters of BERT-large's BertModel, pooler included."""
+def ch06a_bert_large_parameters(answer: object, L: int = 24, H: int = 1024, F: int = 4096) -> None:
+    """Exercise 6a.2: the parameters of a BertModel with L layers, width H, feed-forward F.
+
+    The vocabulary (30,522 entries), the 512 positions and the 2 segment types are
+    BERT's; the pooler is included.
+    """
     from lmbook import text
 
     config = {
         "vocab_size": 30_522,
-        "hidden_size": 1024,
-        "num_hidden_layers": 24,
-        "intermediate_size": 4096,
+        "hidden_size": H,
+        "num_hidden_layers": L,
+        "intermediate_size": F,
         "max_position_embeddings": 512,
         "type_vocab_size": 2,
     }
     counts = text.bert_parameter_counts(config)
-    h, f, layers = 1024, 4096, 24
     check_close(
         answer,
         counts["total"],
         name="answer_2",
         unit="parameters",
         rel_tol=1e-7,
+        hint=HINTS["6a.2"],
         hints=[
             (counts["total"] - counts["pooler"], "the question includes the pooler."),
             (counts["total"] - counts["embeddings"], "add the embedding tables."),
             (
-                counts["total"] - layers * (4 * h + f + h),
+                counts["total"] - L * (4 * H + F + H),
                 "each linear layer has a bias vector too.",
             ),
-            (counts["total"] - (2 * layers + 1) * 2 * h, "each LayerNorm has 2H parameters."),
-            (counts["total"] - layers * 2 * h, "each layer has two LayerNorms."),
+            (counts["total"] - (2 * L + 1) * 2 * H, "each LayerNorm has 2H parameters."),
+            (counts["total"] - L * 2 * H, "each layer has two LayerNorms."),
         ],
-        default_hint="add the embeddings, 24 times one layer (attention, feed-forward, two "
-        "LayerNorms) and the pooler; the number of heads does not change the count.",
     )
 
 
-def ch06a_mean_pool(answer: object) -> None:
-    """Exercise 6a.3: a function pool(states, mask) that returns the masked mean."""
+def ch06a_mean_pool(answer: object, seed: int = 6) -> None:
+    """Exercise 6a.3: a function pool(states, mask) that returns the masked mean.
+
+    It is tried on a batch of three sequences drawn from ``seed``: one without padding,
+    one with some, and one with a single real token.
+    """
     import torch
 
     from lmbook import text
 
     signature = "answer_3(states, mask)"
     function = as_function(answer, "answer_3", signature)
-    generator = torch.Generator().manual_seed(6)
-    states = torch.randn(3, 5, 4, generator=generator)
-    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]])
+    rng = np.random.default_rng(seed)
+    length, hidden = int(rng.integers(4, 9)), int(rng.integers(3, 7))
+    states = torch.from_numpy(rng.standard_normal((3, length, hidden)).astype(np.float32))
+    real = [length, int(rng.integers(2, length)), 1]  # tokens before the padding
+    mask = torch.tensor([[int(i < r) for i in range(length)] for r in real])
     result = call(function, signature, states.clone(), mask.clone())
-    got = as_finite_array(result, signature, (3, 4))
+    got = as_finite_array(result, signature, (3, hidden))
     expected = text.mean_pool(states, mask).numpy()
     if np.allclose(got, expected, atol=1e-5):
         print("Correct: the mean over real tokens, padding left out.")
@@ -116,14 +185,11 @@ def ch06a_mean_pool(answer: object) -> None:
         raise AnswerError(
             "Not quite: your mean counts the padding. Hint: weight each token by its mask."
         )
-    if np.allclose(got, (states * mask[..., None]).sum(1).numpy() / 5, atol=1e-5):
+    if np.allclose(got, (states * mask[..., None]).sum(1).numpy() / length, atol=1e-5):
         raise AnswerError(
             "Not quite: you leave the padding out of the sum but divide by the full length. "
             "Hint: divide by the number of real tokens of each sequence."
         )
     if np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4):
         raise AnswerError("Not quite: the exercise asks for the mean before normalising.")
-    raise AnswerError(
-        "Not quite. Hint: multiply the states by the mask (with a trailing axis), sum over the "
-        "length axis, and divide by the sum of the mask."
-    )
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6a.3'])}")

@@ -1,64 +1,133 @@
 """Checkers of notebook 6b, chapter 6 part 2: fine-tuning a classifier (Exercises 6b.1–6b.2).
 
 Notebook: ``notebooks/06b_fine_tuning_a_classifier.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+the notebook's checker cell passes (``answer_1``) and names that variable in its
+messages. Its keyword arguments are the exercise's given values, with the notebook's
+as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with others
+(``SECOND_CASES``).
 """
 
 from __future__ import annotations
 
 import math
 
-from lmbook.checks.core import check_close
+import numpy as np
 
-MINILM_LAYER_PARAMETERS = 4 * (384 * 384 + 384) + (384 * 1536 + 1536) + (1536 * 384 + 384) + 4 * 384
+from lmbook.checks.core import Hint, SecondCase, check_close
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "6b.1",
+            "only the trained layers and the new head count, and every trained layer has the "
+            "same parameters, biases and LayerNorms included.",
+            "write one layer's count (four H×H projections with biases, an H→F→H feed-forward "
+            "network with biases, two LayerNorms of 2H each), check two layers plus the head "
+            "against the printed count, then take as many layers as train and add the head "
+            "(H × 2 weights and 2 biases).",
+        ),
+        Hint(
+            "6b.2",
+            "a 95% interval reaches 1.96 standard errors either side of the measured accuracy.",
+            "the standard error of a proportion p measured on n examples is sqrt(p(1 − p)/n); "
+            "multiply it by 1.96 and give the result as a fraction.",
+        ),
+    )
+}
 
 
-def ch06b_trainable_parameters(answer: object) -> None:
-    """Exercise 6b.1: trainable parameters when the top 3 layers of MiniLM and the head train.
+def _layer(H: int, F: int) -> int:
+    """Parameters of one encoder layer of width H and feed-forward width F."""
+    return 4 * (H * H + H) + (H * F + F) + (F * H + H) + 4 * H
 
-    The training cell prints the count for the top two layers, so the learner can check
-    a formula for one layer against it without being shown this answer.
+
+def _draw_trained_layers(rng: np.random.Generator) -> dict[str, object]:
+    """Another width, feed-forward width and number of trained layers for Exercise 6b.1.
+
+    The layers are not 2 (the printed count) nor 6 (the whole encoder), whose hints
+    would then be the right answer.
     """
-    head = 384 * 2 + 2
+    public = 3 * _layer(384, 1536)
+    while True:
+        hidden = 64 * int(rng.integers(2, 17))
+        values = {
+            "H": hidden,
+            "F": hidden * int(rng.integers(2, 5)),
+            "layers": int(rng.choice([1, 3, 4, 5])),
+        }
+        if not math.isclose(values["layers"] * _layer(hidden, values["F"]), public, rel_tol=0.1):
+            return values
+
+
+def _draw_accuracy(rng: np.random.Generator) -> dict[str, object]:
+    """Another accuracy and test-set size for Exercise 6b.2, its margin far from the public one."""
+    public = 1.96 * math.sqrt(0.84 * 0.16 / 1000)
+    while True:
+        accuracy, n = int(rng.integers(60, 98)) / 100, 100 * int(rng.integers(2, 51))
+        if not math.isclose(1.96 * math.sqrt(accuracy * (1 - accuracy) / n), public, rel_tol=0.1):
+            return {"accuracy": accuracy, "n": n}
+
+
+SECOND_CASES = {
+    "ch06b_trainable_parameters": SecondCase("answer_1", draw=_draw_trained_layers),
+    "ch06b_accuracy_margin": SecondCase("answer_2", draw=_draw_accuracy),
+}
+
+
+def ch06b_trainable_parameters(
+    answer: object,
+    H: int = 384,
+    F: int = 1536,
+    layers: int = 3,
+) -> None:
+    """Exercise 6b.1: trainable parameters when the top ``layers`` layers and the head train.
+
+    ``H`` and ``F`` are the encoder's widths (MiniLM's by default). The training cell
+    prints the count for the top two layers, so the learner can check a formula for one
+    layer against it without being shown this answer.
+    """
+    layer, head = _layer(H, F), H * 2 + 2
     check_close(
         answer,
-        3 * MINILM_LAYER_PARAMETERS + head,
+        layers * layer + head,
         name="answer_1",
         unit="parameters",
         rel_tol=1e-9,
+        hint=HINTS["6b.1"],
         hints=[
             (
-                2 * MINILM_LAYER_PARAMETERS + head,
-                "that is the CPU recipe's count, two layers; this question trains three.",
+                2 * layer + head,
+                "that is the CPU recipe's count, for two layers; count the layers this "
+                "question trains.",
             ),
-            (3 * MINILM_LAYER_PARAMETERS, "the new head trains too: 384 × 2 weights and 2 biases."),
-            (6 * MINILM_LAYER_PARAMETERS + head, "only the top three of the six layers train."),
+            (layers * layer, f"the new head trains too: {H} × 2 weights and 2 biases."),
+            (6 * layer + head, "only the top layers train, not all six."),
             (
-                3 * (MINILM_LAYER_PARAMETERS - 4 * 384) + head,
-                "each layer has two LayerNorms, each with a scale and a shift of 384 numbers.",
+                layers * (layer - 4 * H) + head,
+                f"each layer has two LayerNorms, each with a scale and a shift of {H} numbers.",
             ),
         ],
-        default_hint="one MiniLM layer has four 384×384 projections with biases, a "
-        "384→1536→384 feed-forward network with biases, and two LayerNorms.",
     )
 
 
-def ch06b_accuracy_margin(answer: object) -> None:
-    """Exercise 6b.2: the half-width of a 95% normal interval for 84% accuracy on 1,000 tests."""
-    p, n = 0.84, 1000
-    standard_error = math.sqrt(p * (1 - p) / n)
+def ch06b_accuracy_margin(answer: object, accuracy: float = 0.84, n: int = 1000) -> None:
+    """Exercise 6b.2: the half-width of a 95% normal interval for ``accuracy`` on ``n`` tests."""
+    standard_error = math.sqrt(accuracy * (1 - accuracy) / n)
     check_close(  # 2.5%: the two significant figures the exercise asks for, or 2 for 1.96
         answer,
         1.96 * standard_error,
         name="answer_2",
         unit="(a fraction)",
         rel_tol=0.025,
+        hint=HINTS["6b.2"],
         hints=[
             (standard_error, "that is one standard error; a 95% interval spans 1.96 of them."),
-            (1.96 * p * (1 - p) / n, "take the square root of p(1 − p)/n."),
-            (1.96 * math.sqrt(p * (1 - p) / 100), "the test set has 1,000 snippets."),
+            (1.96 * accuracy * (1 - accuracy) / n, "take the square root of p(1 − p)/n."),
+            (
+                1.96 * math.sqrt(accuracy * (1 - accuracy) / (n / 10)),
+                f"divide p(1 − p) by the number of test snippets, n = {n:,}.",
+            ),
             (100 * 1.96 * standard_error, "give a fraction, not percentage points."),
         ],
-        default_hint="the standard error of a proportion is sqrt(p(1 − p)/n).",
     )

@@ -1,8 +1,9 @@
 """Checkers of notebook 6c, chapter 6 part 3: named entity recognition (Exercises 6c.1–6c.3).
 
 Notebook: ``notebooks/06c_named_entity_recognition.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+the notebook's checker cell passes (``answer_1``) and names that variable in its
+messages. The three exercises are worked by hand on the tags they show, so they have no
+second case (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import numbers
 
 import numpy as np
 
-from lmbook.checks.core import AnswerError, as_finite_array
+from lmbook.checks.core import AnswerError, Hint, SecondCase, as_finite_array, next_hint
 
 # Exercise 6c.1: 李鹏在北京会见新华社记者, gold PER 李鹏, LOC 北京, ORG 新华社.
 CH06C_GOLD = [
@@ -33,6 +34,39 @@ CH06C_PRED = ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O", "O", "O", "O",
 CH06C_SPANS = [(0, 3, "PER"), (5, 7, "LOC"), (7, 10, "ORG")]
 # Exercise 6c.3: a tagger's raw output.
 CH06C_RAW = ["I-PER", "I-PER", "O", "B-LOC", "I-ORG", "O", "I-LOC", "I-LOC", "B-PER", "I-PER"]
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "6c.1",
+            "entity-level scores count whole entities: a predicted entity is right only when "
+            "its start, end and type all match a gold one.",
+            "list the gold entities and the predicted ones as (start, end, type), count the "
+            "exact matches, divide them by each list's length for precision and recall, and "
+            "take the harmonic mean of the two for F1.",
+        ),
+        Hint(
+            "6c.2",
+            "BIO tags the first character of each entity B-, its other characters I-, and "
+            "every character outside an entity O.",
+            "count the characters from 0 with each span's end exclusive, and tag the spans "
+            "one by one; the characters no span covers get O.",
+        ),
+        Hint(
+            "6c.3",
+            "an I-X tag is valid only where it continues an entity of the same type X.",
+            "go left to right; an I-X is an error unless the tag just before it is B-X or I-X "
+            "with the same X. The first tag has nothing before it.",
+        ),
+    )
+}
+
+SECOND_CASES = {  # worked by hand: no second case
+    "ch06c_entity_scores": SecondCase("answer_1"),
+    "ch06c_spans_to_bio": SecondCase("answer_2"),
+    "ch06c_bio_errors": SecondCase("answer_3"),
+}
 
 
 def ch06c_entity_scores(answer: object) -> None:
@@ -69,10 +103,7 @@ def ch06c_entity_scores(answer: object) -> None:
             "Not quite: the predicted LOC covers 北 only, while the gold LOC is 北京. "
             "A partial match earns nothing at the entity level."
         )
-    raise AnswerError(
-        "Not quite. Hint: list the gold entities and the predicted ones as (start, end, type), "
-        "count the exact matches, then divide by each list's length."
-    )
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.1'])}")
 
 
 def ch06c_spans_to_bio(answer: object) -> None:
@@ -96,10 +127,7 @@ def ch06c_spans_to_bio(answer: object) -> None:
             "Not quite: 新 starts a new entity right after the place 香港. Without a B- "
             "there, how would a reader know where the place ends?"
         )
-    raise AnswerError(
-        "Not quite. Hint: count the characters from 0 (end is exclusive); the first "
-        "character of each entity gets B-, the others I-, everything else O."
-    )
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.2'])}")
 
 
 def ch06c_bio_errors(answer: object) -> None:
@@ -116,8 +144,5 @@ def ch06c_bio_errors(answer: object) -> None:
         return
     if int(answer) == sum(tag.startswith("I-") for tag in CH06C_RAW):
         raise AnswerError("Not quite: an I- tag after B- or I- of the same type is fine.")
-    hint = "too many" if int(answer) > expected else "too few"
-    raise AnswerError(
-        f"Not quite ({hint}). Hint: go left to right; an I-X is an error unless the tag just "
-        "before it is B-X or I-X with the same X. The first tag has nothing before it."
-    )
+    direction = "too many" if int(answer) > expected else "too few"
+    raise AnswerError(f"Not quite ({direction}). {next_hint(HINTS['6c.3'])}")

@@ -1,8 +1,10 @@
 """Checkers of notebook 6d, chapter 6 part 4: text generation (Exercises 6d.1–6d.3).
 
 Notebook: ``notebooks/06d_text_generation.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages.
+the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
+keyword arguments are the exercise's given values, with the notebook's as defaults:
+the hidden test of :mod:`lmbook.checks.grading` calls it with others
+(``SECOND_CASES``). Exercise 6d.2 is worked by hand and has no second case.
 """
 
 from __future__ import annotations
@@ -12,16 +14,84 @@ import math
 import numpy as np
 
 from lmbook import nn
-from lmbook.checks.core import AnswerError, as_finite_array, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_finite_array,
+    check_close,
+    next_hint,
+)
 
-CH06D_TOKEN_PROBS = (0.5, 0.25, 0.1, 0.4)  # Exercise 6d.1
 CH06D_NEXT_TOKENS = {"the": 0.42, "a": 0.25, "his": 0.13, "her": 0.09, "my": 0.06, "this": 0.05}
-CH06D_LOGITS, CH06D_TEMPERATURE = (2.0, 1.0, 0.0), 0.5  # Exercise 6d.3
+
+HINTS = {
+    hint.exercise: hint
+    for hint in (
+        Hint(
+            "6d.1",
+            "perplexity is the exponential of the mean negative log-likelihood of the "
+            "scored tokens.",
+            "take the natural log of each probability, average over the tokens, change "
+            "the sign and exponentiate: exp(-(1/N) Σ log p), N the number of scored tokens.",
+        ),
+        Hint(
+            "6d.2",
+            "top-p (nucleus) filtering keeps the smallest set of most likely tokens whose "
+            "probabilities add up to at least p.",
+            "sort the tokens by probability, most likely first, and add up their "
+            "probabilities one by one; keep every token up to and including the one with "
+            "which the running total first reaches p.",
+        ),
+        Hint(
+            "6d.3",
+            "the temperature T divides the logits before the softmax turns them into "
+            "probabilities.",
+            "compute z_i / T for each logit z_i, then p_i = exp(z_i / T) / Σ_j exp(z_j / T).",
+        ),
+    )
+}
 
 
-def ch06d_perplexity_from_probs(answer: object) -> None:
-    """Exercise 6d.1: the perplexity of four tokens given probabilities 0.5, 0.25, 0.1, 0.4."""
-    p = np.array(CH06D_TOKEN_PROBS)
+def _perplexity(probabilities) -> float:
+    return math.exp(-np.mean(np.log(probabilities)))
+
+
+def _draw_probabilities(rng: np.random.Generator) -> dict[str, object]:
+    """Three to six probabilities in steps of 0.05, with a perplexity unlike 6d.1's."""
+    public = _perplexity((0.5, 0.25, 0.1, 0.4))
+    while True:
+        steps = rng.integers(1, 20, size=int(rng.integers(3, 7)))
+        probabilities = tuple(round(float(step) / 20, 2) for step in steps)
+        if abs(_perplexity(probabilities) / public - 1) > 0.05:
+            return {"probabilities": probabilities}
+
+
+def _draw_logits(rng: np.random.Generator) -> dict[str, object]:
+    """Three logits in steps of 0.5 and a temperature other than 1, unlike 6d.3's answer."""
+    public = nn.softmax(np.array([2.0, 1.0, 0.0]) / 0.5)
+    while True:
+        logits = tuple(float(step) / 2 for step in rng.integers(-6, 9, size=3))
+        temperature = float(rng.integers(1, 9)) / 4  # 0.25 to 2
+        if temperature == 1.0:
+            continue
+        expected = nn.softmax(np.array(logits) / temperature)
+        if np.abs(expected - public).max() > 0.05:
+            return {"logits": logits, "temperature": temperature}
+
+
+SECOND_CASES = {
+    "ch06d_perplexity_from_probs": SecondCase("answer_1", draw=_draw_probabilities),
+    "ch06d_top_p_survivors": SecondCase("answer_2"),
+    "ch06d_temperature_probs": SecondCase("answer_3", draw=_draw_logits),
+}
+
+
+def ch06d_perplexity_from_probs(
+    answer: object, probabilities: tuple[float, ...] = (0.5, 0.25, 0.1, 0.4)
+) -> None:
+    """Exercise 6d.1: the perplexity of tokens given ``probabilities`` (0.5, 0.25, 0.1, 0.4)."""
+    p = np.array(probabilities, dtype=float)
     nll = -np.log(p).mean()
     check_close(
         answer,
@@ -29,6 +99,7 @@ def ch06d_perplexity_from_probs(answer: object) -> None:
         name="answer_1",
         unit="(a perplexity)",
         rel_tol=0.005,
+        hint=HINTS["6d.1"],
         hints=[
             (nll, "that is the mean negative log-likelihood in nats; perplexity is its exp."),
             (nll / math.log(2), "that is the cross-entropy in bits per token; raise 2 to it."),
@@ -36,7 +107,6 @@ def ch06d_perplexity_from_probs(answer: object) -> None:
             ((1 / p).mean(), "average the log-probabilities, not the inverse probabilities."),
             (math.exp(-np.log(p).sum()), "take the mean over the tokens, not the sum."),
         ],
-        default_hint="perplexity = exp(-(1/N) Σ log p(token)), N the number of scored tokens.",
     )
 
 
@@ -68,37 +138,50 @@ def ch06d_top_p_survivors(answer: object) -> None:
     mass = sum(CH06D_NEXT_TOKENS[t] for t in got)
     if got < expected and got == set(ranked[: len(got)]):
         hint = (
-            f"your tokens hold {mass:.2f} of the probability, less than p = 0.9; the nucleus is "
-            "the smallest set whose mass reaches p, so keep the token that crosses it."
+            f"Hint: your tokens hold {mass:.2f} of the probability, less than p = 0.9; the "
+            "nucleus is the smallest set whose mass reaches p, so keep the token that crosses it."
         )
     elif got > expected and got == set(ranked[: len(got)]):
-        hint = "the nucleus is the smallest such set: stop adding tokens once the mass reaches p."
+        hint = (
+            "Hint: the nucleus is the smallest such set: stop adding tokens once the mass "
+            "reaches p."
+        )
     else:
-        hint = "sort the tokens by probability and keep the most likely ones, in that order."
-    raise AnswerError(f"Not quite: {hint}")
+        hint = next_hint(HINTS["6d.2"])
+    raise AnswerError(f"Not quite. {hint}")
 
 
-def ch06d_temperature_probs(answer: object) -> None:
-    """Exercise 6d.3: softmax of the logits (2, 1, 0) at temperature 0.5."""
+def ch06d_temperature_probs(
+    answer: object,
+    logits: tuple[float, ...] = (2.0, 1.0, 0.0),
+    temperature: float = 0.5,
+) -> None:
+    """Exercise 6d.3: softmax of the ``logits`` (2, 1, 0) at ``temperature`` 0.5."""
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_3 to three probabilities and run the cell.")
-    got = as_finite_array(answer, "answer_3", (3,))
-    logits = np.array(CH06D_LOGITS)
-    expected = nn.softmax(logits / CH06D_TEMPERATURE)
+        raise AnswerError(
+            "No answer yet: set answer_3 to the probabilities, one per logit, and run the cell."
+        )
+    z = np.array(logits, dtype=float)
+    got = as_finite_array(answer, "answer_3", z.shape)
+    expected = nn.softmax(z / temperature)
     if np.allclose(got, expected, rtol=0, atol=0.005 + 1e-9):  # two decimals, as asked
-        print(f"Correct: {np.round(expected, 3).tolist()}; the top token gains at T < 1.")
+        effect = "the top token gains at T < 1" if temperature < 1 else "T > 1 flattens them"
+        print(f"Correct: {np.round(expected, 3).tolist()}; {effect}.")
         return
     mistakes = [
-        (nn.softmax(logits), "that is the softmax at temperature 1; divide the logits by T first."),
-        (nn.softmax(logits * CH06D_TEMPERATURE), "divide the logits by T = 0.5, do not multiply."),
-        (logits / CH06D_TEMPERATURE, "turn the scaled logits into probabilities with a softmax."),
-        (np.exp(logits / CH06D_TEMPERATURE), "normalise: the three probabilities must sum to 1."),
+        (nn.softmax(z), "that is the softmax at temperature 1; divide the logits by T first."),
+        (
+            nn.softmax(z * temperature),
+            f"divide the logits by T = {temperature:g}, do not multiply.",
+        ),
+        (z / temperature, "turn the scaled logits into probabilities with a softmax."),
+        (np.exp(z / temperature), "normalise: the probabilities must sum to 1."),
     ]
     for wrong, hint in mistakes:
         if np.allclose(got, wrong, atol=2e-3):
-            raise AnswerError(f"Not quite: {hint}")
+            raise AnswerError(f"Not quite. Hint: {hint}")
     if not np.isclose(got.sum(), 1, atol=2e-3):
         raise AnswerError(
             f"Not quite: your numbers sum to {got.sum():.3f}; probabilities sum to 1."
         )
-    raise AnswerError("Not quite. Hint: p_i = exp(z_i / T) / Σ_j exp(z_j / T).")
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6d.3'])}")

@@ -22,6 +22,7 @@ learner's variable (``name``) and says what was expected.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
 from collections.abc import Callable, Iterable
@@ -181,14 +182,21 @@ def uses_module(function: object, module: ModuleType, allowed: Iterable[str] = (
         current = codes.pop()
         names |= set(current.co_names)
         codes += [const for const in current.co_consts if hasattr(const, "co_names")]
-    known = getattr(function, "__globals__", {})
+    known = dict(getattr(function, "__globals__", {}))
+    if code is not None and getattr(function, "__closure__", None):
+        for name, cell in zip(code.co_freevars, function.__closure__, strict=True):
+            with contextlib.suppress(ValueError):  # an empty cell
+                known[name] = cell.cell_contents
+        names |= set(code.co_freevars)
+    parent, _, short = module.__name__.rpartition(".")
+    # Imported inside the function: ``import lmbook.cnn``, ``from lmbook import cnn``.
+    imported = module.__name__ in names or (parent in names and short in names)
     for name in names:
         value = known.get(name)
-        if value is module and (names & own) - allowed:  # module.<function>, not allowed
-            return True
         if getattr(value, "__module__", None) == module.__name__ and name not in allowed:
             return True
-    return False
+        imported = imported or value is module
+    return imported and bool((names & own) - allowed)  # one of its functions, not allowed
 
 
 def _size(value: object) -> int | None:

@@ -60,14 +60,14 @@ CHAPTERS = (
 )
 
 
-def _assigned_names(tree: ast.Module) -> set[str]:
-    """The names a cell binds at its top level (assignments, defs, imports)."""
+def _assigned_names(statements: list[ast.stmt]) -> set[str]:
+    """The names a cell binds in its own scope (assignments, defs, imports, loops, ifs)."""
     names = set()
-    for node in tree.body:
+    for node in statements:
         targets = []
         if isinstance(node, ast.Assign):
             targets = node.targets
-        elif isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        elif isinstance(node, (ast.AnnAssign, ast.AugAssign, ast.For, ast.AsyncFor)):
             targets = [node.target]
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
@@ -75,6 +75,11 @@ def _assigned_names(tree: ast.Module) -> set[str]:
             names |= {alias.asname or alias.name.partition(".")[0] for alias in node.names}
         for target in targets:
             names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        for block in ("body", "orelse", "finalbody"):  # if, for, while, with, try
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                names |= _assigned_names(getattr(node, block, []))
+        for handler in getattr(node, "handlers", []):
+            names |= _assigned_names(handler.body)
     return names
 
 
@@ -91,7 +96,7 @@ def answer_source(history: list[str], answer: str) -> str:
             tree = ast.parse(source)
         except SyntaxError:
             continue
-        if answer in _assigned_names(tree):
+        if answer in _assigned_names(tree.body):
             return source
     raise AnswerError(f"No cell of this notebook sets {answer}; the hidden test needs one.")
 
@@ -161,6 +166,13 @@ def _fresh_checker(name: str) -> tuple[Callable, SecondCase, type]:
     return getattr(module, name), cases[name], core.AnswerError
 
 
+def _plain(value: object) -> object:
+    """``value`` with NumPy scalars as Python numbers, for the learner's feedback."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_plain(v) for v in value)
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _seed_for(seed: int, name: str) -> int:
     """One seed per exercise, from the instructor's seed and the checker's name."""
     return (seed * 1_000_003 + zlib.crc32(name.encode())) % 2**63
@@ -195,7 +207,7 @@ def hidden_test(name: str, namespace: dict, *, seed: int, points: float) -> floa
                 shown = "no second case: the exercise is worked by hand"
             else:
                 values = case.draw(rng)
-                shown = ", ".join(f"{key} = {value!r}" for key, value in values.items())
+                shown = ", ".join(f"{key} = {_plain(value)!r}" for key, value in values.items())
                 checker(rerun_answer(namespace, case.answer, values), **values)
     except (AnswerError, fresh_error) as error:
         print(f"Hidden test failed, with {shown}. {error}")
