@@ -191,38 +191,11 @@ def ch03_flatten_size(answer: object, image_size: int = 28) -> None:
     )
 
 
-def _code_names(function: object) -> set[str]:
-    """The names the code of ``function`` and of the functions defined in it refers to."""
-    code = getattr(function, "__code__", None)
-    codes, names = ([code] if code is not None else []), set()
-    while codes:
-        current = codes.pop()
-        names |= set(current.co_names)
-        codes += [const for const in current.co_consts if hasattr(const, "co_names")]
-    return names
-
-
-def _uses_cnn(function: object) -> bool:
-    """Whether ``function`` uses lmbook.cnn: :func:`uses_module`, or an import inside it.
-
-    ``uses_module`` looks names up in the function's globals, so it misses
-    ``from lmbook.cnn import max_pool2d_backward`` written inside the function.
-    """
-    names = _code_names(function)
-    imported = cnn.__name__ in names or {"lmbook", "cnn"} <= names
-    own = {
-        name
-        for name, value in vars(cnn).items()
-        if getattr(value, "__module__", "") == cnn.__name__
-    }
-    return uses_module(function, cnn) or (imported and bool(names & own))
-
-
 def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
     """Exercise 3.3: ``my_max_pool_backward(dout, x) -> dx`` for 2×2 windows, stride 2."""
     signature = "my_max_pool_backward(dout, x)"
     function = as_function(answer, "my_max_pool_backward", signature)
-    if _uses_cnn(function):
+    if uses_module(function, cnn):
         raise AnswerError(
             "Not yet: the exercise asks for your own NumPy code, without lmbook.cnn. "
             "Write the backward pass with array operations on x and dout."

@@ -244,38 +244,11 @@ def _gru_variant(params, x, h, *, swap_z=False, reset_before=False, bias_outside
     return (1 - z) * candidate + z * h
 
 
-def _code_names(function: object) -> set[str]:
-    """The names the code of ``function`` and of the functions defined in it refers to."""
-    code = getattr(function, "__code__", None)
-    codes, names = ([code] if code is not None else []), set()
-    while codes:
-        current = codes.pop()
-        names |= set(current.co_names)
-        codes += [const for const in current.co_consts if hasattr(const, "co_names")]
-    return names
-
-
-def _uses_rnn(function: object) -> bool:
-    """Whether ``function`` uses lmbook.rnn beyond rnn.sigmoid, imported inside it or not.
-
-    :func:`uses_module` looks names up in the function's globals, so it misses
-    ``from lmbook.rnn import gru_cell`` written inside the function.
-    """
-    names = _code_names(function)
-    imported = rnn.__name__ in names or {"lmbook", "rnn"} <= names
-    own = {
-        name
-        for name, value in vars(rnn).items()
-        if getattr(value, "__module__", "") == rnn.__name__
-    }
-    return uses_module(function, rnn, allowed=("sigmoid",)) or (imported and bool(names & own))
-
-
 def ch04_gru_step(answer: object, seed: int = 4) -> None:
     """Exercise 4.4: a function ``(params, x, h) -> new h`` computing one GRU step."""
     signature = "my_gru_step(params, x, h)"
     function = as_function(answer, "my_gru_step", signature)
-    if _uses_rnn(function):
+    if uses_module(function, rnn, allowed=("sigmoid",)):
         raise AnswerError(
             "Not yet: the exercise asks for your own NumPy code, without lmbook.rnn "
             "(rnn.sigmoid is allowed). Write the gates and the candidate from the equations."
