@@ -38,19 +38,21 @@ SEED = 1203
 
 
 def graded_solutions(notebook) -> list[tuple[str, str]]:
-    """Per auto-checked exercise, its solution and its checker cell with the hidden test."""
+    """Per auto-checked exercise, its answer cell with the solution, and its checker cell
+    with the hidden test. The answer cell comes again because a later exercise may give
+    one of its names another value (3.2's image_size is not 3.1's)."""
     items = student_copies.classroom_cells(json.loads(notebook.read_text(encoding="utf-8")))
-    solutions = [item["solution"] for item in items if item["role"] == "answer"]
+    answers = [item for item in items if item["role"] == "answer"]
     checks = [item for item in items if item["role"] == "check"]
-    assert len(solutions) == len(checks), "an exercise has an answer cell but no checker"
+    assert len(answers) == len(checks), "an exercise has an answer cell but no checker"
     return [
         (
-            solution,
+            "".join(answer["cell"]["source"]).rstrip() + "\n" + answer["solution"],
             "".join(check["cell"]["source"]).rstrip()
             + "\n"
             + assignments.hidden_test(check["checker"], SEED),
         )
-        for solution, check in zip(solutions, checks, strict=True)
+        for answer, check in zip(answers, checks, strict=True)
     ]
 
 
