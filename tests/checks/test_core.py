@@ -97,6 +97,8 @@ def test_a_second_case_draws_or_is_seeded_not_both():
         core.SecondCase("answer_1", draw=lambda rng: {}, seeded=True)
     with pytest.raises(ValueError, match="variable"):
         core.SecondCase("answer 1")
+    with pytest.raises(ValueError, match="forbid"):
+        core.SecondCase("answer_1", seeded=True, forbidden=("torch",))
 
 
 # uses_module: a helper that an exercise forbids --------------------------------------

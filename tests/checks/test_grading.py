@@ -46,6 +46,13 @@ def test_rerun_answer_reports_the_learners_error():
         grading.rerun_answer(namespace, "answer_1", {"n": 5})
 
 
+def test_rerun_answer_refuses_what_the_exercise_rules_out():
+    layer = "torch.nn.Conv2d(3, 1, 7, 2, 3)"
+    cell = f"size = 224\nanswer_1 = {layer}(torch.ones(1, 3, size, size)).shape[-1]"
+    with pytest.raises(AnswerError, match="uses torch, which the exercise rules out"):
+        grading.rerun_answer({"_ih": ["", cell, ""]}, "answer_1", {"size": 32}, ("torch",))
+
+
 def test_rerun_answer_needs_a_notebook():
     with pytest.raises(RuntimeError, match="notebook kernel"):
         grading.rerun_answer({}, "answer_1", {})

@@ -88,7 +88,10 @@ def _blocks(rng: np.random.Generator) -> dict[str, tuple[int, ...]]:
 
 
 SECOND_CASES = {
-    "ch03_output_size": SecondCase("answer_1", draw=_stem_values),
+    # "Use the formula of section 3.3, not a framework": the rerun cell may not build layers.
+    "ch03_output_size": SecondCase(
+        "answer_1", draw=_stem_values, forbidden=("torch", "tf", "tensorflow", "keras", "F")
+    ),
     "ch03_flatten_size": SecondCase(
         "answer_2",
         draw=lambda rng: {"image_size": int(rng.choice([16, 20, 24, 32, 36, 40, 48, 56, 64]))},

@@ -119,18 +119,22 @@ class SecondCase:
     learner's answer cell is run again with those values and the checker is called as
     ``checker(new_answer, **values)``. With ``seeded``, the answer is a function that
     the checker tests on other inputs, ``checker(answer, seed=...)``. With neither, the
-    exercise is worked by hand and has no second case.
+    exercise is worked by hand and has no second case. ``forbidden`` names what the
+    rerun answer cell may not use (Exercise 3.1 asks for the formula, not ``torch``).
     """
 
     answer: str
     draw: Callable[[np.random.Generator], dict[str, object]] | None = None
     seeded: bool = False
+    forbidden: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.answer, str) or not self.answer.isidentifier():
             raise ValueError(f"SecondCase.answer must be a variable's name, got {self.answer!r}")
         if self.draw is not None and self.seeded:
             raise ValueError("a SecondCase either draws given values or is seeded, not both")
+        if self.forbidden and self.draw is None:
+            raise ValueError("only a SecondCase that reruns the answer cell can forbid names")
 
 
 # Wrong answers so far in this kernel, per exercise: what decides the hint's tier.

@@ -115,12 +115,15 @@ def _without_givens(source: str, given: set[str]) -> str:
     return ast.unparse(tree)
 
 
-def rerun_answer(namespace: dict, answer: str, values: dict[str, object]) -> object:
+def rerun_answer(
+    namespace: dict, answer: str, values: dict[str, object], forbidden: tuple[str, ...] = ()
+) -> object:
     """The learner's ``answer`` computed again by their cell, with ``values`` given.
 
     The cell runs in a copy of ``namespace`` (the notebook's globals), with its own
     assignments of the given names left out; its printed output and warnings are
-    dropped. An error the cell raises becomes an AnswerError.
+    dropped. An error the cell raises becomes an AnswerError, and so does a cell that
+    uses one of the ``forbidden`` names (a module the exercise rules out).
     """
     if not isinstance(namespace, dict):
         raise TypeError("namespace must be the notebook's globals(), a dict")
@@ -130,6 +133,12 @@ def rerun_answer(namespace: dict, answer: str, values: dict[str, object]) -> obj
     if history is None:
         raise RuntimeError("a hidden test runs in a notebook kernel: globals() has no _ih")
     source = _without_givens(answer_source(list(history), answer), set(values))
+    used = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    if used & set(forbidden):
+        raise AnswerError(
+            f"Your cell that sets {answer} uses {', '.join(sorted(used & set(forbidden)))}, "
+            "which the exercise rules out: compute it as the exercise asks."
+        )
     scope = {**namespace, **values}
     scope.pop(answer, None)
     silent = io.StringIO()
@@ -208,7 +217,8 @@ def hidden_test(name: str, namespace: dict, *, seed: int, points: float) -> floa
             else:
                 values = case.draw(rng)
                 shown = ", ".join(f"{key} = {_plain(value)!r}" for key, value in values.items())
-                checker(rerun_answer(namespace, case.answer, values), **values)
+                rerun = rerun_answer(namespace, case.answer, values, case.forbidden)
+                checker(rerun, **values)
     except (AnswerError, fresh_error) as error:
         print(f"Hidden test failed, with {shown}. {error}")
         print(f"Points: {points / 2:g} of {points:g} (the public case passed).")
