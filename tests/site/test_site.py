@@ -133,3 +133,21 @@ def test_every_citation_reads_as_the_label_it_links_to(html_root):
                 assert labels[anchor] == shown, f"{page.name}: {shown!r} is {labels[anchor]!r}"
             checked += 1
     assert checked >= 150, f"only {checked} citations found"
+
+
+def test_no_instructor_material_reaches_the_website(html_root):
+    """instructor/ (the rubrics) stays out of the site: no page, and no rubric's text."""
+    assert not list(html_root.rglob("*rubric*")), "a rubrics file was published"
+    rubrics = (ROOT / "instructor" / "rubrics.md").read_text(encoding="utf-8")
+    criteria = [
+        line.partition(": ")[2].strip()
+        for line in rubrics.splitlines()
+        if re.match(r"- \d+ points?: ", line)
+    ]
+    assert len(criteria) > 40
+    pages = "\n".join(
+        html.unescape(page.read_text(encoding="utf-8")) for page in html_root.rglob("*.html")
+    )
+    # Whole criteria: a short one ("Higher.") or a phrase of a model answer may recur.
+    leaked = [criterion for criterion in criteria if len(criterion) > 40 and criterion in pages]
+    assert not leaked, f"rubric criteria on the website: {leaked[:3]}"
