@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
@@ -101,15 +99,13 @@ class TestAudit(AuditTests):
 
 
 @pytest.mark.parametrize("seed", range(10))
-def test_the_second_case_of_11_1_is_quick_and_where_the_accountants_agree(seed):
-    """Opacus's RDP accountant (orders up to 63) gives the same ε within 3 %, in a second."""
+def test_the_second_case_of_11_1_is_where_the_accountants_agree(seed):
+    """Opacus's RDP accountant (orders up to 63) gives the same ε within 3 %."""
     from opacus.accountants import RDPAccountant
 
-    start = time.perf_counter()
     values = ch11.SECOND_CASES["ch11_dp_epsilon"].draw(np.random.default_rng(seed))
     epsilon = privacy.dp_epsilon(**values)
     assert ch11.ch11_dp_epsilon(epsilon, **values) is None
-    assert time.perf_counter() - start < 1.0
     accountant = RDPAccountant()
     accountant.history = [(values["noise_multiplier"], values["sample_rate"], values["steps"])]
     assert accountant.get_epsilon(values["delta"]) == pytest.approx(epsilon, rel=0.03)
