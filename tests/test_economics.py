@@ -27,6 +27,34 @@ def test_every_price_is_dated_and_sourced():
     assert economics.DEFAULT_GPU_HOUR_PRICE == 2.0
 
 
+DATE = r"\d{4}-\d{2}(-\d{2})?"
+
+
+def test_every_dated_figure_has_a_date_and_a_source_in_the_bibliography(root):
+    table = economics.dated_figures()
+    assert list(table.columns) == ["kind", "key", "what", "figure", "as_of", "until", "source"]
+    expected = len(economics.GPU_HOUR_PRICES) + len(economics.API_PRICES)
+    assert len(table) == expected + len(economics.MARKET_FIGURES)
+    bibliography = (root / "book" / "references.bib").read_text(encoding="utf-8")
+    keys = set(re.findall(r"^@\w+\{([^,]+),", bibliography, flags=re.MULTILINE))
+    for row in table.itertuples():
+        assert re.fullmatch(DATE, row.as_of), f"{row.key} has no date: {row.as_of!r}"
+        assert row.source in keys, f"{row.key}'s source {row.source!r} is not in references.bib"
+        assert row.figure and row.what, row.key
+        # A lapsed figure says when it lapsed, after it applied.
+        assert row.until == "" or (re.fullmatch(DATE, row.until) and row.until > row.as_of)
+
+
+def test_lapsed_prices_are_marked():
+    assert economics.GPU_HOUR_PRICES["aws-h100"].until == "2025-01-01"
+    assert economics.API_PRICES["deepseek-v3"].until == "2025-09-05"
+    assert economics.API_PRICES["deepseek-v3.1"].until == "2025-09-29"
+    assert economics.API_PRICES["deepseek-v3.2"].until is None
+    # Each DeepSeek price starts where the one before it lapsed.
+    chain = [economics.API_PRICES[k] for k in ("deepseek-v3", "deepseek-v3.1", "deepseek-v3.2")]
+    assert [p.until for p in chain[:-1]] == [p.date for p in chain[1:]]
+
+
 def test_market_figures_are_dated_and_sourced():
     table = economics.market_figures()
     assert list(table.columns) == ["source", "date", "estimate", "figure", "key"]
@@ -283,3 +311,30 @@ def test_sensitivity_orders_inputs_by_swing():
         economics.sensitivity(area, {"width": 2.0, "height": 3.0}, {"depth": (1, 2)})
     with pytest.raises(ValueError, match="low, high"):
         economics.sensitivity(area, {"width": 2.0, "height": 3.0}, {"width": (1, 2, 3)})
+
+
+def test_break_even_gpu_price_is_where_self_hosting_stops_paying():
+    kwargs = {"tokens_per_second": 5000.0, "average_load": 0.5}
+    threshold = economics.break_even_gpu_price(0.5, **kwargs)
+    # p·K: $0.5 per million × 5000 tokens/s × 0.5 × 3600 s × 730 h, over 730 hours.
+    assert threshold == pytest.approx(0.5e-6 * 5000 * 0.5 * 3600)
+    below = economics.break_even_tokens(0.5, usd_per_gpu_hour=0.99 * threshold, **kwargs)
+    above = economics.break_even_tokens(0.5, usd_per_gpu_hour=1.01 * threshold, **kwargs)
+    assert math.isfinite(below) and math.isinf(above)
+    two = economics.break_even_gpu_price(0.5, gpus_per_replica=2, **kwargs)
+    assert two == pytest.approx(threshold / 2)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"api_usd_per_million": 0.0}, "api_usd_per_million"),
+        ({"tokens_per_second": -1.0}, "tokens_per_second"),
+        ({"average_load": 30}, "average_load"),
+        ({"gpus_per_replica": 0}, "gpus_per_replica"),
+    ],
+)
+def test_break_even_gpu_price_rejects_bad_inputs(kwargs, message):
+    arguments = {"api_usd_per_million": 0.5, "tokens_per_second": 5000.0} | kwargs
+    with pytest.raises(ValueError, match=message):
+        economics.break_even_gpu_price(arguments.pop("api_usd_per_million"), **arguments)

@@ -2,15 +2,18 @@
 
 Chapter 10 ("The business of large models") derives and uses each of these:
 
-- :data:`GPU_HOUR_PRICES` and :data:`API_PRICES`: prices in US dollars, each with its date
-  and the BibTeX key of its source (chapter 10.5).
+- :data:`GPU_HOUR_PRICES` and :data:`API_PRICES`: prices in US dollars, each with the date
+  it applied from, the date it lapsed where the source says so, and the BibTeX key of its
+  source (chapter 10.5); :func:`dated_figures` puts them and :data:`MARKET_FIGURES` in one
+  table, the one the chapter prints and the tests check.
 - :func:`training_cost`: C = 6·N·D FLOPs, then GPU-hours and dollars (chapter 10.6).
 - :func:`prefill_tokens_per_second`, :func:`decode_tokens_per_second`,
   :func:`mixed_tokens_per_second` and :func:`cost_per_million_tokens`: what one replica
   serves, from the roofline of its GPUs, and what a token then costs (chapter 10.7).
 - :func:`blended_price`, :func:`api_monthly_cost`, :func:`self_hosting_monthly_cost` and
   :func:`break_even_tokens`: when running a model yourself beats paying per token
-  (chapter 10.8); :func:`sensitivity` varies one input at a time (chapter 10.8).
+  (chapter 10.8); :func:`break_even_gpu_price` is the GPU price above which it never does;
+  :func:`sensitivity` varies one input at a time (chapter 10.8).
 - :func:`market_figures`: a few market estimates, dated and cited (chapter 10.9).
 
 GPU datasheet figures come from :data:`lmbook.scale.ACCELERATORS`; training FLOPs from
@@ -41,6 +44,7 @@ class GpuPrice:
     date: str  # when the price applied, ISO year-month
     source: str  # BibTeX key
     note: str
+    until: str | None = None  # when it lapsed, if the source says; None: no end known
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,7 @@ class ApiPrice:
     date: str  # when the price took effect, ISO year-month(-day)
     source: str  # BibTeX key
     note: str
+    until: str | None = None  # when it lapsed, if the source says; None: no end known
 
 
 GPU_HOUR_PRICES = {
@@ -71,6 +76,7 @@ GPU_HOUR_PRICES = {
         "aws2024capacityblocks",
         "AWS EC2 Capacity Blocks, p5.48xlarge (8 H100), US East, price per GPU-hour in force "
         "until 1 January 2025",
+        "2025-01-01",
     ),
     "aws-h200": GpuPrice(
         "H200",
@@ -78,6 +84,7 @@ GPU_HOUR_PRICES = {
         "2024-12",
         "aws2024capacityblocks",
         "AWS EC2 Capacity Blocks, 8 H200, US East (Ohio), per GPU-hour",
+        "2025-01-01",
     ),
     "aws-a100": GpuPrice(
         "A100",
@@ -85,6 +92,7 @@ GPU_HOUR_PRICES = {
         "2024-12",
         "aws2024capacityblocks",
         "AWS EC2 Capacity Blocks, p4d.24xlarge (8 A100 40 GB), per GPU-hour",
+        "2025-01-01",
     ),
 }
 """GPU rental prices with their dates and sources. They differ by provider, by commitment
@@ -109,16 +117,35 @@ API_PRICES = {
         "openai2024structured",
         "the gpt-4o-2024-08-06 snapshot",
     ),
-    "deepseek-chat": ApiPrice(
+    "deepseek-v3": ApiPrice(
         "deepseek-chat (DeepSeek-V3)",
         0.27,
         1.10,
         "2025-02-08",
         "deepseek2025pricing",
         "standard price after the launch discount, input tokens that miss the context cache",
+        "2025-09-05",
+    ),
+    "deepseek-v3.1": ApiPrice(
+        "deepseek-chat (DeepSeek-V3.1)",
+        0.56,
+        1.68,
+        "2025-09-05",
+        "deepseek2025pricing",
+        "one price at every hour (the night discount ended), input tokens that miss the cache",
+        "2025-09-29",
+    ),
+    "deepseek-v3.2": ApiPrice(
+        "deepseek-chat (DeepSeek-V3.2)",
+        0.28,
+        0.42,
+        "2025-09-29",
+        "deepseek2025v32exp",
+        "the price cut announced with DeepSeek-V3.2-Exp, input tokens that miss the cache",
     ),
 }
-"""Per-token API prices, each with the date it took effect and its source."""
+"""Per-token API prices, each with the date it took effect, the date it lapsed where known,
+and its source."""
 
 TRAINING_MFU = 0.40
 """Model FLOPs utilisation of a well-run large training job: Llama 3 405B reached 38-43 %
@@ -420,6 +447,26 @@ def break_even_tokens(
     return (replicas * replica_month + fixed) / price
 
 
+def break_even_gpu_price(
+    api_usd_per_million: float,
+    *,
+    tokens_per_second: float,
+    gpus_per_replica: int = 1,
+    average_load: float = 1.0,
+) -> float:
+    """The GPU-hour price above which self-hosting never beats the API (chapter 10.8).
+
+    A replica pays for itself only if the API would charge more for what it serves in a
+    month, p·K, than its GPUs cost, c = price · gpus_per_replica · 730 hours: the price at
+    which p·K = c. No volume and no fixed cost changes this threshold, so it is the first
+    number to compare with a GPU quote; :func:`break_even_tokens` then finds the volume.
+    """
+    price = validate.positive("api_usd_per_million", api_usd_per_million) / 1e6
+    capacity = replica_capacity(tokens_per_second, average_load)
+    gpus = validate.count("gpus_per_replica", gpus_per_replica)
+    return price * capacity / (gpus * HOURS_PER_MONTH)
+
+
 def sensitivity(
     function: Callable[..., float],
     base: Mapping[str, float],
@@ -518,3 +565,45 @@ def market_figures():
     import pandas as pd
 
     return pd.DataFrame(MARKET_FIGURES, columns=["source", "date", "estimate", "figure", "key"])
+
+
+def dated_figures():
+    """Every market figure of chapter 10 in one table: prices and estimates (chapter 10.5).
+
+    One row per figure, with columns ``kind``, ``key``, ``what``, ``figure``, ``as_of`` (the
+    date it applied from or was published), ``until`` (the date it lapsed, empty when no
+    end is known) and ``source`` (a BibTeX key of ``book/references.bib``). The tests
+    fail when a row lacks a date or a source.
+    """
+    import pandas as pd
+
+    rows = [
+        (
+            "GPU-hour price",
+            key,
+            f"{p.gpu}: {p.note}",
+            f"${p.usd_per_hour:g} per GPU-hour",
+            p.date,
+            p.until or "",
+            p.source,
+        )
+        for key, p in GPU_HOUR_PRICES.items()
+    ]
+    rows += [
+        (
+            "API price",
+            key,
+            p.model,
+            f"${p.input_usd_per_million:g} in, ${p.output_usd_per_million:g} out per M tokens",
+            p.date,
+            p.until or "",
+            p.source,
+        )
+        for key, p in API_PRICES.items()
+    ]
+    rows += [
+        ("market estimate", key, f"{who}: {what}", figure, date, "", key)
+        for who, date, what, figure, key in MARKET_FIGURES
+    ]
+    columns = ["kind", "key", "what", "figure", "as_of", "until", "source"]
+    return pd.DataFrame(rows, columns=columns)

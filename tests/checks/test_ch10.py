@@ -75,7 +75,7 @@ AUDIT = [
         checks.ch10_decode_tokens,
         DECODE_TOKENS,
         [
-            (DECODE_TOKENS / 2, "the 2 GPUs each read their share"),
+            (DECODE_TOKENS / 2, "tensor parallelism the 2 GPUs read their shares"),
             (2 * DECODE_TOKENS, "2 bytes, not 1"),
             (2 * 989e12 / (2 * 70.6e9), "compute limit"),
             (1000 / DECODE_TOKENS, "milliseconds"),

@@ -225,7 +225,8 @@ def ch10_decode_tokens(
         hints.append(
             (
                 expected / gpus,
-                f"the {gpus} GPUs each read their share of the weights, in parallel.",
+                f"with tensor parallelism the {gpus} GPUs read their shares of every "
+                "weight matrix at the same time; taking turns is pipeline parallelism.",
             )
         )
     if bytes_per_weight != 1:
