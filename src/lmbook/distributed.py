@@ -207,12 +207,26 @@ def train(
     }
 
 
-def launch_command(out: str | Path, nproc: int = 2, options: Sequence[str] = ()) -> list[str]:
+# The script torchrun starts in each rank: a dotted module name, run with python -m.
+_MODULE = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
+
+
+def launch_command(
+    out: str | Path,
+    nproc: int = 2,
+    options: Sequence[str] = (),
+    module: str = "lmbook.distributed",
+) -> list[str]:
     """The chapter 8 launch line: ``torchrun`` (by its module name) starting ``nproc`` ranks.
 
     With the defaults it is the command of the chapter's launch cell; ``options`` go to
     :func:`main` (``--steps``, and for tests ``--fail-rank`` with ``--fail-how``).
+    ``module`` is the script each rank runs, e.g. ``"lmbook.sharding"``.
     """
+    if not isinstance(module, str):
+        raise TypeError(f"module must be a module name such as 'lmbook.sharding', got {module!r}")
+    if not _MODULE.fullmatch(module):
+        raise ValueError(f"module must be a module name such as 'lmbook.sharding', got {module!r}")
     if not isinstance(out, str | Path):
         raise TypeError(f"out must be a file path, got {out!r}")
     if not str(out):
@@ -221,7 +235,7 @@ def launch_command(out: str | Path, nproc: int = 2, options: Sequence[str] = ())
     if isinstance(options, str) or not all(isinstance(o, str) for o in options):
         raise TypeError(f"options must be a sequence of strings, got {options!r}")
     runner = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    script = ["-m", "lmbook.distributed", "--out", str(out), *options]
+    script = ["-m", module, "--out", str(out), *options]
     return [*runner, f"--nproc_per_node={nproc}", *script]
 
 
@@ -296,9 +310,13 @@ def _failure_message(failures: dict[int, int], stderr: str, returncode: int) -> 
 
 
 def launch(
-    out: str | Path, nproc: int = 2, options: Sequence[str] = (), timeout: float = 300
+    out: str | Path,
+    nproc: int = 2,
+    options: Sequence[str] = (),
+    timeout: float = 300,
+    module: str = "lmbook.distributed",
 ) -> subprocess.CompletedProcess:
-    """Run the chapter 8 launch (:func:`launch_command`) and wait for it.
+    """Run the chapter 8 launch (:func:`launch_command`) of ``module`` and wait for it.
 
     Returns the finished process when every rank succeeded. Raises
     :class:`RankFailedError`, naming each failed rank, its exit code or signal and the
@@ -306,7 +324,7 @@ def launch(
     raises ``TimeoutError`` after ``timeout`` seconds, once torchrun and its ranks are
     stopped.
     """
-    command = launch_command(out, nproc, options)
+    command = launch_command(out, nproc, options, module)
     validate.positive("timeout", timeout)  # seconds
     pipe = subprocess.PIPE
     process = subprocess.Popen(command, stdout=pipe, stderr=pipe, text=True)
