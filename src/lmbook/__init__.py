@@ -19,6 +19,7 @@ Each module serves one topic and names the chapter that explains it:
   entity tagging, decoding and perplexity (chapter 6)
 - ``lmbook.scale``: memory, compute, time and GPU counts for training at scale (chapter 8)
 - ``lmbook.distributed``: ring all-reduce and the DistributedDataParallel script (chapter 8)
+- ``lmbook.sharding``: FSDP against the ZeRO formula, and a tensor-parallel block (chapter 8)
 - ``lmbook.deploy``: quantization, pruning, distillation and serving arithmetic (chapter 9)
 - ``lmbook.economics``: prices, training and serving cost, API vs self-hosting (chapter 10)
 - ``lmbook.privacy``, ``lmbook.explain``: DP-SGD, accounting, federated averaging; saliency and
