@@ -21,6 +21,7 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.distributed``: ring all-reduce and the DistributedDataParallel script (chapter 8)
 - ``lmbook.sharding``: FSDP against the ZeRO formula, and a tensor-parallel block (chapter 8)
 - ``lmbook.deploy``: quantization, pruning, distillation and serving arithmetic (chapter 9)
+- ``lmbook.compression``: SmolLM2's real weights compressed and scored by perplexity (chapter 9)
 - ``lmbook.economics``: prices, training and serving cost, API vs self-hosting (chapter 10)
 - ``lmbook.privacy``, ``lmbook.explain``: DP-SGD, accounting, federated averaging; saliency and
   integrated gradients (chapter 11)
