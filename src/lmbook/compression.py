@@ -96,6 +96,19 @@ class Evaluation(NamedTuple):
         return self.tokens / self.seconds
 
 
+def _run_with_hooks(model: torch.nn.Module, rows: torch.Tensor, handles) -> None:
+    """One forward pass in eval mode for the hooks in ``handles``, which it then removes."""
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            model(input_ids=rows, use_cache=False)
+    finally:
+        for handle in handles:
+            handle.remove()
+        model.train(was_training)
+
+
 @torch.no_grad()
 def _score(model: torch.nn.Module, rows: torch.Tensor, batch_size: int):
     was_training = model.training
@@ -270,14 +283,7 @@ def input_ranges(model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256
         return hook
 
     handles = [layer.register_forward_pre_hook(record(name)) for name, layer in _linears(model, ())]
-    was_training = model.training
-    model.eval()
-    try:
-        model(input_ids=rows, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    _run_with_hooks(model, rows, handles)
     return ratios
 
 
@@ -364,14 +370,7 @@ def mlp_channel_scores(
         return hook
 
     handles = [mlp.down_proj.register_forward_pre_hook(record(i)) for i, mlp in enumerate(mlps)]
-    was_training = model.training
-    model.eval()
-    try:
-        model(input_ids=rows, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    _run_with_hooks(model, rows, handles)
     return [means[i] * down for i, down in enumerate(down_norms)]
 
 
@@ -448,14 +447,7 @@ def block_influence(
     handles = [
         layer.register_forward_hook(record, with_kwargs=True) for layer in model.model.layers
     ]
-    was_training = model.training
-    model.eval()
-    try:
-        model(input_ids=rows, use_cache=False)
-    finally:
-        for handle in handles:
-            handle.remove()
-        model.train(was_training)
+    _run_with_hooks(model, rows, handles)
     return 1 - torch.stack(cosines)
 
 
