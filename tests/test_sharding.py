@@ -241,9 +241,7 @@ def test_fsdp_gathers_each_layer_whole_for_its_forward_pass(launched):
     fsdp = launched["fsdp"]
     assert fsdp["gathered_in_forward"] == [[999, 64], [999, 999], [10, 999]]
     calls = fsdp["collectives_per_step"]
-    gathers = sum(n for op, n in calls.items() if "gather" in op)
-    scatters = sum(n for op, n in calls.items() if "reduce_scatter" in op)
-    assert (gathers, scatters) == (2 * 3, 3)  # per layer: gathered twice, grads scattered once
+    assert calls == {"all_gather": 2 * 3, "reduce_scatter": 3}  # per layer: 2 gathers, 1 scatter
 
 
 def test_tensor_parallel_equals_the_unsplit_block(launched):
@@ -251,9 +249,9 @@ def test_tensor_parallel_equals_the_unsplit_block(launched):
     assert tp["output_error"] < 1e-5 and tp["gradient_error"] < 1e-5
     assert tp["dtensor_error"] < 1e-5
     assert tp["all_reduce_bytes"] == tp["batch"] * tp["tokens"] * tp["d_model"] * 4
-    assert tp["forward_collectives"] == {"c10d.allreduce_": 1}
-    assert tp["backward_collectives"] == {"c10d.allreduce_": 1}
-    assert sum(tp["dtensor_forward_collectives"].values()) == 1
+    assert tp["forward_collectives"] == {"all_reduce": 1}
+    assert tp["backward_collectives"] == {"all_reduce": 1}
+    assert tp["dtensor_forward_collectives"] == {"all_reduce": 1}
     bias = tp["d_model"] * 4  # the second bias, kept whole on each rank
     assert tp["weight_bytes_per_rank"] == (tp["weight_bytes_unsplit"] - bias) / 2 + bias
     assert len(tp["all_reduce_seconds"]) == len(tp["local_seconds"]) == 50
@@ -265,3 +263,25 @@ def test_a_failing_rank_is_named(tmp_path):
     assert failed.value.failures[1] == 1
     assert "rank 1: exit code 1: RuntimeError: rank 1 fails on purpose" in str(failed.value)
     assert not (tmp_path / "s.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("op_name", "kind"),
+    [
+        ("c10d._allgather_base_", "all_gather"),
+        ("c10d_functional.all_gather_into_tensor", "all_gather"),
+        ("c10d._reduce_scatter_base_", "reduce_scatter"),
+        ("c10d_functional.reduce_scatter_tensor", "reduce_scatter"),
+        ("c10d.allreduce_", "all_reduce"),
+        ("c10d_functional.all_reduce", "all_reduce"),
+        ("c10d.broadcast_", "broadcast"),
+        ("aten.mm", "aten.mm"),
+    ],
+)
+def test_collective_kind_names_the_collective_whatever_the_op_is_called(op_name, kind):
+    assert sharding.collective_kind(op_name) == kind
+
+
+def test_collective_kind_rejects_a_non_string():
+    with pytest.raises(TypeError, match="op_name must be a str"):
+        sharding.collective_kind(3)

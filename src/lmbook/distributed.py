@@ -29,7 +29,7 @@ import subprocess
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
@@ -376,14 +376,9 @@ def _exit_failed(error: Exception) -> NoReturn:
     os._exit(1)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def add_launch_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The options every chapter 8 rank script takes: ``--out`` and the tests' failures."""
     parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves results")
-    parser.add_argument("--steps", type=int, default=60)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=0.1)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default="gloo", help="gloo for CPUs, nccl for NVIDIA GPUs")
     parser.add_argument("--fail-rank", type=int, help="tests only: this rank fails on purpose")
     parser.add_argument(
         "--fail-how", choices=("raise", "kill", "hang"), default="raise", help="tests only"
@@ -391,16 +386,19 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point for ``torchrun ... -m lmbook.distributed`` (chapter 8.4)."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+def run_rank(
+    work: Callable[[], dict | None],
+    args: argparse.Namespace,
+    parser: argparse.ArgumentParser,
+    backend: str = "gloo",
+) -> None:
+    """Run ``work`` in this rank's process group and save what rank 0 returns (chapter 8.4).
+
+    ``args`` holds :func:`add_launch_options`' values. A rank that fails reports its
+    error to torchrun and exits at once (:func:`_exit_failed`).
+    """
     if "RANK" not in os.environ:
         parser.error("launch this with torchrun, which sets RANK, WORLD_SIZE and MASTER_ADDR")
-    device = "cpu"
-    if args.backend == "nccl":  # one GPU per process
-        device = f"cuda:{os.environ['LOCAL_RANK']}"
-        torch.cuda.set_device(device)
     # DDP's constructor imports torch._dynamo, and with it torch.distributed.nn.functional,
     # whose functions take `group=group.WORLD` as a default argument. Imported while a
     # process group exists, those defaults keep it alive after destroy_process_group, and
@@ -408,17 +406,42 @@ def main(argv: list[str] | None = None) -> None:
     # at last while Python tears itself down: a rank sometimes aborted there ("terminate
     # called without an active exception"). Imported first, the defaults hold None.
     importlib.import_module("torch._dynamo")
-
-    dist.init_process_group(args.backend)
+    dist.init_process_group(backend)
     try:
         if args.fail_rank == dist.get_rank():
             _fail_on_purpose(args.fail_how)
-        results = train(args.steps, args.batch_size, args.lr, args.seed, device)
+        results = work()
         if results is not None:
             torch.save(results, args.out)
     except Exception as error:
         _exit_failed(error)
     dist.destroy_process_group()  # joins gloo's threads while Python is fully alive
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60)
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--lr", type=float, default=0.1)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--backend", default="gloo", help="gloo for CPUs, nccl for NVIDIA GPUs")
+    return add_launch_options(parser)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point for ``torchrun ... -m lmbook.distributed`` (chapter 8.4)."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    device = "cpu"
+    if args.backend == "nccl" and "LOCAL_RANK" in os.environ:  # one GPU per process
+        device = f"cuda:{os.environ['LOCAL_RANK']}"
+        torch.cuda.set_device(device)
+    run_rank(
+        lambda: train(args.steps, args.batch_size, args.lr, args.seed, device),
+        args,
+        parser,
+        args.backend,
+    )
 
 
 if __name__ == "__main__":

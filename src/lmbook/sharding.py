@@ -20,9 +20,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import copy
-import importlib
 import math
-import os
 import statistics
 import subprocess
 import time
@@ -203,9 +201,38 @@ def _shard(model: nn.Sequential) -> None:
     fully_shard(model)
 
 
+_COLLECTIVE_KINDS = {  # the kind, and how PyTorch's op names spell it across versions
+    "all_gather": ("allgather", "all_gather"),
+    "reduce_scatter": ("reduce_scatter", "reducescatter"),
+    "all_reduce": ("allreduce", "all_reduce"),
+    "all_to_all": ("alltoall", "all_to_all"),
+    "broadcast": ("broadcast",),
+}
+
+
+def collective_kind(op_name: str) -> str:
+    """The collective an op of PyTorch runs ("all_gather", ...), from its name (chapter 8).
+
+    The same collective has several op names ("c10d._allgather_base_",
+    "c10d_functional.all_gather_into_tensor"), which change between PyTorch versions;
+    the kind does not. A name that is no known collective is returned unchanged.
+    """
+    if not isinstance(op_name, str):
+        raise TypeError(f"op_name must be a str, got {type(op_name).__name__}")
+    lowered = op_name.lower()
+    for kind, spellings in _COLLECTIVE_KINDS.items():
+        if any(spelling in lowered for spelling in spellings):
+            return kind
+    return op_name
+
+
 def _count_collectives(mode: CommDebugMode) -> dict[str, int]:
-    """CommDebugMode's count of each collective, by the op's name (e.g. "c10d.allreduce_")."""
-    return {str(op): count for op, count in mode.get_comm_counts().items()}
+    """CommDebugMode's count of the collectives, by kind (e.g. {"all_reduce": 1})."""
+    counts: dict[str, int] = {}
+    for op, count in mode.get_comm_counts().items():
+        kind = collective_kind(str(op))
+        counts[kind] = counts.get(kind, 0) + count
+    return counts
 
 
 @contextlib.contextmanager
@@ -559,39 +586,24 @@ def launch(
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves results")
     parser.add_argument("--steps", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=HIDDEN)
     parser.add_argument("--repeats", type=int, default=50, help="timed calls per measurement")
-    parser.add_argument("--fail-rank", type=int, help="tests only: this rank fails on purpose")
-    parser.add_argument(
-        "--fail-how", choices=("raise", "kill", "hang"), default="raise", help="tests only"
-    )
-    return parser
+    return distributed.add_launch_options(parser)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point for ``torchrun ... -m lmbook.sharding`` (chapter 8.4), on gloo and CPUs."""
     parser = _parser()
     args = parser.parse_args(argv)
-    if "RANK" not in os.environ:
-        parser.error("launch this with torchrun, which sets RANK, WORLD_SIZE and MASTER_ADDR")
-    # As in lmbook.distributed.main: imported while a process group exists, torch._dynamo
-    # keeps the group alive into the interpreter's shutdown, where gloo may then abort.
-    importlib.import_module("torch._dynamo")
-    dist.init_process_group("gloo")
-    try:
-        if args.fail_rank == dist.get_rank():
-            distributed._fail_on_purpose(args.fail_how)
-        results = run(args.steps, args.batch_size, args.lr, args.seed, args.hidden, args.repeats)
-        if results is not None:
-            torch.save(results, args.out)
-    except Exception as error:
-        distributed._exit_failed(error)
-    dist.destroy_process_group()
+    distributed.run_rank(
+        lambda: run(args.steps, args.batch_size, args.lr, args.seed, args.hidden, args.repeats),
+        args,
+        parser,
+    )
 
 
 if __name__ == "__main__":

@@ -197,6 +197,12 @@ def test_the_website_turns_the_conventions_back_into_myst():
     plain_notebooks.to_myst(f"([Vaswani, 2017]({vaswani}))", "notebooks/10_y", colab, problems)
     assert problems and "references.bib says" in problems[0]
 
+    site = "https://o.github.io/r/"
+    errata = f"[004.14]({site}book/errata.html#erratum-004-14) §5, [errata]({site}book/errata.html)"
+    assert plain_notebooks.to_myst(errata, "notebooks/10_y", colab, [], site) == (
+        "{ref}`004.14 <erratum-004-14>` §5, [errata](../book/errata.md)"
+    )
+
 
 # MyST that Jupyter and Colab would show as raw text, found in a notebook's Markdown outside
 # code blocks, code spans and math.
@@ -537,3 +543,21 @@ def test_every_test_file_is_named_after_the_file_it_tests():
     for path in ROOT.glob("tests/tools/test_*.py"):
         name = path.name.removeprefix("test_")
         assert (ROOT / "scripts" / name).exists() or (ROOT / "tests" / name).exists(), path.name
+
+
+def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    table = guide.split("## The syllabus at a glance", 1)[1].split("\n\n| week |", 1)[1]
+    rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")]
+    times = execute_notebook.read_times()
+    checked = []
+    for row in rows:  # the header's separator starts "|-"
+        week, chapters, _study, run_time = (cell.strip() for cell in row.strip("|").split("|")[:4])
+        notebooks = list(dict.fromkeys(re.findall(r"notebooks/([\w]+\.ipynb)", chapters)))
+        stated = [float(s) for s in re.findall(r"(\d+) s\b", run_time)]
+        assert len(stated) == len(notebooks), f"week {week}: one run time per notebook"
+        for name, seconds in zip(notebooks, stated, strict=True):
+            measured = float(times[name]["seconds"])
+            assert _agrees(seconds, measured), f"week {week}: {name} {seconds:.0f} s, {measured}"
+            checked.append(name)
+    assert sorted(checked) == sorted(path.name for path in CHAPTERS)
