@@ -23,6 +23,10 @@ conventions that this extension turns back into MyST for the website on Sphinx's
   link in a notebook that was uploaded or opened alone), which on the website become
   links to the chapter's page. A notebook's link to its own Colab address ("Open in
   Colab") stays as it is.
+- **Links to the book's other pages** (the errata, the glossary) are their addresses on
+  the published website (``html.baseurl``), which Colab can follow too; on the website
+  they become links to the page, and one with an anchor a ``{ref}`` to that label (a
+  MyST target such as ``(erratum-004-14)=``, so that a wrong anchor fails the build).
 
 ``tests/project/test_layout.py`` checks every notebook against these conventions.
 """
@@ -197,12 +201,18 @@ def outside_code(text: str, convert) -> str:
     return "".join(parts + [convert(text[last:])])
 
 
-def to_myst(text: str, docname: str, colab_prefix: str | None, problems: list[str]) -> str:
+def to_myst(
+    text: str,
+    docname: str,
+    colab_prefix: str | None,
+    problems: list[str],
+    baseurl: str | None = None,
+) -> str:
     """The MyST for the website of one Markdown cell of document ``docname``.
 
     ``colab_prefix`` is ``https://colab.research.google.com/github/OWNER/REPO/blob/BRANCH/``
     (the book's root in the repository); ``problems`` collects citation links that do
-    not match their entry.
+    not match their entry; ``baseurl`` is the published website's address, ending in "/".
     """
 
     def cite(keys: list[str], role: str) -> str:
@@ -239,7 +249,20 @@ def to_myst(text: str, docname: str, colab_prefix: str | None, problems: list[st
         relative = posixpath.relpath(target, posixpath.dirname(docname) or ".")
         return f"]({relative}{match['anchor'] or ''})"
 
+    def page(match: re.Match) -> str:
+        if match["anchor"]:
+            return f"{{ref}}`{match['text']} <{match['anchor']}>`"
+        relative = posixpath.relpath(match["page"], posixpath.dirname(docname) or ".")
+        return f"[{match['text']}]({relative}.md)"
+
     def convert(part: str) -> str:
+        if baseurl:
+            pattern = (
+                r"\[(?P<text>[^\[\]`<>]+)\]\("
+                + re.escape(baseurl)
+                + r"(?P<page>[^)#\s]+)\.html(?:#(?P<anchor>[^)\s]+))?\)"
+            )
+            part = re.sub(pattern, page, part)
         part = GROUP.sub(group, part)
         part = ONE_LINK.sub(single, part)
         if colab_prefix:
@@ -277,12 +300,13 @@ def notebook_to_myst(app: Sphinx, docname: str, source: list[str]) -> None:
         return
     notebook = json.loads(source[0])
     prefix = colab_prefix(app)
+    baseurl = (app.config.html_baseurl or "").rstrip("/") + "/" if app.config.html_baseurl else None
     for cell in notebook.get("cells", []):
         if cell.get("cell_type") != "markdown":
             continue
         text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])
         problems: list[str] = []
-        cell["source"] = to_myst(text, docname, prefix, problems)
+        cell["source"] = to_myst(text, docname, prefix, problems, baseurl)
         for problem in problems:
             logger.warning(problem, location=docname)
     source[0] = json.dumps(notebook, ensure_ascii=False)

@@ -561,3 +561,13 @@ def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
             assert _agrees(seconds, measured), f"week {week}: {name} {seconds:.0f} s, {measured}"
             checked.append(name)
     assert sorted(checked) == sorted(path.name for path in CHAPTERS)
+
+
+def test_every_errata_item_and_glossary_term_has_a_stable_anchor():
+    errata = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
+    items = re.findall(r"^\*\*(\d{3})\.(\d+) ·", errata, re.MULTILINE)
+    labelled = re.findall(r"^\(erratum-(\d{3})-(\d+)\)=\n\n\*\*\1\.\2 ·", errata, re.MULTILINE)
+    assert len(items) > 80 and labelled == items, "each item: (erratum-AAA-N)= just above it"
+    glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    assert "\n| English |" not in glossary, "terms in {glossary} blocks: each gets an anchor"
+    assert glossary.count(":::{glossary}") == len(re.findall(r"^## [A-Z]$", glossary, re.M))
