@@ -120,15 +120,29 @@ class PageLoad:
         return sum(self.bytes_by_url.values())
 
 
-def visit(browser: object, url: str, *, keep_open: bool = False) -> tuple[PageLoad, object]:
+def visit(
+    browser: object,
+    url: str,
+    *,
+    keep_open: bool = False,
+    width: int = 1280,
+    height: int = 900,
+) -> tuple[PageLoad, object]:
     """Load ``url`` in a fresh browser context and record what it fetched.
 
     Requests to any host but localhost are recorded in ``offsite`` and aborted, as a
     classroom without internet would see them. Waits for MathJax to finish typesetting
     where the page loads it. Returns the record and the page (closed unless
-    ``keep_open``).
+    ``keep_open``). ``width`` and ``height`` are the viewport's, in CSS pixels; below
+    992 a phone's or a tablet's (touch, and twice the pixels per CSS pixel).
     """
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    small = width < 992
+    context = browser.new_context(
+        viewport={"width": width, "height": height},
+        has_touch=small,
+        is_mobile=small,
+        device_scale_factor=2 if small else 1,
+    )
     page = context.new_page()
     load = PageLoad(url)
 

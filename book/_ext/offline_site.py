@@ -158,7 +158,33 @@ def add_source_notebook_link(app: Sphinx, pagename: str, context: dict) -> None:
     context.setdefault("header_buttons", []).append(link)
 
 
+def keep_the_top_navbar_empty(app: Sphinx, config) -> None:
+    """One button per sidebar, so that they open on a phone.
+
+    pydata-sphinx-theme 0.17.1 puts a search field in a top navbar that sphinx-book-theme
+    means to leave empty (pydata's ``update_config`` sets ``navbar_persistent`` when the
+    user did not). That navbar brings hidden sidebar buttons of its own, and both themes
+    bind their click handlers to the first ``.primary-toggle`` and ``.secondary-toggle``
+    of the page: the hidden ones, so the visible buttons did nothing below 992 px
+    (pydata-sphinx-theme #2451, sphinx-book-theme #988; no release that runs on
+    jupyter-book 1's Sphinx 7 fixes it). Set before the theme's default, this keeps the
+    navbar empty, as sphinx-book-theme intends.
+    """
+    config.html_theme_options.setdefault("navbar_persistent", [])
+
+
+STATIC = Path(__file__).resolve().parent / "static"  # lmbook.css
+
+
+def add_course_static(app: Sphinx, config) -> None:
+    """The course's stylesheet (narrow screens, wide equations) in every page's _static."""
+    config.html_static_path.append(str(STATIC))
+
+
 def setup(app: Sphinx) -> dict:
+    app.connect("config-inited", keep_the_top_navbar_empty)
+    app.connect("config-inited", add_course_static)
+    app.add_css_file("lmbook.css")
     app.connect("config-inited", check_mathjax_config)
     app.connect("build-finished", copy_mathjax)
     app.connect("build-finished", drop_fontawesome_script)

@@ -5,6 +5,7 @@ Playwright; ``CHROMIUM`` names another binary. Every request to a host other tha
 localhost is recorded and aborted, so a page that needs the internet fails here.
 """
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -13,6 +14,7 @@ from urllib.parse import urljoin
 import page_weight  # scripts/, on the path through conftest
 import pytest
 from conftest import ROOT, chapter_paths, colab_url
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 CHAPTERS = chapter_paths()
 MATH_CHAPTER = "notebooks/02_neural_network_math.html"
@@ -179,3 +181,78 @@ def test_screenshots(open_page, html_root):
             page.locator("mjx-container[display]").nth(3).scroll_into_view_if_needed()
         page.screenshot(path=folder / f"{name}.png")
         assert (folder / f"{name}.png").stat().st_size > 20_000
+
+
+# Phones and tablets: the themes open the sidebars as <dialog>s below 992 px.
+SMALL_SCREENS = {"phone": (390, 844), "tablet": (768, 1024)}
+DRAWERS = {  # the visible button, the dialog it opens, the sidebar whose content moves there
+    "chapters": (".header-article-items .primary-toggle", "pst-primary-sidebar"),
+    "contents": (".header-article-items .secondary-toggle", "pst-secondary-sidebar"),
+}
+DRAWER_STATE = """(id) => {
+  const dialog = document.getElementById(id + "-modal");
+  const box = dialog.getBoundingClientRect();
+  const link = [...dialog.querySelectorAll("a")].find(a => a.getBoundingClientRect().height > 0);
+  let tappable = false;
+  if (link) {
+    const r = link.getBoundingClientRect();
+    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+    tappable = !!hit && (hit === link || link.contains(hit));
+  }
+  return {open: dialog.open, left: box.left, right: box.right, width: box.width, tappable,
+          back: document.getElementById(id).children.length};
+}"""
+
+
+def settled(page, sidebar: str, condition: str, timeout_ms: int = 3_000) -> dict:
+    """The drawer's state once ``condition`` holds (the themes animate), or after a wait."""
+    with contextlib.suppress(PlaywrightTimeout):
+        page.wait_for_function(
+            f"(id) => ({condition})(({DRAWER_STATE})(id))", arg=sidebar, timeout=timeout_ms
+        )
+    return page.evaluate(DRAWER_STATE, sidebar)
+
+
+@pytest.fixture(scope="module", params=list(SMALL_SCREENS), ids=list(SMALL_SCREENS))
+def small_screen(request, browser, site, html_root):
+    """Every page loaded at the screen's size, once: {page: the open page}."""
+    width, height = SMALL_SCREENS[request.param]
+    pages = {}
+    for path in page_weight.site_pages(html_root):
+        _, pages[path] = page_weight.visit(
+            browser, site + path, keep_open=True, width=width, height=height
+        )
+    yield width, pages
+    for page in pages.values():
+        page.context.close()
+
+
+def test_no_page_is_wider_than_a_small_screen(small_screen):
+    width, pages = small_screen
+    wide = {
+        path: page.evaluate("document.documentElement.scrollWidth") for path, page in pages.items()
+    }
+    assert {path: w for path, w in wide.items() if w > width} == {}, f"pages wider than {width}"
+
+
+def test_drawers_open_and_close_on_a_small_screen(small_screen):
+    width, pages = small_screen
+    failures = []
+    for path, page in pages.items():
+        for name, (button, sidebar) in DRAWERS.items():
+            toggle = page.locator(button)
+            if name == "contents" and not toggle.count():
+                continue  # a page without sections has no contents
+            if not toggle.is_visible():
+                failures.append(f"{path}: no visible {name} button")
+                continue
+            toggle.click()
+            opened = settled(page, sidebar, "(s) => s.open && s.tappable")
+            page.keyboard.press("Escape")
+            closed = settled(page, sidebar, "(s) => !s.open && s.back > 0")
+            on_screen = opened["width"] > 100 and 0 <= opened["left"] and opened["right"] <= width
+            if not (opened["open"] and on_screen and opened["tappable"]):
+                failures.append(f"{path}: the {name} drawer did not open usably: {opened}")
+            if closed["open"] or not closed["back"]:
+                failures.append(f"{path}: Escape did not close the {name} drawer: {closed}")
+    assert not failures, "\n".join(failures)

@@ -151,3 +151,64 @@ def test_no_instructor_material_reaches_the_website(html_root):
     # Whole criteria: a short one ("Higher.") or a phrase of a model answer may recur.
     leaked = [criterion for criterion in criteria if len(criterion) > 40 and criterion in pages]
     assert not leaked, f"rubric criteria on the website: {leaked[:3]}"
+
+
+class Prose(HTMLParser):
+    """The text of a page outside code, typeset maths, scripts and cell outputs."""
+
+    SKIPPED_TAGS = {"script", "style", "pre", "code", "kbd", "samp", "textarea", "math"}
+    SKIPPED_CLASSES = {"math", "highlight", "cell_output", "output"}
+    VOID = {"br", "img", "meta", "link", "input", "hr", "wbr", "source", "area", "col"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack: list[bool] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.VOID:
+            return
+        classes = set((dict(attrs).get("class") or "").split())
+        self.stack.append(tag in self.SKIPPED_TAGS or bool(classes & self.SKIPPED_CLASSES))
+
+    def handle_endtag(self, tag):
+        if tag not in self.VOID and self.stack:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        if not any(self.stack):
+            self.text.append(data)
+
+
+# TeX that MathJax never saw: a sub- or superscript in braces, a command, or $...$ that
+# is no dollar amount ("$2 to $4" is one).
+RAW_TEX = re.compile(
+    r"[\w)\]]_\{|\^\{|\\(?:frac|mathrm|mathbf|text|sum|prod|cdot|times|infty|partial|sqrt|"
+    r"alpha|beta|gamma|delta|theta|lambda|sigma|log|exp|tanh|le|ge|approx|odot)(?![a-z])|"
+    r"\$(?![\d\s.,])[^$\n]{1,80}(?<!\s)\$"
+)
+
+
+def raw_tex(markup: str) -> list[str]:
+    prose = Prose()
+    prose.feed(markup)
+    text = " ".join("".join(prose.text).split())
+    return [text[max(0, m.start() - 30) : m.end() + 30] for m in RAW_TEX.finditer(text)]
+
+
+def test_raw_tex_finder_catches_what_mathjax_missed():
+    assert raw_tex("<p>h_{t-1} and e^{−∞}</p>") and raw_tex(r"<p>the \frac{a}{b} ratio</p>")
+    assert raw_tex("<p>then $x + y$ holds</p>")
+    assert not raw_tex(
+        '<p>From $2 to $4.916 per hour, <span class="math">\\(h_{t-1}\\)</span>.</p>'
+        "<pre>x_{i} = 1</pre><code>a^{2}</code>"
+    )
+
+
+def test_no_raw_tex_in_the_prose_of_any_page(html_root):
+    found = {}
+    for page in sorted(html_root.rglob("*.html")):
+        if not {"_static", "_sources"} & set(page.relative_to(html_root).parts):
+            if hits := raw_tex(page.read_text(encoding="utf-8")):
+                found[page.relative_to(html_root).as_posix()] = hits[:3]
+    assert not found, f"TeX outside maths: {found}"
