@@ -173,7 +173,7 @@ def keep_the_top_navbar_empty(app: Sphinx, config) -> None:
     config.html_theme_options.setdefault("navbar_persistent", [])
 
 
-STATIC = Path(__file__).resolve().parent / "static"  # lmbook.css
+STATIC = Path(__file__).resolve().parent / "static"  # lmbook.css, lmbook-search.js
 
 
 def add_course_static(app: Sphinx, config) -> None:
@@ -181,8 +181,15 @@ def add_course_static(app: Sphinx, config) -> None:
     config.html_static_path.append(str(STATIC))
 
 
+def add_search_script(app: Sphinx, pagename: str, templatename: str, context, doctree) -> None:
+    """The search page's ranking, section links and prose snippets (lmbook-search.js)."""
+    if pagename == "search":
+        app.add_js_file("lmbook-search.js")
+
+
 def setup(app: Sphinx) -> dict:
     app.connect("config-inited", keep_the_top_navbar_empty)
+    app.connect("html-page-context", add_search_script)
     app.connect("config-inited", add_course_static)
     app.add_css_file("lmbook.css")
     app.connect("config-inited", check_mathjax_config)

@@ -256,3 +256,32 @@ def test_drawers_open_and_close_on_a_small_screen(small_screen):
             if closed["open"] or not closed["back"]:
                 failures.append(f"{path}: Escape did not close the {name} drawer: {closed}")
     assert not failures, "\n".join(failures)
+
+
+def test_search_ranks_the_teaching_chapter_first_and_links_sections(open_page):
+    _, page = open_page("search.html?q=attention")
+    results = page.locator("#search-results ul.search li")
+    results.first.wait_for(timeout=20_000)
+    page.wait_for_function(  # every snippet fetched and shown
+        "() => [...document.querySelectorAll('#search-results ul.search li')]"
+        ".every(li => li.querySelector('p.context'))",
+        timeout=20_000,
+    )
+    hits = results.evaluate_all(
+        "items => items.map(li => [li.querySelector('a').href, li.innerText])"
+    )
+    chapters = [href for href, _ in hits if "/notebooks/" in href]
+    assert "05_attention_and_transformers.html" in chapters[0], chapters[:3]
+    assert any("#" in href for href in chapters), "no result links to a section"
+    snippets = " ".join(text for _, text in hits)
+    assert "vaswani2017attention" not in snippets and "\\(" not in snippets
+    icon, text_starts = page.evaluate(
+        """() => { const form = document.querySelector("#search-results")
+                     .parentElement.querySelector("form.bd-search");
+                   const input = form.querySelector("input");
+                   return [form.querySelector(".fa-magnifying-glass, svg")
+                             .getBoundingClientRect().right,
+                           input.getBoundingClientRect().left
+                             + parseFloat(getComputedStyle(input).paddingLeft)]; }"""
+    )
+    assert icon <= text_starts, "the magnifier covers the query's first letter"
