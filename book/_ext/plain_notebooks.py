@@ -18,7 +18,9 @@ conventions that this extension turns back into MyST for the website on Sphinx's
   Colab and GitHub show folded: ``<details>``, ``<summary>Solution</summary>``, a blank
   line, the Markdown, a blank line, ``</details>``. On the website it becomes the
   folded ``{admonition}`` with ``:class: dropdown`` that the theme styles (and that a
-  printed page or a PDF shows as an admonition).
+  printed page or a PDF shows as an admonition). A code cell tagged ``solution`` folds
+  under the same "Solution" title (MyST-NB's ``code_prompt_show``), not "Show code cell
+  source".
 - **Links to other chapters** are their Colab addresses (Colab cannot follow a relative
   link in a notebook that was uploaded or opened alone), which on the website become
   links to the chapter's page. A notebook's link to its own Colab address ("Open in
@@ -302,6 +304,10 @@ def notebook_to_myst(app: Sphinx, docname: str, source: list[str]) -> None:
     prefix = colab_prefix(app)
     baseurl = (app.config.html_baseurl or "").rstrip("/") + "/" if app.config.html_baseurl else None
     for cell in notebook.get("cells", []):
+        if "solution" in cell.get("metadata", {}).get("tags", []) and cell["cell_type"] == "code":
+            # A code solution folds under the same "Solution" title as a written one.
+            prompts = {"code_prompt_show": "Solution", "code_prompt_hide": "Solution"}
+            cell["metadata"].setdefault("mystnb", {}).update(prompts)
         if cell.get("cell_type") != "markdown":
             continue
         text = cell["source"] if isinstance(cell["source"], str) else "".join(cell["source"])

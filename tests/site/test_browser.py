@@ -167,6 +167,11 @@ def test_solutions_are_collapsed(open_page):
     # A written solution (a <details> block in the notebook) is a folded dropdown here.
     written = page.locator(".admonition.dropdown > :not(.admonition-title)")
     assert written.count() >= 1
+    # Both kinds of solution fold under the same title.
+    titles = page.locator(
+        ".cell.tag_solution summary .collapsed, .admonition.dropdown > .admonition-title"
+    ).all_inner_texts()
+    assert {title.split("\n")[0].strip() for title in titles} == {"Solution"}, set(titles)
     for cells in (solution_code, checker_output, written):
         for index in range(cells.count()):
             assert not cells.nth(index).is_visible(), "a solution or answer shows unfolded"
