@@ -34,6 +34,12 @@ DESIGN_ASSETS = ("sphinx-design.min.css", "design-tabs.js")
 FONTAWESOME_SCRIPT = re.compile(
     r'<script defer src="[^"]*_static/scripts/fontawesome\.js[^"]*"></script>\n?'
 )
+# pydata-sphinx-theme loads Sphinx's search and its 250 kB index on every page, for
+# results shown as one types; with that option off only the search page uses them.
+INLINE_SEARCH_SCRIPTS = re.compile(
+    r'[ \t]*<script src="[^"]*(?:_static/searchtools|_static/language_data|searchindex)'
+    r'\.js"></script>\n?'
+)
 
 
 def mathjax_source() -> Path:
@@ -81,18 +87,24 @@ def copy_mathjax(app: Sphinx, exception: Exception | None) -> None:
         shutil.copytree(source / "es5" / folder, target / folder, dirs_exist_ok=True)
 
 
-def drop_fontawesome_script(app: Sphinx, exception: Exception | None) -> None:
+def drop_unused_scripts(app: Sphinx, exception: Exception | None) -> None:
+    """Take Font Awesome's script (the icons are its webfonts) out of every written page,
+    and the search scripts out of every page but the search page (see
+    INLINE_SEARCH_SCRIPTS)."""
     if exception is not None or app.builder.format != "html":
         return
+    inline_search = app.config.html_theme_options.get("search_as_you_type", False)
     written = getattr(app.builder, "offline_site_pages", set())
     trimmed_pages = 0
     for pagename in written:
         page = Path(app.builder.get_outfilename(pagename))
         text = page.read_text(encoding="utf-8")
         trimmed = FONTAWESOME_SCRIPT.sub("", text)
+        trimmed_pages += trimmed != text
+        if pagename != "search" and not inline_search:
+            trimmed = INLINE_SEARCH_SCRIPTS.sub("", trimmed)
         if trimmed != text:
             page.write_text(trimmed, encoding="utf-8")
-            trimmed_pages += 1
     if written and trimmed_pages == 0:
         raise ExtensionError("no page loads fontawesome.js: has the theme changed its template?")
 
@@ -111,7 +123,7 @@ def is_unused(asset, page_uses_design: bool, page_uses_math: bool, mathjax: str)
 
 
 def trim_page(app: Sphinx, pagename: str, templatename: str, context: dict, doctree) -> None:
-    # The pages this build writes, for drop_fontawesome_script (an incremental build
+    # The pages this build writes, for drop_unused_scripts (an incremental build
     # writes only the pages that changed).
     app.builder.offline_site_pages = getattr(app.builder, "offline_site_pages", set())
     app.builder.offline_site_pages.add(pagename)
@@ -194,7 +206,7 @@ def setup(app: Sphinx) -> dict:
     app.add_css_file("lmbook.css")
     app.connect("config-inited", check_mathjax_config)
     app.connect("build-finished", copy_mathjax)
-    app.connect("build-finished", drop_fontawesome_script)
+    app.connect("build-finished", drop_unused_scripts)
     # After the book theme has added its header buttons (priority 501).
     app.connect("html-page-context", trim_page, priority=900)
     # Not parallel-write safe: the set of written pages lives in the main process.

@@ -96,10 +96,24 @@ def test_every_page_loads_from_localhost_only(loads):
 
 
 def test_chapter_pages_weigh_under_the_limit(loads):
-    weights = {page: load.weight for page, load in loads.items() if page_weight.is_chapter(page)}
-    assert len(weights) == len(CHAPTERS)
-    heavy = {page: w for page, w in weights.items() if w > page_weight.CHAPTER_LIMIT_BYTES}
+    chapters = {page: load for page, load in loads.items() if page_weight.is_chapter(page)}
+    assert len(chapters) == len(CHAPTERS)
+    heavy = {p: x.weight for p, x in chapters.items() if x.weight > page_weight.CHAPTER_LIMIT_BYTES}
     assert not heavy, f"over {page_weight.CHAPTER_LIMIT_BYTES:,} bytes: {heavy}"
+    limit = page_weight.CHAPTER_GZIPPED_LIMIT_BYTES
+    gzipped = {p: x.compressed_weight for p, x in chapters.items()}
+    assert not {p: w for p, w in gzipped.items() if w > limit}, f"over {limit:,} bytes gzipped"
+    assert all(0 < gzipped[p] < chapters[p].weight for p in chapters)
+
+
+def test_every_page_with_maths_has_its_typesetting_time_recorded(loads, html_root):
+    report = (html_root.parent / "page-weights.csv").read_text(encoding="utf-8").splitlines()
+    assert report[0] == "page,bytes,gzipped_bytes,files,maths_typeset_ms"
+    timed = {line.split(",")[0]: line.split(",")[-1] for line in report[1:]}
+    for page, load in loads.items():
+        uses_maths = any("/_static/mathjax/" in url for url in load.bytes_by_url)
+        assert (load.typeset_ms is not None) == uses_maths, page
+        assert timed[page] == ("" if load.typeset_ms is None else str(round(load.typeset_ms)))
 
 
 def test_pages_load_only_the_scripts_they_need(loads, html_root):
