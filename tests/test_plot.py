@@ -1,3 +1,5 @@
+import io
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -71,3 +73,46 @@ def test_show_as_jpeg_rejects_a_bad_quality(quality, error):
 def test_show_as_jpeg_rejects_what_is_not_a_figure():
     with pytest.raises(TypeError, match="fig must be a matplotlib Figure, got list"):
         plot.show_as_jpeg([])
+
+
+def test_retina_png_has_twice_the_pixels_it_is_shown_at_in_a_palette():
+    from PIL import Image
+
+    plot.use_book_style()
+    fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+    ax.plot([0, 1, 2], [0, 1, 4])
+    data, size = plot.retina_png(fig)
+    with Image.open(io.BytesIO(data)) as image:
+        assert image.format == "PNG" and image.mode == "P"  # a palette of colours
+        pixels = image.size
+    assert size == {"width": pixels[0] // 2, "height": pixels[1] // 2}
+    full = io.BytesIO()
+    fig.savefig(full, format="png", dpi=200)
+    with Image.open(full) as image:  # what the book style crops, it crops alike
+        assert image.size == pixels
+    assert len(data) < len(full.getvalue())
+    plt.close(fig)
+
+
+def test_retina_png_checks_its_inputs():
+    fig, _ = plt.subplots()
+    with pytest.raises(TypeError, match="matplotlib Figure"):
+        plot.retina_png("figure.png")
+    with pytest.raises(ValueError, match="colors"):
+        plot.retina_png(fig, colors=1)
+    plt.close(fig)
+
+
+def test_use_book_style_makes_a_notebook_show_figures_as_retina_pngs():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    try:
+        plot.use_book_style()
+        fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
+        ax.plot([0, 1], [1, 0])
+        bundle, metadata = shell.display_formatter.format(fig)
+        assert bundle["image/png"] and metadata["image/png"]["width"] < 400
+        plt.close(fig)
+    finally:
+        InteractiveShell.clear_instance()
