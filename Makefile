@@ -1,7 +1,8 @@
 # Large Models: From Neurons to Business. The README documents the two commands:
-#   make book   build the website into _build/html from the committed notebook outputs
+#   make book   build the website into _build/html from the committed notebook outputs,
+#               with the whole book as a PDF (make pdf)
 #   make test   lint, unit tests, nbval over every notebook, student copies executed,
-#               strict book build, site checks in a browser
+#               strict book build, the PDF, site checks in a browser
 # Everything runs in .venv, created and filled from requirements*.txt on first use.
 
 SHELL := /bin/bash
@@ -41,13 +42,14 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean test-colab assignments
+	execute execute-all bench freeze clean test-colab assignments pdf
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(MAKE) pdf
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)."
 
-test: $(INSTALLED) lint unit nbval student-check site-build site-check
+test: $(INSTALLED) lint unit nbval student-check site-build pdf site-check
 	@echo "make test: all checks passed."
 
 install: $(INSTALLED)
@@ -93,6 +95,12 @@ student-check: $(INSTALLED)
 site-build: $(INSTALLED)
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+
+# The whole book as one PDF, _build/html/large-models-book.pdf (scripts/book_pdf.py):
+# the book as one HTML page, printed by Chromium. Needs a CJK font for the glossary.
+pdf: $(INSTALLED)
+	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
+	$(BIN)/python scripts/book_pdf.py
 
 site-check: $(INSTALLED)
 	$(BIN)/pytest tests/site -q

@@ -18,6 +18,7 @@
 """
 
 import importlib.util
+import posixpath
 import re
 import shutil
 from pathlib import Path, PurePosixPath
@@ -130,6 +131,7 @@ def trim_page(app: Sphinx, pagename: str, templatename: str, context: dict, doct
     # myst-nb asks Sphinx to put MathJax on every page; only pages with math need it.
     # (The domain's has_equations() would also count the pages a toctree includes.)
     uses_math = app.env.get_domain("math").data["has_equations"].get(pagename, False)
+    uses_math = uses_math or app.builder.name == "singlehtml"  # the whole book in one page
     uses_design = 'class="sd-' in context.get("body", "")
     mathjax = PurePosixPath(app.config.mathjax_path).name
     for key in ("script_files", "css_files"):
@@ -140,6 +142,23 @@ def trim_page(app: Sphinx, pagename: str, templatename: str, context: dict, doct
         ]
     if context.get("page_source_suffix") == ".ipynb":
         add_source_notebook_link(app, pagename, context)
+    if app.builder.name == "html":
+        add_download_button(context, book_pdf_link(pagename))
+
+
+BOOK_PDF = "large-models-book.pdf"  # at the site's root: scripts/book_pdf.py prints it
+
+
+def book_pdf_link(pagename: str) -> dict:
+    """The download menu's entry for the whole book's PDF, relative to ``pagename``."""
+    return {
+        "type": "link",
+        "url": posixpath.relpath(BOOK_PDF, posixpath.dirname(pagename) or "."),
+        "tooltip": "The whole book as one PDF (make pdf)",
+        "text": "Book (PDF)",
+        "icon": "fas fa-book",
+        "label": "book-pdf-button",
+    }
 
 
 def add_source_notebook_link(app: Sphinx, pagename: str, context: dict) -> None:
@@ -163,6 +182,11 @@ def add_source_notebook_link(app: Sphinx, pagename: str, context: dict) -> None:
         "icon": "fas fa-code",
         "label": "source-notebook-button",
     }
+    add_download_button(context, link)
+
+
+def add_download_button(context: dict, link: dict) -> None:
+    """Put ``link`` in the page's download menu (or the header, if it has none)."""
     for button in context.get("header_buttons", []):
         if button.get("label") == "download-buttons":
             button["buttons"].append(link)

@@ -440,10 +440,18 @@ def test_ci_runs_the_readme_command_and_nothing_else():
 def test_the_readme_describes_every_step_of_make_test():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     steps = re.search(r"^test: \$\(INSTALLED\) (.+)$", makefile, re.M)[1].split()
-    assert steps == ["lint", "unit", "nbval", "student-check", "site-build", "site-check"]
+    assert steps == ["lint", "unit", "nbval", "student-check", "site-build", "pdf", "site-check"]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     described = readme.split("**`make test`**")[1].split("\n\n")[0]
-    for words in ("ruff", "unit tests", "nbval", "student copies", "book build", "built site"):
+    for words in (
+        "ruff",
+        "unit tests",
+        "nbval",
+        "student copies",
+        "book build",
+        "PDF",
+        "built site",
+    ):
         assert words in described, f"the README's account of make test omits {words!r}"
 
 

@@ -1,6 +1,7 @@
 """Checks of the built website in _build/html (static; the browser tests are separate)."""
 
 import html
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
@@ -212,3 +213,29 @@ def test_no_raw_tex_in_the_prose_of_any_page(html_root):
             if hits := raw_tex(page.read_text(encoding="utf-8")):
                 found[page.relative_to(html_root).as_posix()] = hits[:3]
     assert not found, f"TeX outside maths: {found}"
+
+
+def test_the_whole_book_is_one_pdf_with_every_chapter(html_root, toc):
+    import book_pdf  # scripts/, on the path through conftest
+    from pypdf import PdfReader
+
+    pdf = html_root / book_pdf.PDF.name
+    assert pdf.is_file(), "no book PDF: run `make pdf` after the site build"
+    report = book_pdf.check_pdf(pdf)  # pages, embedded fonts, the glossary's Chinese
+    assert report["pages"] >= book_pdf.MIN_PAGES
+
+    def titles(outline):
+        for item in outline:
+            yield from titles(item) if isinstance(item, list) else [item.title]
+
+    bookmarks = list(titles(PdfReader(pdf).outline))
+    for notebook in CHAPTERS:
+        heading = next(
+            "".join(cell["source"]).splitlines()[0].lstrip("# ").strip()
+            for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            if cell["cell_type"] == "markdown"
+        )
+        assert heading in bookmarks, f"{heading!r} is not a bookmark of the PDF"
+    for page in ("book/intro.html", *(page_of(html_root, n) for n in CHAPTERS)):
+        text = Path(html_root / page).read_text(encoding="utf-8")
+        assert book_pdf.PDF.name in text, f"{page} does not link to the book's PDF"
