@@ -239,3 +239,11 @@ def test_the_whole_book_is_one_pdf_with_every_chapter(html_root, toc):
     for page in ("book/intro.html", *(page_of(html_root, n) for n in CHAPTERS)):
         text = Path(html_root / page).read_text(encoding="utf-8")
         assert book_pdf.PDF.name in text, f"{page} does not link to the book's PDF"
+
+
+def test_every_reference_links_to_the_work(html_root):
+    page = (html_root / "book" / "references.html").read_text(encoding="utf-8")
+    entries = [entry.split("</p>")[0] for entry in page.split('<div class="citation" ')[1:]]
+    assert len(entries) == len(plain_notebooks.bibliography())
+    unlinked = [re.sub(r"<[^>]+>", "", e)[-120:] for e in entries if 'href="http' not in e]
+    assert not unlinked, f"references without a link (URL, DOI or arXiv): {unlinked}"
