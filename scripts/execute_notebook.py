@@ -40,8 +40,9 @@ LONGER_BUDGETS_S = {"06b_fine_tuning_a_classifier.ipynb": 300}  # fine-tuning ma
 
 
 SETUP_HEAD = """\
-# Colab setup: install the course package at the version this notebook was run with (from
-# the package index, else from the repository's tag for that version), then report the runtime.
+# Colab setup: install the course package at the version this notebook was run with
+# (from the package index, else from the repository's tag for that version), then
+# report the runtime.
 import importlib.metadata
 import subprocess
 import sys
@@ -54,7 +55,8 @@ except importlib.metadata.PackageNotFoundError:
     found = None
 if found != LMBOOK:
     pip = [sys.executable, "-m", "pip", "install", "-q"]
-    if subprocess.run([*pip, f"lmbook=={{LMBOOK}}"], capture_output=True).returncode != 0:
+    installed = subprocess.run([*pip, f"lmbook=={{LMBOOK}}"], capture_output=True)
+    if installed.returncode != 0:
         subprocess.run([*pip, f"lmbook @ git+{{REPO}}@v{{LMBOOK}}"], check=True)
 
 """

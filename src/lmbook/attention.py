@@ -1,4 +1,5 @@
-"""Attention in NumPy and in PyTorch: scaled dot-product, multi-head, masks, positions (chapter 5).
+"""Attention in NumPy and in PyTorch: scaled dot-product, multi-head, masks, positions
+(chapter 5).
 
 Chapter 5 ("Attention and Transformers") derives each formula here and checks
 each function against ``torch.nn.functional.scaled_dot_product_attention``,
@@ -46,7 +47,8 @@ import numpy as np
 from lmbook import validate
 from lmbook.nn import softmax
 
-if TYPE_CHECKING:  # for the annotations only: torch is imported by the functions that use it
+# For the annotations only: torch is imported by the functions that use it.
+if TYPE_CHECKING:
     import torch
 
 PARAM_NAMES = ("in_proj_weight", "in_proj_bias", "out_proj_weight", "out_proj_bias")
@@ -55,7 +57,9 @@ FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 # Checks --------------------------------------------------------------------
 
 
-def _check_options(causal: object, scale: object, return_weights: object, d_k: int) -> tuple:
+def _check_options(
+    causal: object, scale: object, return_weights: object, d_k: int
+) -> tuple:
     """Validated (causal, scale, return_weights); ``scale`` defaults to 1/√d_k."""
     causal = validate.flag("causal", causal)
     return_weights = validate.flag("return_weights", return_weights)
@@ -65,11 +69,15 @@ def _check_options(causal: object, scale: object, return_weights: object, d_k: i
 
 def _check_same_dtype(names: str, *xs) -> None:
     if len({x.dtype for x in xs}) > 1:
-        raise TypeError(f"{names} must share one dtype, got {', '.join(str(x.dtype) for x in xs)}")
+        raise TypeError(
+            f"{names} must share one dtype, got {', '.join(str(x.dtype) for x in xs)}"
+        )
 
 
 def _numpy_input(name: str, value: object) -> np.ndarray:
-    """A float32 or float64 NumPy array; a torch tensor is sent to the ``*_torch`` function."""
+    """A float32 or float64 NumPy array; a torch tensor is sent to the
+    ``*_torch`` function.
+    """
     if hasattr(value, "detach"):
         raise TypeError(
             f"{name} must be a NumPy array, got {type(value).__name__} "
@@ -83,7 +91,8 @@ def _check_qkv_shapes(q, k, v) -> tuple:
     for name, x in (("q", q), ("k", k), ("v", v)):
         if x.ndim < 2:
             raise ValueError(
-                f"{name} must have at least 2 dimensions (..., n, d), got shape {tuple(x.shape)}"
+                f"{name} must have at least 2 dimensions (..., n, d), "
+                f"got shape {tuple(x.shape)}"
             )
         if 0 in tuple(x.shape):
             raise ValueError(f"{name} has an empty dimension: shape {tuple(x.shape)}")
@@ -110,7 +119,9 @@ def _check_qkv_shapes(q, k, v) -> tuple:
     return (*tuple(q.shape[:-1]), int(k.shape[-2]))
 
 
-def _check_mask_shape(mask_shape: tuple, scores_shape: tuple, name: str = "mask") -> None:
+def _check_mask_shape(
+    mask_shape: tuple, scores_shape: tuple, name: str = "mask"
+) -> None:
     ok = len(mask_shape) <= len(scores_shape)
     if ok:
         try:
@@ -129,14 +140,18 @@ def _check_mask_values(mask: object, name: str = "mask") -> np.ndarray | None:
     if mask is None:
         return None
     if not isinstance(mask, np.ndarray):
-        raise TypeError(f"{name} must be a NumPy array or None, got {type(mask).__name__}")
+        raise TypeError(
+            f"{name} must be a NumPy array or None, got {type(mask).__name__}"
+        )
     if mask.dtype != np.bool_ and not np.issubdtype(mask.dtype, np.floating):
         raise TypeError(
             f"{name} must be boolean (True = attend) or float (added to the scores), "
             f"got dtype {mask.dtype}"
         )
     if mask.dtype != np.bool_ and (np.isnan(mask).any() or np.isposinf(mask).any()):
-        raise ValueError(f"a float {name} is added to the scores: use finite values or -inf")
+        raise ValueError(
+            f"a float {name} is added to the scores: use finite values or -inf"
+        )
     return mask
 
 
@@ -170,7 +185,8 @@ def padding_mask(lengths: object, n_keys: int | None = None) -> np.ndarray:
         )
     if lengths.ndim != 1 or lengths.size == 0:
         raise ValueError(
-            f"lengths must be a non-empty 1-D sequence of integers, got {lengths.tolist()!r}"
+            "lengths must be a non-empty 1-D sequence of integers, "
+            f"got {lengths.tolist()!r}"
         )
     if lengths.min() < 0:
         raise ValueError(f"lengths must be non-negative, got {lengths.tolist()}")
@@ -178,7 +194,9 @@ def padding_mask(lengths: object, n_keys: int | None = None) -> np.ndarray:
         raise ValueError("every length is 0: give n_keys, the padded length")
     n_keys = int(lengths.max()) if n_keys is None else validate.count("n_keys", n_keys)
     if lengths.max() > n_keys:
-        raise ValueError(f"a length of {lengths.max()} does not fit in n_keys = {n_keys}")
+        raise ValueError(
+            f"a length of {lengths.max()} does not fit in n_keys = {n_keys}"
+        )
     return np.arange(n_keys)[None, :] < lengths[:, None]
 
 
@@ -215,14 +233,18 @@ def scaled_dot_product_attention(
     mask = _check_mask_values(mask)
     if mask is not None:
         _check_mask_shape(mask.shape, scores_shape)
-    causal, scale, return_weights = _check_options(causal, scale, return_weights, q.shape[-1])
+    causal, scale, return_weights = _check_options(
+        causal, scale, return_weights, q.shape[-1]
+    )
     scores = (q @ np.swapaxes(k, -1, -2)) * q.dtype.type(scale)
     if mask is not None:
         scores = scores + _to_additive_numpy(mask, q.dtype)
     if causal:
         scores = np.where(causal_mask(*scores_shape[-2:]), scores, -np.inf)
     dead = np.all(np.isneginf(scores), axis=-1, keepdims=True)  # every key masked out
-    weights = np.where(dead, 0.0, softmax(np.where(dead, 0.0, scores), axis=-1)).astype(q.dtype)
+    weights = np.where(dead, 0.0, softmax(np.where(dead, 0.0, scores), axis=-1)).astype(
+        q.dtype
+    )
     out = weights @ v
     return (out, weights) if return_weights else out
 
@@ -247,8 +269,8 @@ def _check_embed(query, key, value, num_heads) -> tuple[int, int, int, int]:
         )
     if key.shape[0] != batch or key.shape[2] != embed:
         raise ValueError(
-            f"key must be (batch, n_k, embed_dim) with batch = {batch} and embed_dim = {embed} "
-            f"as the query, got {tuple(key.shape)}"
+            f"key must be (batch, n_k, embed_dim) with batch = {batch} and "
+            f"embed_dim = {embed} as the query, got {tuple(key.shape)}"
         )
     num_heads = validate.count("num_heads", num_heads)
     if embed % num_heads:
@@ -264,7 +286,9 @@ def _check_param_shapes(params: object, embed: int) -> None:
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [name for name in PARAM_NAMES if name not in params]
     if missing:
-        raise ValueError(f"params lack {missing}; expected the keys {list(PARAM_NAMES)}")
+        raise ValueError(
+            f"params lack {missing}; expected the keys {list(PARAM_NAMES)}"
+        )
     expected = {
         "in_proj_weight": (3 * embed, embed),
         "in_proj_bias": (3 * embed,),
@@ -273,16 +297,20 @@ def _check_param_shapes(params: object, embed: int) -> None:
     }
     for name, shape in expected.items():
         if not hasattr(params[name], "shape"):
-            raise TypeError(f"params[{name!r}] must be an array, got {type(params[name]).__name__}")
+            raise TypeError(
+                f"params[{name!r}] must be an array, got {type(params[name]).__name__}"
+            )
         if tuple(params[name].shape) != shape:
             raise ValueError(
-                f"params[{name!r}] has shape {tuple(params[name].shape)}, expected {shape} "
-                f"for embed_dim = {embed}"
+                f"params[{name!r}] has shape {tuple(params[name].shape)}, expected "
+                f"{shape} for embed_dim = {embed}"
             )
 
 
 def _mha_masks(attn_mask, key_padding_mask, batch, heads, n_q, n_k) -> list:
-    """The masks of multi-head attention, each reshaped to broadcast to (B, H, n_q, n_k)."""
+    """The masks of multi-head attention, each reshaped to broadcast to
+    (B, H, n_q, n_k).
+    """
     masks = []
     if attn_mask is not None:
         shape = tuple(attn_mask.shape)
@@ -290,12 +318,14 @@ def _mha_masks(attn_mask, key_padding_mask, batch, heads, n_q, n_k) -> list:
         if attn_mask.ndim in allowed and shape != allowed[attn_mask.ndim]:
             raise ValueError(
                 f"attn_mask has shape {shape}; expected (n_q, n_k) = {(n_q, n_k)}, "
-                f"(batch, n_q, n_k) = {(batch, n_q, n_k)} or a 4-D mask that broadcasts to "
-                f"(batch, heads, n_q, n_k) = {(batch, heads, n_q, n_k)}"
+                f"(batch, n_q, n_k) = {(batch, n_q, n_k)} or a 4-D mask that "
+                f"broadcasts to (batch, heads, n_q, n_k) = {(batch, heads, n_q, n_k)}"
             )
         if attn_mask.ndim not in (2, 3, 4):
             raise ValueError(f"attn_mask must be 2-, 3- or 4-D, got shape {shape}")
-        attn_mask = attn_mask[:, None] if attn_mask.ndim == 3 else attn_mask  # a heads axis
+        attn_mask = (
+            attn_mask[:, None] if attn_mask.ndim == 3 else attn_mask
+        )  # a heads axis
         _check_mask_shape(tuple(attn_mask.shape), (batch, heads, n_q, n_k), "attn_mask")
         masks.append(attn_mask)
     if key_padding_mask is not None:
@@ -330,7 +360,8 @@ def multi_head_attention(
     return_weights: bool = False,
     average_attn_weights: bool = True,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
-    """Multi-head attention in NumPy, as ``torch.nn.MultiheadAttention(batch_first=True)``.
+    """Multi-head attention in NumPy, as
+    ``torch.nn.MultiheadAttention(batch_first=True)``.
 
     Project the inputs with W_q, W_k, W_v (stacked in ``params["in_proj_weight"]``),
     split the E features into ``num_heads`` heads of E / num_heads, attend in each
@@ -356,21 +387,29 @@ def multi_head_attention(
     return_weights = validate.flag("return_weights", return_weights)
     attn_mask = _check_mask_values(attn_mask, "attn_mask")
     key_padding_mask = _check_mask_values(key_padding_mask, "key_padding_mask")
-    mask = _combine_numpy(_mha_masks(attn_mask, key_padding_mask, batch, num_heads, n_q, n_k))
+    mask = _combine_numpy(
+        _mha_masks(attn_mask, key_padding_mask, batch, num_heads, n_q, n_k)
+    )
     dtype = query.dtype
     w_q, w_k, w_v = np.split(params["in_proj_weight"].astype(dtype, copy=False), 3)
     b_q, b_k, b_v = np.split(params["in_proj_bias"].astype(dtype, copy=False), 3)
     head_dim = embed // num_heads
 
     def heads(x, w, b):  # (batch, n, E) -> (batch, heads, n, head_dim)
-        return (x @ w.T + b).reshape(batch, -1, num_heads, head_dim).transpose(0, 2, 1, 3)
+        return (
+            (x @ w.T + b).reshape(batch, -1, num_heads, head_dim).transpose(0, 2, 1, 3)
+        )
 
     q, k, v = heads(query, w_q, b_q), heads(key, w_k, b_k), heads(value, w_v, b_v)
     if mask is not None and mask.dtype != np.bool_:
         mask = mask.astype(dtype)
-    out, weights = scaled_dot_product_attention(q, k, v, mask, causal=causal, return_weights=True)
+    out, weights = scaled_dot_product_attention(
+        q, k, v, mask, causal=causal, return_weights=True
+    )
     out = out.transpose(0, 2, 1, 3).reshape(batch, n_q, embed)  # concatenate the heads
-    out = out @ params["out_proj_weight"].astype(dtype).T + params["out_proj_bias"].astype(dtype)
+    out = out @ params["out_proj_weight"].astype(dtype).T + params[
+        "out_proj_bias"
+    ].astype(dtype)
     if not return_weights:
         return out
     return out, weights.mean(axis=1) if average else weights
@@ -379,7 +418,8 @@ def multi_head_attention(
 def init_mha_params(
     embed_dim: int, *, seed: int = 0, dtype: type = np.float64
 ) -> dict[str, np.ndarray]:
-    """Random multi-head attention weights in the layout of ``torch.nn.MultiheadAttention``.
+    """Random multi-head attention weights in the layout of
+    ``torch.nn.MultiheadAttention``.
 
     As PyTorch: ``in_proj_weight`` Xavier-uniform, ``out_proj_weight`` uniform in
     ±1/√E, biases zero (chapter 5).
@@ -391,9 +431,13 @@ def init_mha_params(
     xavier = math.sqrt(6.0 / (embed_dim + 3 * embed_dim))
     bound = 1.0 / math.sqrt(embed_dim)
     return {
-        "in_proj_weight": rng.uniform(-xavier, xavier, (3 * embed_dim, embed_dim)).astype(dtype),
+        "in_proj_weight": rng.uniform(
+            -xavier, xavier, (3 * embed_dim, embed_dim)
+        ).astype(dtype),
         "in_proj_bias": np.zeros(3 * embed_dim, dtype=dtype),
-        "out_proj_weight": rng.uniform(-bound, bound, (embed_dim, embed_dim)).astype(dtype),
+        "out_proj_weight": rng.uniform(-bound, bound, (embed_dim, embed_dim)).astype(
+            dtype
+        ),
         "out_proj_bias": np.zeros(embed_dim, dtype=dtype),
     }
 
@@ -401,7 +445,8 @@ def init_mha_params(
 def mha_params_from_torch(
     module: torch.nn.MultiheadAttention, *, dtype: type = np.float64
 ) -> dict[str, np.ndarray]:
-    """Copy the weights of a ``torch.nn.MultiheadAttention`` into a dict of arrays (chapter 5).
+    """Copy the weights of a ``torch.nn.MultiheadAttention`` into a dict of arrays
+    (chapter 5).
 
     Only the common case is supported: keys and values of the query's width
     (``kdim = vdim = embed_dim``), no ``add_bias_kv``; ``bias=False`` gives zero biases.
@@ -413,7 +458,9 @@ def mha_params_from_torch(
             f"module must be a torch.nn.MultiheadAttention, got {type(module).__name__}"
         )
     if not module.kdim == module.vdim == module.embed_dim:
-        raise ValueError("kdim and vdim must equal embed_dim; other widths are not supported")
+        raise ValueError(
+            "kdim and vdim must equal embed_dim; other widths are not supported"
+        )
     if module.bias_k is not None or module.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn are not supported")
     embed = module.embed_dim
@@ -432,7 +479,8 @@ def mha_params_from_torch(
 
 
 def mha_params_from_keras(layer, *, dtype: type = np.float64) -> dict[str, np.ndarray]:
-    """Copy the weights of a built ``keras.layers.MultiHeadAttention`` into our layout (chapter 5).
+    """Copy the weights of a built ``keras.layers.MultiHeadAttention`` into our layout
+    (chapter 5).
 
     Keras keeps one kernel per projection with the heads as an axis:
     ``query``/``key``/``value`` kernels are (E, heads, head_dim) with biases
@@ -442,32 +490,42 @@ def mha_params_from_keras(layer, *, dtype: type = np.float64) -> dict[str, np.nd
     """
     if not hasattr(layer, "weights") or type(layer).__name__ != "MultiHeadAttention":
         raise TypeError(
-            f"layer must be a keras.layers.MultiHeadAttention, got {type(layer).__name__}"
+            "layer must be a keras.layers.MultiHeadAttention, "
+            f"got {type(layer).__name__}"
         )
     found = {}
     for variable in layer.weights:
         path = getattr(variable, "path", variable.name).split(":")[0].split("/")
         found[tuple(path[-2:])] = np.asarray(variable.numpy(), dtype=np.float64)
     if ("query", "kernel") not in found:
-        raise ValueError("the layer has no weights yet: call it once on data to build it")
+        raise ValueError(
+            "the layer has no weights yet: call it once on data to build it"
+        )
     embed, heads, head_dim = found[("query", "kernel")].shape
     if heads * head_dim != embed:
         raise ValueError(
-            f"num_heads · key_dim = {heads} · {head_dim} must equal the width E = {embed} "
-            "to copy into torch's layout"
+            f"num_heads · key_dim = {heads} · {head_dim} must equal the width "
+            f"E = {embed} to copy into torch's layout"
         )
     shapes = {"query": (embed, heads, head_dim), "key": (embed, heads, head_dim)}
-    shapes |= {"value": (embed, heads, head_dim), "attention_output": (heads, head_dim, embed)}
+    shapes |= {
+        "value": (embed, heads, head_dim),
+        "attention_output": (heads, head_dim, embed),
+    }
     for name, shape in shapes.items():
         if found[(name, "kernel")].shape != shape:
             raise ValueError(
-                f"the {name} kernel has shape {found[(name, 'kernel')].shape}, expected {shape}"
+                f"the {name} kernel has shape {found[(name, 'kernel')].shape}, "
+                f"expected {shape}"
             )
 
     def bias(name, size):
         return found.get((name, "bias"), np.zeros(size)).reshape(size)
 
-    in_w = [found[(name, "kernel")].reshape(embed, embed).T for name in ("query", "key", "value")]
+    in_w = [
+        found[(name, "kernel")].reshape(embed, embed).T
+        for name in ("query", "key", "value")
+    ]
     in_b = [bias(name, embed) for name in ("query", "key", "value")]
     return {
         "in_proj_weight": np.concatenate(in_w).astype(dtype),
@@ -484,22 +542,31 @@ def mha_params_from_keras(layer, *, dtype: type = np.float64) -> dict[str, np.nd
 
 def _check_tensor(torch, name: str, value: object):
     if not isinstance(value, torch.Tensor):
-        hint = "; convert it with torch.from_numpy" if isinstance(value, np.ndarray) else ""
-        raise TypeError(f"{name} must be a torch.Tensor, got {type(value).__name__}{hint}")
+        hint = (
+            "; convert it with torch.from_numpy"
+            if isinstance(value, np.ndarray)
+            else ""
+        )
+        raise TypeError(
+            f"{name} must be a torch.Tensor, got {type(value).__name__}{hint}"
+        )
     if not value.is_floating_point():
         raise TypeError(f"{name} must hold floats, got dtype {value.dtype}")
     return value
 
 
 def _check_mask_torch(torch, mask: object, device, name: str = "mask"):
-    """A mask as a tensor on ``device``, its type, dtype and values checked (not its shape)."""
+    """A mask as a tensor on ``device``, its type, dtype and values checked
+    (not its shape).
+    """
     if mask is None:
         return None
     if isinstance(mask, np.ndarray):
         mask = torch.from_numpy(mask)
     if not isinstance(mask, torch.Tensor):
         raise TypeError(
-            f"{name} must be a torch.Tensor, a NumPy array or None, got {type(mask).__name__}"
+            f"{name} must be a torch.Tensor, a NumPy array or None, "
+            f"got {type(mask).__name__}"
         )
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise TypeError(
@@ -507,7 +574,9 @@ def _check_mask_torch(torch, mask: object, device, name: str = "mask"):
             f"got dtype {mask.dtype}"
         )
     if mask.is_floating_point() and bool(mask.isnan().any() or mask.isposinf().any()):
-        raise ValueError(f"a float {name} is added to the scores: use finite values or -inf")
+        raise ValueError(
+            f"a float {name} is added to the scores: use finite values or -inf"
+        )
     return mask.to(device)
 
 
@@ -521,7 +590,8 @@ def scaled_dot_product_attention_torch(
     scale: float | None = None,
     return_weights: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """:func:`scaled_dot_product_attention` with PyTorch tensors (autograd, GPU) (chapter 5).
+    """:func:`scaled_dot_product_attention` with PyTorch tensors (autograd, GPU)
+    (chapter 5).
 
     The same arguments and conventions; ``mask`` may be a tensor or a NumPy array.
     Plain tensor operations, so that each step can be inspected; it matches
@@ -539,7 +609,9 @@ def scaled_dot_product_attention_torch(
     mask = _check_mask_torch(torch, mask, q.device)
     if mask is not None:
         _check_mask_shape(tuple(mask.shape), scores_shape)
-    causal, scale, return_weights = _check_options(causal, scale, return_weights, q.shape[-1])
+    causal, scale, return_weights = _check_options(
+        causal, scale, return_weights, q.shape[-1]
+    )
     scores = (q @ k.transpose(-2, -1)) * scale
     if mask is not None:
         if mask.dtype == torch.bool:
@@ -550,7 +622,9 @@ def scaled_dot_product_attention_torch(
         keep = torch.ones(scores_shape[-2:], dtype=torch.bool, device=q.device).tril()
         scores = scores.masked_fill(~keep, float("-inf"))
     dead = torch.isneginf(scores).all(dim=-1, keepdim=True)  # every key masked out
-    weights = torch.softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(dead, 0.0)
+    weights = torch.softmax(scores.masked_fill(dead, 0.0), dim=-1).masked_fill(
+        dead, 0.0
+    )
     out = weights @ v
     return (out, weights) if return_weights else out
 
@@ -588,7 +662,9 @@ def multi_head_attention_torch(
     average = validate.flag("average_attn_weights", average_attn_weights)
     return_weights = validate.flag("return_weights", return_weights)
     attn_mask = _check_mask_torch(torch, attn_mask, query.device, "attn_mask")
-    key_padding_mask = _check_mask_torch(torch, key_padding_mask, query.device, "key_padding_mask")
+    key_padding_mask = _check_mask_torch(
+        torch, key_padding_mask, query.device, "key_padding_mask"
+    )
     masks = _mha_masks(attn_mask, key_padding_mask, batch, num_heads, n_q, n_k)
     mask = None
     if masks and all(m.dtype == torch.bool for m in masks):
@@ -596,7 +672,9 @@ def multi_head_attention_torch(
     elif masks:  # at least one additive mask: add them all up
         zero = torch.zeros((), dtype=query.dtype, device=query.device)
         mask = sum(
-            zero.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else m.to(query.dtype)
+            zero.masked_fill(~m, float("-inf"))
+            if m.dtype == torch.bool
+            else m.to(query.dtype)
             for m in masks
         )
     w_q, w_k, w_v = p["in_proj_weight"].chunk(3)
@@ -611,7 +689,8 @@ def multi_head_attention_torch(
         q, k, v, mask, causal=causal, return_weights=True
     )
     out = (
-        out.transpose(1, 2).reshape(batch, n_q, embed) @ p["out_proj_weight"].T + p["out_proj_bias"]
+        out.transpose(1, 2).reshape(batch, n_q, embed) @ p["out_proj_weight"].T
+        + p["out_proj_bias"]
     )
     if not return_weights:
         return out
@@ -624,18 +703,19 @@ def multi_head_attention_torch(
 def sinusoidal_positional_encoding(
     n_positions: int, d_model: int, *, base: float = 10000.0, dtype: type = np.float64
 ) -> np.ndarray:
-    """The (n_positions, d_model) sinusoidal encoding of Vaswani et al. (2017) (chapter 5).
+    """The (n_positions, d_model) sinusoidal encoding of Vaswani et al. (2017)
+    (chapter 5).
 
-    PE[pos, 2i] = sin(pos / base^(2i/d_model)) and PE[pos, 2i+1] = cos(pos / base^(2i/d_model)):
-    each pair of columns turns at its own frequency, so PE[pos + k] is PE[pos]
-    rotated by an angle that depends on k only. ``d_model`` must be even.
+    PE[pos, 2i] = sin(pos / base^(2i/d_model)) and PE[pos, 2i+1] = cos(pos /
+    base^(2i/d_model)): each pair of columns turns at its own frequency, so PE[pos + k]
+    is PE[pos] rotated by an angle that depends on k only. ``d_model`` must be even.
     """
     n_positions = validate.count("n_positions", n_positions)
     d_model = validate.count("d_model", d_model)
     if d_model % 2:
         raise ValueError(
-            f"d_model must be even for sinusoidal encoding (sin and cos columns come in pairs), "
-            f"got {d_model}"
+            "d_model must be even for sinusoidal encoding (sin and cos columns come "
+            f"in pairs), got {d_model}"
         )
     base = validate.number("base", base, low=1.0, low_open=True)
     if np.dtype(dtype) not in FLOAT_DTYPES:

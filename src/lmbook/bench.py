@@ -1,4 +1,5 @@
-"""Measuring code: the peak memory of one call (chapter 5), the activations autograd keeps (8).
+"""Measuring code: the peak memory of one call (chapter 5), the activations autograd
+keeps (8).
 
 Timing is left to ``time.perf_counter`` in the notebooks, where the loop is
 short enough to read; memory needs operating-system help, which lives here.
@@ -25,7 +26,8 @@ def _glibc() -> ctypes.CDLL | None:
 
 
 def peak_memory_mib(function: Callable, *args: object) -> float | None:
-    """How much this process's peak resident memory grew while ``function(*args)`` ran, in MiB.
+    """How much this process's peak resident memory grew while ``function(*args)``
+    ran, in MiB.
 
     Linux with glibc only (it reads /proc/self/status and restarts the peak
     through /proc/self/clear_refs); elsewhere it runs nothing and returns None.
@@ -46,12 +48,15 @@ def peak_memory_mib(function: Callable, *args: object) -> float | None:
     return (_status_kib("VmHWM") - before) / 1024
 
 
-def saved_tensor_bytes(function: Callable, *args: object, exclude: Iterable = ()) -> int:
-    """Bytes of the tensors autograd saves for the backward pass while ``function(*args)`` runs.
+def saved_tensor_bytes(
+    function: Callable, *args: object, exclude: Iterable = ()
+) -> int:
+    """Bytes of the tensors autograd saves for the backward pass while
+    ``function(*args)`` runs.
 
-    Each storage counts once, however many views of it are saved; tensors sharing storage
-    with one in ``exclude`` (typically the model's parameters) are left out. This is the
-    activation memory of chapter 8.7, counted exactly through
+    Each storage counts once, however many views of it are saved; tensors sharing
+    storage with one in ``exclude`` (typically the model's parameters) are left out.
+    This is the activation memory of chapter 8.7, counted exactly through
     ``torch.autograd.graph.saved_tensors_hooks``.
     """
     import torch

@@ -8,7 +8,8 @@ Conventions follow PyTorch so that weights copy over unchanged:
 - an input batch ``x`` is NCHW, ``(N, C_in, H, W)``;
 - a weight ``w`` is ``(C_out, C_in, K_h, K_w)`` and a bias ``b`` is ``(C_out,)``;
 - "convolution" is cross-correlation, as every framework computes it:
-  out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l];
+  out[n, o, r, c] =
+  b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l];
 - ``stride``, ``padding`` and ``dilation`` are an int or an (h, w) pair;
   padding adds zeros on both sides.
 
@@ -30,7 +31,9 @@ from lmbook import validate
 def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
     """An int or an (h, w) pair of ints, each at least ``minimum``, as a tuple."""
     pair = tuple(value) if isinstance(value, tuple | list) else (value, value)
-    message = f"{name} must be an integer ≥ {minimum} or a pair (h, w) of them, got {value!r}"
+    message = (
+        f"{name} must be an integer ≥ {minimum} or a pair (h, w) of them, got {value!r}"
+    )
     if not all(validate.is_integer(v) for v in pair):
         raise TypeError(message)
     if len(pair) != 2 or min(pair) < minimum:
@@ -40,7 +43,9 @@ def _pair(name: str, value: object, minimum: int = 1) -> tuple[int, int]:
 
 def _check_same_dtype(name: str, array: np.ndarray, x: np.ndarray) -> None:
     if array.dtype != x.dtype:
-        raise TypeError(f"{name} is {array.dtype} but x is {x.dtype}; cast one so that both match")
+        raise TypeError(
+            f"{name} is {array.dtype} but x is {x.dtype}; cast one so that both match"
+        )
 
 
 def _output_size(
@@ -50,8 +55,9 @@ def _output_size(
     padded = size + 2 * padding
     if span > padded:
         raise ValueError(
-            f"{where}kernel of effective size {span} (kernel {kernel}, dilation {dilation}) "
-            f"is larger than the padded input of size {padded} (size {size} + 2·padding {padding})"
+            f"{where}kernel of effective size {span} (kernel {kernel}, dilation "
+            f"{dilation}) is larger than the padded input of size {padded} (size "
+            f"{size} + 2·padding {padding})"
         )
     return (padded - span) // stride + 1
 
@@ -75,7 +81,9 @@ def output_size(
 def _check_conv(
     x: object, w: object, b: object, stride: object, padding: object, dilation: object
 ) -> tuple:
-    """Validated (x, w, b, stride, padding, dilation, (H_out, W_out)) for a conv2d call."""
+    """Validated (x, w, b, stride, padding, dilation, (H_out, W_out)) for a
+    conv2d call.
+    """
     x = validate.float_array("x", x, ndim=4, layout="(N, C_in, H, W)")
     w = validate.float_array("w", w, ndim=4, layout="(C_out, C_in, K_h, K_w)")
     _check_same_dtype("w", w, x)
@@ -90,7 +98,9 @@ def _check_conv(
         b = validate.float_array("b", b, ndim=1, layout="(C_out,)")
         _check_same_dtype("b", b, x)
         if b.shape != (w.shape[0],):
-            raise ValueError(f"b must have shape (C_out,) = ({w.shape[0]},), got {b.shape}")
+            raise ValueError(
+                f"b must have shape (C_out,) = ({w.shape[0]},), got {b.shape}"
+            )
     s = _pair("stride", stride, 1)
     p = _pair("padding", padding, 0)
     d = _pair("dilation", dilation, 1)
@@ -104,7 +114,9 @@ def _check_conv(
 def _pad(x: np.ndarray, p: tuple[int, int]) -> np.ndarray:
     if p == (0, 0):
         return x
-    xp = np.zeros((*x.shape[:2], x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]), dtype=x.dtype)
+    xp = np.zeros(
+        (*x.shape[:2], x.shape[2] + 2 * p[0], x.shape[3] + 2 * p[1]), dtype=x.dtype
+    )
     xp[:, :, p[0] : p[0] + x.shape[2], p[1] : p[1] + x.shape[3]] = x
     return xp
 
@@ -122,7 +134,8 @@ def conv2d_loop(
 ) -> np.ndarray:
     """2-D cross-correlation written as loops, one output value at a time (chapter 3).
 
-    out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l].
+    out[n, o, r, c] =
+    b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l].
     Slow; it exists to be read next to the formula. ``conv2d`` computes the same.
     """
     x, w, b, s, p, d, (h_out, w_out) = _check_conv(x, w, b, stride, padding, dilation)
@@ -135,7 +148,9 @@ def conv2d_loop(
             for r in range(h_out):
                 for c in range(w_out):
                     top, left = r * s[0], c * s[1]
-                    patch = xp[n, :, top : top + span[0] : d[0], left : left + span[1] : d[1]]
+                    patch = xp[
+                        n, :, top : top + span[0] : d[0], left : left + span[1] : d[1]
+                    ]
                     out[n, o, r, c] = np.sum(patch * w[o])
             if b is not None:
                 out[n, o] += b[o]
@@ -149,16 +164,23 @@ def _im2col(
     d: tuple[int, int],
     out: tuple[int, int],
 ) -> np.ndarray:
-    """The patches of a padded input as one contiguous (C·K_h·K_w, N·H_out·W_out) matrix.
+    """The patches of a padded input as one contiguous
+    (C·K_h·K_w, N·H_out·W_out) matrix.
 
     ``sliding_window_view`` makes a view, without copying, of every window of the
     kernel's effective size; slicing by stride and dilation keeps the positions
     the kernel visits; one copy lays them out as the columns of a matrix.
     """
     span = (d[0] * (kernel[0] - 1) + 1, d[1] * (kernel[1] - 1) + 1)
-    windows = sliding_window_view(xp, span, axis=(2, 3))[:, :, :: s[0], :: s[1], :: d[0], :: d[1]]
-    cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))  # C, K_h, K_w, N, H_o, W_o
-    return cols.reshape(xp.shape[1] * kernel[0] * kernel[1], xp.shape[0] * out[0] * out[1])
+    windows = sliding_window_view(xp, span, axis=(2, 3))[
+        :, :, :: s[0], :: s[1], :: d[0], :: d[1]
+    ]
+    cols = np.ascontiguousarray(
+        windows.transpose(1, 4, 5, 0, 2, 3)
+    )  # C, K_h, K_w, N, H_o, W_o
+    return cols.reshape(
+        xp.shape[1] * kernel[0] * kernel[1], xp.shape[0] * out[0] * out[1]
+    )
 
 
 def conv2d(
@@ -180,7 +202,9 @@ def conv2d(
     y = w.reshape(w.shape[0], -1) @ cols  # (C_out, N·H_out·W_out)
     if b is not None:
         y += b[:, None]
-    return np.ascontiguousarray(y.reshape(w.shape[0], x.shape[0], *out).transpose(1, 0, 2, 3))
+    return np.ascontiguousarray(
+        y.reshape(w.shape[0], x.shape[0], *out).transpose(1, 0, 2, 3)
+    )
 
 
 def conv2d_backward(
@@ -191,9 +215,11 @@ def conv2d_backward(
     padding: int | tuple[int, int] = 0,
     dilation: int | tuple[int, int] = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Gradients (dx, dw, db) of a loss L, given dout = ∂L/∂out of ``conv2d`` (chapter 3).
+    """Gradients (dx, dw, db) of a loss L, given dout = ∂L/∂out of ``conv2d``
+    (chapter 3).
 
-    With out[n, o, r, c] = b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l]:
+    With out[n, o, r, c] =
+    b[o] + Σ_{i, k, l} x_pad[n, i, r·S + k·D, c·S + l·D] · w[o, i, k, l]:
 
     - db[o] = Σ_{n, r, c} dout[n, o, r, c]: the bias touches every output position;
     - dw[o, i, k, l] = Σ_{n, r, c} x_pad[n, i, r·S + k·D, c·S + l·D] · dout[n, o, r, c]:
@@ -212,7 +238,8 @@ def conv2d_backward(
     _check_same_dtype("dout", dout, x)
     if dout.shape != (n, c_out, *out):
         raise ValueError(
-            f"dout must have the shape of conv2d's output {(n, c_out, *out)}, got {dout.shape}"
+            "dout must have the shape of conv2d's output "
+            f"{(n, c_out, *out)}, got {dout.shape}"
         )
 
     db = dout.sum(axis=(0, 2, 3))
@@ -221,10 +248,13 @@ def conv2d_backward(
     dout_rows = np.ascontiguousarray(dout.transpose(1, 0, 2, 3)).reshape(c_out, -1)
     dw = (dout_rows @ cols.T).reshape(w.shape)
 
-    # dx: dout with S - 1 zeros between its rows and columns, D(K - 1) zeros around it, and
-    # at the end the rows and columns of x_pad that the floor in the output size skipped.
+    # dx: dout with S - 1 zeros between its rows and columns, D(K - 1) zeros around it,
+    # and at the end the rows and columns of x_pad that the floor in the output size
+    # skipped.
     reach = (d[0] * (k_h - 1), d[1] * (k_w - 1))
-    z = np.zeros((n, c_out, h + 2 * p[0] + reach[0], width + 2 * p[1] + reach[1]), dtype=x.dtype)
+    z = np.zeros(
+        (n, c_out, h + 2 * p[0] + reach[0], width + 2 * p[1] + reach[1]), dtype=x.dtype
+    )
     z[:, :, reach[0] :: s[0], reach[1] :: s[1]][:, :, : out[0], : out[1]] = dout
     flipped = np.ascontiguousarray(w[:, :, ::-1, ::-1].transpose(1, 0, 2, 3))
     dx_pad = conv2d(z, flipped, dilation=d)  # (N, C_in, H + 2P_h, W + 2P_w)
@@ -257,13 +287,16 @@ def _check_pool_dout(dout: object, x: np.ndarray, out: tuple[int, int]) -> np.nd
     _check_same_dtype("dout", dout, x)
     if dout.shape != expected:
         raise ValueError(
-            f"dout must have the shape of the pooled output {expected}, got {dout.shape}"
+            "dout must have the shape of the pooled output "
+            f"{expected}, got {dout.shape}"
         )
     return dout
 
 
 def max_pool2d(
-    x: np.ndarray, kernel: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+    x: np.ndarray,
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
 ) -> np.ndarray:
     """The maximum of each K_h×K_w window, channel by channel (chapter 3).
 
@@ -275,9 +308,13 @@ def max_pool2d(
 
 
 def avg_pool2d(
-    x: np.ndarray, kernel: int | tuple[int, int], stride: int | tuple[int, int] | None = None
+    x: np.ndarray,
+    kernel: int | tuple[int, int],
+    stride: int | tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """The mean of each K_h×K_w window, channel by channel (chapter 3). See ``max_pool2d``."""
+    """The mean of each K_h×K_w window, channel by channel (chapter 3). See
+    ``max_pool2d``.
+    """
     x, k, s, _ = _check_pool(x, kernel, stride)
     return _pool_windows(x, k, s).mean(axis=(4, 5))
 
@@ -297,7 +334,9 @@ def max_pool2d_backward(
     """
     x, k, s, out = _check_pool(x, kernel, stride)
     dout = _check_pool_dout(dout, x, out)
-    winners = _pool_windows(x, k, s).reshape(*x.shape[:2], *out, k[0] * k[1]).argmax(axis=-1)
+    winners = (
+        _pool_windows(x, k, s).reshape(*x.shape[:2], *out, k[0] * k[1]).argmax(axis=-1)
+    )
     dx = np.zeros_like(x)
     for index in range(k[0] * k[1]):
         i, j = divmod(index, k[1])
@@ -313,7 +352,9 @@ def avg_pool2d_backward(
     kernel: int | tuple[int, int],
     stride: int | tuple[int, int] | None = None,
 ) -> np.ndarray:
-    """∂L/∂x of ``avg_pool2d``: each window's gradient shared equally by its K_h·K_w inputs."""
+    """∂L/∂x of ``avg_pool2d``: each window's gradient shared equally by its
+    K_h·K_w inputs.
+    """
     x, k, s, out = _check_pool(x, kernel, stride)
     dout = _check_pool_dout(dout, x, out)
     share = dout / (k[0] * k[1])
@@ -329,8 +370,12 @@ def avg_pool2d_backward(
 # Size, cost and receptive field ---------------------------------------------
 
 
-def conv2d_params(c_in: int, c_out: int, kernel: int | tuple[int, int], bias: bool = True) -> int:
-    """Parameters of a Conv2d layer: C_out·C_in·K_h·K_w weights, plus C_out biases (chapter 3)."""
+def conv2d_params(
+    c_in: int, c_out: int, kernel: int | tuple[int, int], bias: bool = True
+) -> int:
+    """Parameters of a Conv2d layer: C_out·C_in·K_h·K_w weights, plus C_out biases
+    (chapter 3).
+    """
     c_in = validate.count("c_in", c_in)
     c_out = validate.count("c_out", c_out)
     k = _pair("kernel", kernel, 1)
@@ -340,7 +385,8 @@ def conv2d_params(c_in: int, c_out: int, kernel: int | tuple[int, int], bias: bo
 def conv2d_flops(
     c_in: int, c_out: int, kernel: int | tuple[int, int], out_h: int, out_w: int
 ) -> int:
-    """FLOPs of a Conv2d layer on one image: 2·C_in·K_h·K_w·C_out·H_out·W_out (chapter 3).
+    """FLOPs of a Conv2d layer on one image: 2·C_in·K_h·K_w·C_out·H_out·W_out
+    (chapter 3).
 
     Each output value takes C_in·K_h·K_w multiply-adds, counted as 2 FLOPs each;
     the bias additions are left out. Multiply by the batch size for a batch.
@@ -356,13 +402,16 @@ def conv2d_flops(
 def _int_list(name: str, values: object, kernels: list[int] | None) -> list[int]:
     """One integer ≥ 1 per layer, as a list (as many as ``kernels`` when given)."""
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise TypeError(f"{name} must be a list of integers ≥ 1, one per layer, got {values!r}")
+        raise TypeError(
+            f"{name} must be a list of integers ≥ 1, one per layer, got {values!r}"
+        )
     values = list(values)
     if not values:
         raise ValueError(f"{name} must list at least one layer, got an empty list")
     if kernels is not None and len(values) != len(kernels):
         raise ValueError(
-            f"{name} has {len(values)} entries but kernels has {len(kernels)}; give one per layer"
+            f"{name} has {len(values)} entries but kernels has "
+            f"{len(kernels)}; give one per layer"
         )
     return [validate.count(f"{name}[{i}]", v) for i, v in enumerate(values)]
 
@@ -372,7 +421,8 @@ def receptive_field(
     strides: Sequence[int] | None = None,
     dilations: Sequence[int] | None = None,
 ) -> int:
-    """How many input pixels (along one axis) one output of a stack of layers sees (chapter 3).
+    """How many input pixels (along one axis) one output of a stack of layers sees
+    (chapter 3).
 
     r = 1 + Σ_l D_l·(K_l − 1)·J_l with J_l = S_1·…·S_(l−1): each layer widens the
     view by its effective kernel size minus one, in steps of the product of the
@@ -380,7 +430,9 @@ def receptive_field(
     as layers with their kernel and stride.
     """
     kernels = _int_list("kernels", kernels, None)
-    strides = _int_list("strides", [1] * len(kernels) if strides is None else strides, kernels)
+    strides = _int_list(
+        "strides", [1] * len(kernels) if strides is None else strides, kernels
+    )
     dilations = _int_list(
         "dilations", [1] * len(kernels) if dilations is None else dilations, kernels
     )

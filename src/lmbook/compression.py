@@ -1,4 +1,5 @@
-"""Compressing a real language model, with its quality measured beside its cost (chapter 9.7).
+"""Compressing a real language model, with its quality measured beside its cost
+(chapter 9.7).
 
 Sections 9.2 to 9.6 build quantization, pruning, distillation and the key/value cache on
 small models. This module applies them to SmolLM2-135M-Instruct's real weights
@@ -26,9 +27,10 @@ from torch.nn import functional as F
 
 from lmbook import deploy, generation, validate
 
-# Linear layers that pruning leaves alone by default: SmolLM2 ties its output layer to the
-# token-embedding table (an nn.Embedding, never pruned here), so pruning ``lm_head`` would
-# prune the input embeddings too, and every token's row of it is used at every step.
+# Linear layers that pruning leaves alone by default: SmolLM2 ties its output layer to
+# the token-embedding table (an nn.Embedding, never pruned here), so pruning ``lm_head``
+# would prune the input embeddings too, and every token's row of it is used at every
+# step.
 EXCLUDED = ("lm_head",)
 
 
@@ -36,7 +38,9 @@ EXCLUDED = ("lm_head",)
 
 
 def _check_llama(model: object) -> torch.nn.Module:
-    """A Hugging Face decoder-only model with ``model.model.layers`` (Llama, SmolLM2...)."""
+    """A Hugging Face decoder-only model with ``model.model.layers``
+    (Llama, SmolLM2...).
+    """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(
             f"model must be a causal LM (a torch.nn.Module), got {type(model).__name__}"
@@ -44,8 +48,8 @@ def _check_llama(model: object) -> torch.nn.Module:
     layers = getattr(getattr(model, "model", None), "layers", None)
     if not isinstance(layers, torch.nn.ModuleList) or not hasattr(model, "config"):
         raise TypeError(
-            "model must be a transformers causal LM with decoder layers in model.model.layers "
-            f"(such as LlamaForCausalLM), got {type(model).__name__}"
+            "model must be a transformers causal LM with decoder layers in "
+            f"model.model.layers (such as LlamaForCausalLM), got {type(model).__name__}"
         )
     return model
 
@@ -87,7 +91,9 @@ class Evaluation(NamedTuple):
     nats_per_token: float  # the mean negative log-likelihood of the scored tokens
     tokens: int  # the number of scored tokens
     seconds: float  # wall-clock time of the forward passes and the scoring
-    nlls: torch.Tensor  # (windows, window - 1): each scored token's NLL in nats, float64
+    nlls: (
+        torch.Tensor
+    )  # (windows, window - 1): each scored token's NLL in nats, float64
     predictions: torch.Tensor  # (windows, window - 1): the most likely next token there
 
     @property
@@ -97,7 +103,9 @@ class Evaluation(NamedTuple):
 
 
 def _run_with_hooks(model: torch.nn.Module, rows: torch.Tensor, handles) -> None:
-    """One forward pass in eval mode for the hooks in ``handles``, which it then removes."""
+    """One forward pass in eval mode for the hooks in ``handles``, which it
+    then removes.
+    """
     was_training = model.training
     model.eval()
     try:
@@ -127,7 +135,8 @@ def _score(model: torch.nn.Module, rows: torch.Tensor, batch_size: int):
 def token_nlls(
     model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256, batch_size: int = 4
 ) -> torch.Tensor:
-    """-log p(token | the tokens before it in its window), in nats, for each scored token.
+    """-log p(token | the tokens before it in its window), in nats, for each
+    scored token.
 
     The text is cut by :func:`windows`; in each window every token but the first is
     scored, given the tokens before it in that window (the first has no context there).
@@ -160,18 +169,25 @@ def evaluate(
 def perplexity(
     model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256, batch_size: int = 4
 ) -> float:
-    """exp(mean NLL per token) over non-overlapping windows of ``window`` tokens (chapter 9.7).
+    """exp(mean NLL per token) over non-overlapping windows of ``window`` tokens
+    (chapter 9.7).
 
     The number of equally likely tokens the model is, on average, choosing among.
     """
-    return math.exp(token_nlls(model, ids, window=window, batch_size=batch_size).mean().item())
+    return math.exp(
+        token_nlls(model, ids, window=window, batch_size=batch_size).mean().item()
+    )
 
 
 def agreement(predictions: torch.Tensor, reference: torch.Tensor) -> float:
-    """The share of positions where two models predict the same next token (chapter 9.7)."""
+    """The share of positions where two models predict the same next token
+    (chapter 9.7).
+    """
     for name, value in (("predictions", predictions), ("reference", reference)):
         if not isinstance(value, torch.Tensor) or value.is_floating_point():
-            raise TypeError(f"{name} must be a tensor of token ids, such as Evaluation.predictions")
+            raise TypeError(
+                f"{name} must be a tensor of token ids, such as Evaluation.predictions"
+            )
     if predictions.shape != reference.shape or predictions.numel() == 0:
         raise ValueError(
             "predictions and reference must be non-empty and of the same shape, got "
@@ -184,7 +200,11 @@ def agreement(predictions: torch.Tensor, reference: torch.Tensor) -> float:
 
 
 def timed_generate(
-    model: torch.nn.Module, input_ids: torch.Tensor, *, new_tokens: int, use_cache: bool = True
+    model: torch.nn.Module,
+    input_ids: torch.Tensor,
+    *,
+    new_tokens: int,
+    use_cache: bool = True,
 ) -> tuple[torch.Tensor, float]:
     """Greedy continuation of ``input_ids`` (batch, time) and its wall-clock seconds.
 
@@ -193,12 +213,16 @@ def timed_generate(
     """
     new_tokens = validate.count("new_tokens", new_tokens)
     start = time.perf_counter()
-    out = generation.generate(model, input_ids, max_new_tokens=new_tokens, use_cache=use_cache)
+    out = generation.generate(
+        model, input_ids, max_new_tokens=new_tokens, use_cache=use_cache
+    )
     return out, time.perf_counter() - start
 
 
 def _linears(model: torch.nn.Module, exclude) -> list[tuple[str, torch.nn.Linear]]:
-    """The ``nn.Linear`` modules of ``model`` whose names do not end in one of ``exclude``."""
+    """The ``nn.Linear`` modules of ``model`` whose names do not end in one of
+    ``exclude``.
+    """
     if isinstance(exclude, str) or not all(isinstance(name, str) for name in exclude):
         raise TypeError("exclude must be a tuple of module names, such as ('lm_head',)")
     return [
@@ -209,21 +233,25 @@ def _linears(model: torch.nn.Module, exclude) -> list[tuple[str, torch.nn.Linear
 
 
 def nonzero_linear_weights(model: torch.nn.Module, *, exclude=EXCLUDED) -> int:
-    """The number of nonzero weights in the linear layers not named in ``exclude`` (chapter 9.7).
+    """The number of nonzero weights in the linear layers not named in ``exclude``
+    (chapter 9.7).
 
     What pruning removes, whichever way it does it: zeros written into the matrices
     (unstructured), rows and columns cut out of them (structured), whole layers dropped.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    return sum(int(layer.weight.count_nonzero()) for _, layer in _linears(model, exclude))
+    return sum(
+        int(layer.weight.count_nonzero()) for _, layer in _linears(model, exclude)
+    )
 
 
 # Quantization (chapter 9.7) ---------------------------------------------------
 
 
 def quantize_linear_int8(model: torch.nn.Module, *, exclude=()) -> torch.nn.Module:
-    """A copy of ``model`` whose linear layers run in dynamic int8, but those in ``exclude``.
+    """A copy of ``model`` whose linear layers run in dynamic int8, but those in
+    ``exclude``.
 
     ``exclude`` holds name endings, such as ``("down_proj",)``: those layers stay in
     float32, the mixed precision that outlier inputs call for. With no exclusions this
@@ -233,7 +261,9 @@ def quantize_linear_int8(model: torch.nn.Module, *, exclude=()) -> torch.nn.Modu
     names = {name for name, _ in _linears(model, exclude)}
     if not names:
         raise ValueError(f"exclude={exclude!r} leaves no linear layer to quantize")
-    with warnings.catch_warnings():  # torch.ao.quantization is deprecated in PyTorch 2.13
+    with (
+        warnings.catch_warnings()
+    ):  # torch.ao.quantization is deprecated in PyTorch 2.13
         warnings.filterwarnings("ignore", message=".*deprecated.*")
         from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 
@@ -242,10 +272,12 @@ def quantize_linear_int8(model: torch.nn.Module, *, exclude=()) -> torch.nn.Modu
 
 
 def state_bytes(model: torch.nn.Module) -> int:
-    """The bytes of the tensors in ``model.state_dict()``, int8 weights included, counted once.
+    """The bytes of the tensors in ``model.state_dict()``, int8 weights included,
+    counted once.
 
     About what :func:`lmbook.deploy.saved_bytes` writes to disk, without writing it: a
-    tensor shared by two modules (SmolLM2's tied embedding and output layer) counts once.
+    tensor shared by two modules (SmolLM2's tied embedding and output layer) counts
+    once.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
@@ -264,7 +296,9 @@ def state_bytes(model: torch.nn.Module) -> int:
 
 
 @torch.no_grad()
-def input_ranges(model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256) -> dict:
+def input_ranges(
+    model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256
+) -> dict:
     """max |x| / RMS(x) of the input of each linear layer, over the windows of ``ids``.
 
     Dynamic int8 quantization gives a layer's whole input one scale, set by its largest
@@ -282,7 +316,10 @@ def input_ranges(model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256
 
         return hook
 
-    handles = [layer.register_forward_pre_hook(record(name)) for name, layer in _linears(model, ())]
+    handles = [
+        layer.register_forward_pre_hook(record(name))
+        for name, layer in _linears(model, ())
+    ]
     _run_with_hooks(model, rows, handles)
     return ratios
 
@@ -291,7 +328,8 @@ def input_ranges(model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256
 
 
 def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
-    """Magnitude pruning's mask: 0 for the ``round(sparsity · n)`` smallest |w| (chapter 9.7).
+    """Magnitude pruning's mask: 0 for the ``round(sparsity · n)`` smallest |w|
+    (chapter 9.7).
 
     :func:`lmbook.deploy.magnitude_mask`'s mask (up to which of several equal values are
     pruned), found with one ``kthvalue`` instead of ``topk``: about twice as fast on
@@ -319,7 +357,8 @@ def magnitude_mask(weight: torch.Tensor, sparsity: float) -> torch.Tensor:
 def prune_linear_weights(
     model: torch.nn.Module, sparsity: float, *, exclude=EXCLUDED
 ) -> torch.nn.Module:
-    """A copy of ``model`` with the ``sparsity`` share of each linear layer's weights zeroed.
+    """A copy of ``model`` with the ``sparsity`` share of each linear layer's
+    weights zeroed.
 
     Unstructured magnitude pruning, matrix by matrix (:func:`magnitude_mask`: the
     smallest |w| of each), of every ``nn.Linear`` whose name does not end in one of
@@ -336,13 +375,18 @@ def prune_linear_weights(
 def _check_swiglu(mlp: torch.nn.Module) -> torch.nn.Module:
     for name in ("gate_proj", "up_proj", "down_proj"):
         if not isinstance(getattr(mlp, name, None), torch.nn.Linear):
-            raise TypeError(f"the feed-forward blocks must be SwiGLU, with an nn.Linear {name}")
+            raise TypeError(
+                f"the feed-forward blocks must be SwiGLU, with an nn.Linear {name}"
+            )
     return mlp
 
 
 @torch.no_grad()
 def mlp_channel_scores(
-    model: torch.nn.Module, calibration: torch.Tensor | None = None, *, window: int = 256
+    model: torch.nn.Module,
+    calibration: torch.Tensor | None = None,
+    *,
+    window: int = 256,
 ) -> list[torch.Tensor]:
     """One importance score per hidden channel of each feed-forward block (chapter 9.7).
 
@@ -350,7 +394,8 @@ def mlp_channel_scores(
     h_j times column j of ``down_proj`` to the output. Without ``calibration`` text the
     score is the weights alone, |gate_j|·|up_j|·|down_j| (L2 norms); with it, the mean
     |h_j| over the calibration tokens times |down_j|, the average size of what the
-    channel adds (activation-aware, as in Minitron). Returns a list, one tensor per layer.
+    channel adds (activation-aware, as in Minitron). Returns a list, one tensor per
+    layer.
     """
     model = _check_llama(model)
     mlps = [_check_swiglu(layer.mlp) for layer in model.model.layers]
@@ -369,7 +414,9 @@ def mlp_channel_scores(
 
         return hook
 
-    handles = [mlp.down_proj.register_forward_pre_hook(record(i)) for i, mlp in enumerate(mlps)]
+    handles = [
+        mlp.down_proj.register_forward_pre_hook(record(i)) for i, mlp in enumerate(mlps)
+    ]
     _run_with_hooks(model, rows, handles)
     return [means[i] * down for i, down in enumerate(down_norms)]
 
@@ -388,7 +435,8 @@ def _shrunk(layer: torch.nn.Linear, keep: torch.Tensor, dim: int) -> torch.nn.Li
 
 @torch.no_grad()
 def prune_mlp_channels(model: torch.nn.Module, share: float, scores) -> torch.nn.Module:
-    """A copy of ``model`` whose feed-forward blocks lost ``share`` of their hidden channels.
+    """A copy of ``model`` whose feed-forward blocks lost ``share`` of their
+    hidden channels.
 
     Structured pruning: in every decoder layer the channels of lowest ``scores`` (from
     :func:`mlp_channel_scores`) are cut out of ``gate_proj`` and ``up_proj`` (rows) and
@@ -401,16 +449,21 @@ def prune_mlp_channels(model: torch.nn.Module, share: float, scores) -> torch.nn
     if scores is None or len(scores) != len(mlps):
         raise ValueError(f"scores must be a list of {len(mlps)} tensors, one per layer")
     for mlp, score in zip(mlps, scores, strict=True):
-        if not isinstance(score, torch.Tensor) or score.shape != (mlp.up_proj.out_features,):
+        if not isinstance(score, torch.Tensor) or score.shape != (
+            mlp.up_proj.out_features,
+        ):
             raise ValueError(
-                f"each layer's scores must be a tensor of shape ({mlp.up_proj.out_features},)"
+                "each layer's scores must be a tensor of shape "
+                f"({mlp.up_proj.out_features},)"
             )
     pruned = copy.deepcopy(model)
     for layer, score in zip(pruned.model.layers, scores, strict=True):
         mlp = layer.mlp
         kept = len(score) - round(share * len(score))
         if kept == 0:
-            raise ValueError(f"share {share} would remove every channel of {len(score)}")
+            raise ValueError(
+                f"share {share} would remove every channel of {len(score)}"
+            )
         keep = torch.topk(score, kept).indices.sort().values
         mlp.gate_proj = _shrunk(mlp.gate_proj, keep, 0)
         mlp.up_proj = _shrunk(mlp.up_proj, keep, 0)
@@ -427,7 +480,8 @@ def prune_mlp_channels(model: torch.nn.Module, share: float, scores) -> torch.nn
 def block_influence(
     model: torch.nn.Module, ids: torch.Tensor, *, window: int = 256
 ) -> torch.Tensor:
-    """1 - mean cosine(input, output) of each decoder layer's hidden states (chapter 9.7).
+    """1 - mean cosine(input, output) of each decoder layer's hidden states
+    (chapter 9.7).
 
     ShortGPT's *block influence* (Men et al., 2024): a layer whose output points where
     its input did changes little, and is a candidate to drop. Averaged over every token
@@ -440,21 +494,32 @@ def block_influence(
     def record(module, args, kwargs, output):
         inputs = args[0] if args else kwargs["hidden_states"]
         outputs = output[0] if isinstance(output, tuple) else output
-        cosines.append(F.cosine_similarity(inputs.double(), outputs.double(), dim=-1).mean())
+        cosines.append(
+            F.cosine_similarity(inputs.double(), outputs.double(), dim=-1).mean()
+        )
 
-    # Hooks see each layer's own input and output (hidden_states=True would give the last
-    # layer's output after the final norm).
+    # Hooks see each layer's own input and output (hidden_states=True would give the
+    # last layer's output after the final norm).
     handles = [
-        layer.register_forward_hook(record, with_kwargs=True) for layer in model.model.layers
+        layer.register_forward_hook(record, with_kwargs=True)
+        for layer in model.model.layers
     ]
     _run_with_hooks(model, rows, handles)
     return 1 - torch.stack(cosines)
 
 
 def least_influential(scores: torch.Tensor, count: int) -> list[int]:
-    """The indices of the ``count`` layers of lowest :func:`block_influence`, in order."""
-    if not isinstance(scores, torch.Tensor) or scores.ndim != 1 or not scores.is_floating_point():
-        raise TypeError("scores must be a 1-D floating-point tensor, one score per layer")
+    """The indices of the ``count`` layers of lowest
+    :func:`block_influence`, in order.
+    """
+    if (
+        not isinstance(scores, torch.Tensor)
+        or scores.ndim != 1
+        or not scores.is_floating_point()
+    ):
+        raise TypeError(
+            "scores must be a 1-D floating-point tensor, one score per layer"
+        )
     count = validate.integer("count", count, minimum=1, maximum=len(scores) - 1)
     return sorted(torch.topk(scores, count, largest=False).indices.tolist())
 
@@ -473,7 +538,8 @@ def drop_layers(model: torch.nn.Module, drop) -> torch.nn.Module:
         raise TypeError("drop must be a collection of integer layer indices")
     if not drop or drop[0] < 0 or drop[-1] >= layers or len(drop) == layers:
         raise ValueError(
-            f"drop must name between 1 and {layers - 1} layers of 0..{layers - 1}, got {drop}"
+            f"drop must name between 1 and {layers - 1} layers of "
+            f"0..{layers - 1}, got {drop}"
         )
     keep = [i for i in range(layers) if i not in drop]
     cut = copy.deepcopy(model)
@@ -495,7 +561,9 @@ def layers_around(drop, layers: int) -> list[int]:
     layers = validate.count("layers", layers)
     drop = set(drop)
     if not drop or not all(validate.is_integer(i) and 0 <= i < layers for i in drop):
-        raise ValueError(f"drop must name layers in 0..{layers - 1}, got {sorted(drop)}")
+        raise ValueError(
+            f"drop must name layers in 0..{layers - 1}, got {sorted(drop)}"
+        )
     keep = [i for i in range(layers) if i not in drop]
     return [
         new
@@ -508,7 +576,10 @@ def layers_around(drop, layers: int) -> list[int]:
 
 
 def token_distillation_loss(
-    student_logits: torch.Tensor, teacher_logits: torch.Tensor, *, temperature: float = 1.0
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    *,
+    temperature: float = 1.0,
 ) -> torch.Tensor:
     """T² · KL(teacher_T ‖ student_T), averaged over tokens (chapter 9.7).
 
@@ -518,17 +589,22 @@ def token_distillation_loss(
     every sequence is one example.
     """
     temperature = validate.positive("temperature", temperature)
-    for name, logits in (("student_logits", student_logits), ("teacher_logits", teacher_logits)):
+    for name, logits in (
+        ("student_logits", student_logits),
+        ("teacher_logits", teacher_logits),
+    ):
         if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
             raise TypeError(f"{name} must be a floating-point torch.Tensor")
     if student_logits.shape != teacher_logits.shape or student_logits.ndim < 1:
         raise ValueError(
-            "student_logits and teacher_logits must have the same shape (..., vocab), got "
-            f"{tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
+            "student_logits and teacher_logits must have the same shape (..., vocab), "
+            f"got {tuple(student_logits.shape)} and {tuple(teacher_logits.shape)}"
         )
     vocab = student_logits.shape[-1]
     log_q = F.log_softmax(student_logits.reshape(-1, vocab) / temperature, dim=-1)
-    log_p = F.log_softmax(teacher_logits.reshape(-1, vocab).detach() / temperature, dim=-1)
+    log_p = F.log_softmax(
+        teacher_logits.reshape(-1, vocab).detach() / temperature, dim=-1
+    )
     kl = F.kl_div(log_q, log_p, reduction="batchmean", log_target=True)
     return temperature**2 * kl
 
@@ -546,7 +622,8 @@ def heal(
     batch_size: int = 4,
     seed: int = 0,
 ) -> list[float]:
-    """Train the decoder layers ``train_layers`` of ``student`` for ``steps`` steps of Adam.
+    """Train the decoder layers ``train_layers`` of ``student`` for ``steps``
+    steps of Adam.
 
     Each step reads ``batch_size`` windows of ``window`` tokens of ``ids`` (see
     :func:`windows`), in an order fixed by ``seed``. Without a ``teacher`` the loss is
@@ -570,8 +647,9 @@ def heal(
         raise ValueError(f"train_layers must name decoder layers in 0..{layers - 1}")
     if steps * batch_size > len(rows):
         raise ValueError(
-            f"{steps} steps of {batch_size} windows need {steps * batch_size} windows of "
-            f"{window} tokens; the text has {len(rows)}, so every window is read once at most"
+            f"{steps} steps of {batch_size} windows need {steps * batch_size} windows "
+            f"of {window} tokens; the text has {len(rows)}, so every "
+            "window is read once at most"
         )
     flags = {name: p.requires_grad for name, p in student.named_parameters()}
     student.requires_grad_(False)

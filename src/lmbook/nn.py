@@ -35,7 +35,9 @@ def relu(z: np.ndarray) -> np.ndarray:
 
 
 def gelu(z: np.ndarray) -> np.ndarray:
-    """z·Φ(z), with Φ the standard normal CDF (the exact form, as ``torch.nn.GELU()``)."""
+    """z·Φ(z), with Φ the standard normal CDF (the exact form, as
+    ``torch.nn.GELU()``).
+    """
     z = np.asarray(z)
     return z * 0.5 * (1.0 + erf(z / math.sqrt(2.0)))
 
@@ -50,19 +52,26 @@ ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
     "tanh": (np.tanh, lambda z: 1.0 - np.tanh(z) ** 2),
     # The kink at 0 has no derivative; like PyTorch we use 0 there.
     "relu": (relu, lambda z: (np.asarray(z) > 0).astype(np.asarray(z).dtype)),
-    "gelu": (gelu, lambda z: 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * _normal_pdf(z)),
+    "gelu": (
+        gelu,
+        lambda z: 0.5 * (1.0 + erf(z / math.sqrt(2.0))) + z * _normal_pdf(z),
+    ),
     "identity": (lambda z: z, np.ones_like),
 }
 
 
 def activation(name: str, z: np.ndarray) -> np.ndarray:
     """Apply the activation called ``name`` (a key of ``ACTIVATIONS``) to ``z``."""
-    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][0](np.asarray(z))
+    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][0](
+        np.asarray(z)
+    )
 
 
 def activation_derivative(name: str, z: np.ndarray) -> np.ndarray:
     """The derivative f'(z) of the activation called ``name``, elementwise."""
-    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][1](np.asarray(z))
+    return ACTIVATIONS[validate.choice("activation", name, ACTIVATIONS)][1](
+        np.asarray(z)
+    )
 
 
 # Softmax and losses --------------------------------------------------------
@@ -95,7 +104,9 @@ def softmax(z: np.ndarray, axis: int = -1) -> np.ndarray:
 
 
 def check_labels(labels: object, batch: int, classes: int) -> np.ndarray:
-    """Labels as an int array of shape (batch,), each in [0, classes); else a clear error."""
+    """Labels as an int array of shape (batch,), each in [0, classes); else a
+    clear error.
+    """
     array = np.asarray(labels)
     if not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
@@ -103,7 +114,9 @@ def check_labels(labels: object, batch: int, classes: int) -> np.ndarray:
             "convert one-hot rows with labels.argmax(axis=1)"
         )
     if array.shape != (batch,):
-        raise ValueError(f"labels must have shape ({batch},) to match the batch, got {array.shape}")
+        raise ValueError(
+            f"labels must have shape ({batch},) to match the batch, got {array.shape}"
+        )
     if array.min() < 0 or array.max() >= classes:
         raise ValueError(
             f"labels must lie in [0, {classes - 1}] for {classes} classes, "
@@ -120,7 +133,9 @@ def one_hot(labels: object, classes: int) -> np.ndarray:
 
 
 def cross_entropy(logits: np.ndarray, labels: object) -> float:
-    """Mean over the batch of −log softmax(logits)[label], from logits (not probabilities)."""
+    """Mean over the batch of −log softmax(logits)[label], from logits
+    (not probabilities).
+    """
     logits = _as_float_matrix("logits", logits)
     labels = check_labels(labels, logits.shape[0], logits.shape[1])
     log_probs = log_softmax(logits)
@@ -136,7 +151,9 @@ def cross_entropy_grad(logits: np.ndarray, labels: object) -> np.ndarray:
     return grad / len(labels)
 
 
-def _check_same_shape(prediction: object, target: object) -> tuple[np.ndarray, np.ndarray]:
+def _check_same_shape(
+    prediction: object, target: object
+) -> tuple[np.ndarray, np.ndarray]:
     prediction, target = np.asarray(prediction), np.asarray(target)
     if prediction.shape != target.shape:
         raise ValueError(
@@ -164,7 +181,8 @@ def mse_grad(prediction: np.ndarray, target: np.ndarray) -> np.ndarray:
 
 
 class MLP:
-    """A fully connected network: ``sizes[0]`` inputs, hidden layers, ``sizes[-1]`` logits.
+    """A fully connected network: ``sizes[0]`` inputs, hidden layers,
+    ``sizes[-1]`` logits.
 
     The hidden layers use ``activation``; the last layer is linear (it returns
     logits). Weights start as in PyTorch's Kaiming/Xavier normal schemes: He for
@@ -187,7 +205,8 @@ class MLP:
             raise TypeError(f"sizes must be a list of layer widths, got {sizes!r}")
         if len(sizes) < 2:
             raise ValueError(
-                f"sizes must list at least two integers ≥ 1 (inputs, ..., outputs), got {sizes!r}"
+                "sizes must list at least two integers ≥ 1 "
+                f"(inputs, ..., outputs), got {sizes!r}"
             )
         if np.dtype(dtype) not in (np.dtype(np.float32), np.dtype(np.float64)):
             raise ValueError(f"dtype must be float32 or float64, got {np.dtype(dtype)}")
@@ -199,13 +218,17 @@ class MLP:
         self.weights, self.biases = [], []
         for fan_in, fan_out in zip(self.sizes[:-1], self.sizes[1:], strict=True):
             std = math.sqrt(2.0 / fan_in) if he else math.sqrt(2.0 / (fan_in + fan_out))
-            self.weights.append((rng.standard_normal((fan_out, fan_in)) * std).astype(dtype))
+            self.weights.append(
+                (rng.standard_normal((fan_out, fan_in)) * std).astype(dtype)
+            )
             self.biases.append(np.zeros(fan_out, dtype=dtype))
         self._cache: list[tuple[np.ndarray, np.ndarray]] | None = None
 
     @property
     def params(self) -> list[np.ndarray]:
-        """[W1, b1, W2, b2, ...]: the arrays themselves, so optimizers update them in place."""
+        """[W1, b1, W2, b2, ...]: the arrays themselves, so optimizers update
+        them in place.
+        """
         return [p for pair in zip(self.weights, self.biases, strict=True) for p in pair]
 
     @property
@@ -213,11 +236,14 @@ class MLP:
         return sum(p.size for p in self.params)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """Logits for a batch ``x`` of shape (batch, sizes[0]); keeps what backward needs."""
+        """Logits for a batch ``x`` of shape (batch, sizes[0]); keeps what
+        backward needs.
+        """
         x = _as_float_matrix("x", x)
         if x.shape[1] != self.sizes[0]:
             raise ValueError(
-                f"x has {x.shape[1]} features per row, but the network expects {self.sizes[0]}"
+                f"x has {x.shape[1]} features per row, but the "
+                f"network expects {self.sizes[0]}"
             )
         f = ACTIVATIONS[self.activation][0]
         a = x.astype(self.dtype, copy=False)
@@ -231,7 +257,8 @@ class MLP:
         return a
 
     def backward(self, dlogits: np.ndarray) -> list[np.ndarray]:
-        """Gradients of the loss for every parameter, given ∂loss/∂logits of the last forward.
+        """Gradients of the loss for every parameter, given ∂loss/∂logits of the
+        last forward.
 
         The δ recursion of chapter 2: δ_L = ∂loss/∂Z_L, then for each layer
         ∂W = δᵀ A_prev, ∂b = Σ_rows δ, and δ_prev = (δ W) ⊙ f'(Z_prev).
@@ -242,7 +269,8 @@ class MLP:
         expected = self._cache[-1][1].shape
         if delta.shape != expected:
             raise ValueError(
-                f"dlogits must have the shape of the logits {expected}, got {delta.shape}"
+                "dlogits must have the shape of the logits "
+                f"{expected}, got {delta.shape}"
             )
         df = ACTIVATIONS[self.activation][1]
         grads: list[np.ndarray] = []
@@ -254,7 +282,9 @@ class MLP:
                 delta = (delta @ self.weights[layer]) * df(z_prev)
         return grads
 
-    def loss_and_grads(self, x: np.ndarray, labels: object) -> tuple[float, list[np.ndarray]]:
+    def loss_and_grads(
+        self, x: np.ndarray, labels: object
+    ) -> tuple[float, list[np.ndarray]]:
         """Mean cross-entropy on (x, labels) and its gradient for every parameter."""
         logits = self.forward(x)
         loss = cross_entropy(logits, labels)
@@ -265,14 +295,22 @@ class MLP:
         return self.forward(x).argmax(axis=1)
 
     def to_torch(self):
-        """The same network as a ``torch.nn.Sequential``, with copies of these weights."""
+        """The same network as a ``torch.nn.Sequential``, with copies of
+        these weights.
+        """
         import torch
 
-        layers = {"sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}
+        layers = {
+            "sigmoid": torch.nn.Sigmoid,
+            "tanh": torch.nn.Tanh,
+            "relu": torch.nn.ReLU,
+        }
         layers |= {"gelu": torch.nn.GELU, "identity": torch.nn.Identity}
         modules = []
         for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
-            linear = torch.nn.Linear(w.shape[1], w.shape[0], dtype=torch.from_numpy(w).dtype)
+            linear = torch.nn.Linear(
+                w.shape[1], w.shape[0], dtype=torch.from_numpy(w).dtype
+            )
             with torch.no_grad():
                 linear.weight.copy_(torch.from_numpy(w))
                 linear.bias.copy_(torch.from_numpy(b))
@@ -291,7 +329,8 @@ def _check_grads(params: list[np.ndarray], grads: list[np.ndarray]) -> None:
     for index, (p, g) in enumerate(zip(params, grads, strict=True)):
         if np.shape(g) != p.shape:
             raise ValueError(
-                f"gradient {index} has shape {np.shape(g)}, but its parameter has shape {p.shape}"
+                f"gradient {index} has shape {np.shape(g)}, but its "
+                f"parameter has shape {p.shape}"
             )
 
 
@@ -314,7 +353,9 @@ class SGD:
                 p -= self.lr * g
             return
         if self.velocity is None:
-            self.velocity = [np.array(g, dtype=p.dtype) for p, g in zip(params, grads, strict=True)]
+            self.velocity = [
+                np.array(g, dtype=p.dtype) for p, g in zip(params, grads, strict=True)
+            ]
         else:
             for v, g in zip(self.velocity, grads, strict=True):
                 v *= self.momentum
@@ -331,7 +372,10 @@ class Adam:
     """
 
     def __init__(
-        self, lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8
+        self,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
     ) -> None:
         self.lr = validate.positive("lr", lr)
         if not isinstance(betas, tuple | list):
@@ -365,7 +409,9 @@ class Adam:
 # Training helpers and gradient checks --------------------------------------
 
 
-def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+def minibatches(
+    n: int, batch_size: int, rng: np.random.Generator
+) -> Iterator[np.ndarray]:
     """Shuffled index arrays that cover range(n) once; the last batch may be smaller."""
     n, batch_size = validate.count("n", n), validate.count("batch_size", batch_size)
     order = rng.permutation(n)
@@ -373,7 +419,9 @@ def minibatches(n: int, batch_size: int, rng: np.random.Generator) -> Iterator[n
         yield order[start : start + batch_size]
 
 
-def numerical_gradient(loss: Callable[[], float], array: np.ndarray, h: float = 1e-6) -> np.ndarray:
+def numerical_gradient(
+    loss: Callable[[], float], array: np.ndarray, h: float = 1e-6
+) -> np.ndarray:
     """Central differences (L(θ + h) − L(θ − h)) / 2h for every entry of ``array``.
 
     ``loss`` takes no arguments and reads ``array``, which is perturbed in place
@@ -402,12 +450,16 @@ def relative_error(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def gradient_check(model: MLP, x: np.ndarray, labels: object, h: float = 1e-6) -> float:
-    """Largest relative error between backprop and central differences over all parameters."""
+    """Largest relative error between backprop and central differences over all
+    parameters.
+    """
     if not isinstance(model, MLP):
         raise TypeError(f"model must be an lmbook.nn.MLP, got {type(model).__name__}")
     _, grads = model.loss_and_grads(x, labels)
     errors = []
     for param, grad in zip(model.params, grads, strict=True):
-        numeric = numerical_gradient(lambda: cross_entropy(model.forward(x), labels), param, h)
+        numeric = numerical_gradient(
+            lambda: cross_entropy(model.forward(x), labels), param, h
+        )
         errors.append(relative_error(grad, numeric))
     return max(errors)

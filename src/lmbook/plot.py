@@ -78,7 +78,9 @@ def retina_png(fig: plt.Figure, colors: int = 256) -> tuple[bytes, dict[str, int
     fig.savefig(buffer, format="png", dpi=2 * fig.dpi)
     with Image.open(buffer) as image:
         width, height = image.size
-        paletted = image.convert("RGB").quantize(colors=colors, dither=Image.Dither.NONE)
+        paletted = image.convert("RGB").quantize(
+            colors=colors, dither=Image.Dither.NONE
+        )
     out = io.BytesIO()
     paletted.save(out, format="png", optimize=True)
     return out.getvalue(), {"width": width // 2, "height": height // 2}
@@ -118,7 +120,11 @@ def annotate_points(
         )
     for xi, yi, text in zip(x, y, labels, strict=True):
         ax.annotate(
-            str(text), (xi, yi), xytext=offset, textcoords="offset points", fontsize=fontsize
+            str(text),
+            (xi, yi),
+            xytext=offset,
+            textcoords="offset points",
+            fontsize=fontsize,
         )
 
 

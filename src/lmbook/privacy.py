@@ -1,4 +1,5 @@
-"""Privacy in training: DP-SGD, its privacy accountant, and federated averaging (chapter 11).
+"""Privacy in training: DP-SGD, its privacy accountant, and federated averaging
+(chapter 11).
 
 - :func:`per_example_gradients`, :func:`clip_per_example`, :func:`dp_sgd_train`: the
   DP-SGD algorithm of Abadi et al. (2016): clip every example's gradient to norm C,
@@ -27,7 +28,10 @@ from lmbook import validate
 
 
 def per_example_gradients(
-    model: torch.nn.Module, loss_fn: Callable, inputs: torch.Tensor, labels: torch.Tensor
+    model: torch.nn.Module,
+    loss_fn: Callable,
+    inputs: torch.Tensor,
+    labels: torch.Tensor,
 ) -> dict[str, torch.Tensor]:
     """The gradient of the loss of each example separately (chapter 11.2).
 
@@ -40,11 +44,14 @@ def per_example_gradients(
         raise TypeError("inputs and labels must be torch tensors")
     if len(inputs) != len(labels) or len(inputs) == 0:
         raise ValueError(
-            f"need as many labels as inputs, at least one; got {len(inputs)} and {len(labels)}"
+            "need as many labels as inputs, at least one; got "
+            f"{len(inputs)} and {len(labels)}"
         )
     from torch.func import functional_call, grad, vmap
 
-    params = {name: p.detach() for name, p in model.named_parameters() if p.requires_grad}
+    params = {
+        name: p.detach() for name, p in model.named_parameters() if p.requires_grad
+    }
 
     def one_loss(p, x, y):
         return loss_fn(functional_call(model, p, (x.unsqueeze(0),)), y.unsqueeze(0))
@@ -55,7 +62,8 @@ def per_example_gradients(
 def clip_per_example(
     grads: Mapping[str, torch.Tensor], max_norm: float
 ) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-    """Scale each example's whole gradient (all parameters together) to norm ≤ ``max_norm``.
+    """Scale each example's whole gradient (all parameters together) to
+    norm ≤ ``max_norm``.
 
     The factor is min(1, C / ‖g_i‖) (chapter 11.2). Returns the clipped gradients and
     the norms before clipping.
@@ -78,7 +86,8 @@ def noisy_gradient(
     expected_batch_size: float,
     generator: torch.Generator | None = None,
 ) -> dict[str, torch.Tensor]:
-    """One DP-SGD gradient: (Σ_i clip(g_i) + N(0, σ²C²I)) / (expected batch size) (chapter 11.2).
+    """One DP-SGD gradient: (Σ_i clip(g_i) + N(0, σ²C²I)) / (expected batch size)
+    (chapter 11.2).
 
     ``grads`` holds per-example gradients (batch, *shape); the batch may be empty.
     """
@@ -87,7 +96,11 @@ def noisy_gradient(
     clipped, _ = clip_per_example(grads, max_norm)
     out = {}
     for name, g in clipped.items():
-        noise = torch.randn(g.shape[1:], generator=generator, dtype=g.dtype) * sigma * max_norm
+        noise = (
+            torch.randn(g.shape[1:], generator=generator, dtype=g.dtype)
+            * sigma
+            * max_norm
+        )
         out[name] = (g.sum(dim=0) + noise) / size
     return out
 
@@ -125,7 +138,9 @@ def dp_sgd_train(
     for _ in range(steps):
         chosen = torch.rand(len(inputs), generator=generator) < q
         if chosen.any():
-            grads = per_example_gradients(model, loss_fn, inputs[chosen], labels[chosen])
+            grads = per_example_gradients(
+                model, loss_fn, inputs[chosen], labels[chosen]
+            )
         else:
             grads = {k: torch.zeros(0, *p.shape) for k, p in params.items()}
         update = noisy_gradient(
@@ -145,13 +160,18 @@ def dp_sgd_train(
 
 
 def _orders(orders: object) -> np.ndarray:
-    """The Rényi orders as an int64 array: integers ≥ 2, where this accountant is exact."""
+    """The Rényi orders as an int64 array: integers ≥ 2, where this
+    accountant is exact.
+    """
     array = np.atleast_1d(np.asarray(orders))
     if array.ndim != 1 or array.size == 0:
-        raise ValueError(f"orders must be a non-empty list of integers ≥ 2, got {orders!r}")
+        raise ValueError(
+            f"orders must be a non-empty list of integers ≥ 2, got {orders!r}"
+        )
     if array.dtype == np.bool_ or not np.issubdtype(array.dtype, np.integer):
         raise TypeError(
-            f"orders must be integers ≥ 2 (this accountant is exact there), got {orders!r}"
+            "orders must be integers ≥ 2 (this accountant is "
+            f"exact there), got {orders!r}"
         )
     if np.any(array < 2):
         raise ValueError(f"orders must be integers ≥ 2, got {orders!r}")
@@ -168,7 +188,8 @@ def rdp_sampled_gaussian(
 
     At an integer order α (Mironov, Talwar and Zhang, 2019):
     RDP(α) = log Σ_k C(α,k) (1−q)^(α−k) q^k exp((k²−k)/(2σ²)) / (α−1).
-    With q = 1 this is α / (2σ²), the plain Gaussian mechanism. Returns one value per order.
+    With q = 1 this is α / (2σ²), the plain Gaussian mechanism. Returns one value per
+    order.
     """
     q = validate.probability("sample_rate", sample_rate, zero=False)
     sigma = validate.positive("noise_multiplier", noise_multiplier)
@@ -195,9 +216,15 @@ def epsilon_from_rdp(
     alphas = _orders(orders).astype(float)
     rdp = np.asarray(rdp, dtype=float)
     if rdp.shape != alphas.shape:
-        raise ValueError(f"rdp has {rdp.size} values but there are {alphas.size} orders")
+        raise ValueError(
+            f"rdp has {rdp.size} values but there are {alphas.size} orders"
+        )
     delta = validate.probability("delta", delta, zero=False, one=False)
-    eps = rdp + np.log((alphas - 1) / alphas) - (math.log(delta) + np.log(alphas)) / (alphas - 1)
+    eps = (
+        rdp
+        + np.log((alphas - 1) / alphas)
+        - (math.log(delta) + np.log(alphas)) / (alphas - 1)
+    )
     best = int(np.argmin(eps))
     return float(eps[best]), int(alphas[best])
 
@@ -224,7 +251,9 @@ def dp_epsilon(
 
 
 def split_iid(n_examples: int, n_clients: int, seed: int = 0) -> list[np.ndarray]:
-    """Shuffle the example indices and deal them out to ``n_clients`` equal parts (chapter 11.3)."""
+    """Shuffle the example indices and deal them out to ``n_clients`` equal parts
+    (chapter 11.3).
+    """
     n_examples = validate.count("n_examples", n_examples)
     n_clients = validate.count("n_clients", n_clients)
     if n_clients > n_examples:
@@ -236,7 +265,8 @@ def split_iid(n_examples: int, n_clients: int, seed: int = 0) -> list[np.ndarray
 def split_label_skew(
     labels: Sequence[int], n_clients: int, shards_per_client: int = 2, seed: int = 0
 ) -> list[np.ndarray]:
-    """McMahan et al.'s non-IID split: sort by label, cut into shards, give each client a few.
+    """McMahan et al.'s non-IID split: sort by label, cut into shards, give each
+    client a few.
 
     With 2 shards per client most clients see only two classes (chapter 11.3).
     """
@@ -247,7 +277,9 @@ def split_label_skew(
     shards_per_client = validate.count("shards_per_client", shards_per_client)
     n_shards = n_clients * shards_per_client
     if n_shards > labels.size:
-        raise ValueError(f"{n_shards} shards need at least as many examples, got {labels.size}")
+        raise ValueError(
+            f"{n_shards} shards need at least as many examples, got {labels.size}"
+        )
     rng = np.random.default_rng(seed)
     order = np.argsort(labels, kind="stable")
     shards = np.array_split(order, n_shards)
@@ -258,38 +290,53 @@ def split_label_skew(
 def federated_average(
     states: Sequence[Mapping[str, torch.Tensor]], weights: Sequence[float]
 ) -> dict[str, torch.Tensor]:
-    """FedAvg's server step: the average of the clients' parameters weighted by their data size.
+    """FedAvg's server step: the average of the clients' parameters weighted by their
+    data size.
 
     w ← Σ_k (n_k / n) w_k (McMahan et al., 2017; chapter 11.3).
     """
     if len(states) == 0 or len(states) != len(weights):
         raise ValueError(
-            f"need one weight per state, got {len(states)} states, {len(weights)} weights"
+            f"need one weight per state, got {len(states)} "
+            f"states, {len(weights)} weights"
         )
     w = validate.finite_array("weights", weights)
     if np.any(w < 0) or w.sum() <= 0:
-        raise ValueError(f"weights must be ≥ 0 with a positive sum, got {list(weights)}")
+        raise ValueError(
+            f"weights must be ≥ 0 with a positive sum, got {list(weights)}"
+        )
     w = w / w.sum()
     keys = list(states[0])
     for state in states[1:]:
         if list(state) != keys:
             raise ValueError("all states must have the same parameter names")
-    return {k: sum(float(wi) * s[k].float() for wi, s in zip(w, states, strict=True)) for k in keys}
+    return {
+        k: sum(float(wi) * s[k].float() for wi, s in zip(w, states, strict=True))
+        for k in keys
+    }
 
 
-def input_from_linear_gradient(grad_weight: torch.Tensor, grad_bias: torch.Tensor) -> torch.Tensor:
+def input_from_linear_gradient(
+    grad_weight: torch.Tensor, grad_bias: torch.Tensor
+) -> torch.Tensor:
     """Recover the input x of one example from the gradient of a first linear layer.
 
     For y = Wx + b, ∂L/∂W = (∂L/∂y) xᵀ and ∂L/∂b = ∂L/∂y, so any row j with
     ∂L/∂b_j ≠ 0 gives x = (∂L/∂W)_j / (∂L/∂b)_j exactly (chapter 11.3; Zhu et al. 2019
     recover inputs from gradients of whole networks).
     """
-    if grad_weight.ndim != 2 or grad_bias.ndim != 1 or len(grad_weight) != len(grad_bias):
+    if (
+        grad_weight.ndim != 2
+        or grad_bias.ndim != 1
+        or len(grad_weight) != len(grad_bias)
+    ):
         raise ValueError(
             "expected grad_weight (out, in) and grad_bias (out,), "
             f"got {tuple(grad_weight.shape)} and {tuple(grad_bias.shape)}"
         )
     row = int(grad_bias.abs().argmax())
     if grad_bias[row] == 0:
-        raise ValueError("the bias gradient is zero: the input cannot be recovered from it")
+        raise ValueError(
+            "the bias gradient is zero: the input cannot be recovered from it"
+        )
     return grad_weight[row] / grad_bias[row]

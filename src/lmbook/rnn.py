@@ -37,31 +37,53 @@ def param_names(kind: str) -> tuple[str, ...]:
     """The parameter names of a ``"rnn"``, ``"lstm"`` or ``"gru"`` layer (chapter 4)."""
     validate.choice("kind", kind, KINDS)
     if kind == "gru":
-        return ("W_xr", "W_hr", "b_r", "W_xz", "W_hz", "b_z", "W_xn", "W_hn", "b_xn", "b_hn")
-    return tuple(name for gate in GATES[kind] for name in (f"W_x{gate}", f"W_h{gate}", f"b_{gate}"))
+        return (
+            "W_xr",
+            "W_hr",
+            "b_r",
+            "W_xz",
+            "W_hz",
+            "b_z",
+            "W_xn",
+            "W_hn",
+            "b_xn",
+            "b_hn",
+        )
+    return tuple(
+        name
+        for gate in GATES[kind]
+        for name in (f"W_x{gate}", f"W_h{gate}", f"b_{gate}")
+    )
 
 
 # Input checks --------------------------------------------------------------
 
 
 def check_params(kind: str, params: Mapping[str, np.ndarray]) -> tuple[int, int]:
-    """Check a parameter dict of a ``kind`` layer; return ``(input_size, hidden_size)``."""
+    """Check a parameter dict of a ``kind`` layer; return
+    ``(input_size, hidden_size)``.
+    """
     names = param_names(kind)
     if not isinstance(params, Mapping):
         raise TypeError(f"params must be a dict of arrays, got {type(params).__name__}")
     missing = [name for name in names if name not in params]
     if missing:
-        raise ValueError(f"{kind} params lack {missing}; expected the keys {list(names)}")
+        raise ValueError(
+            f"{kind} params lack {missing}; expected the keys {list(names)}"
+        )
     for name in names:
         validate.float_array(f"params[{name!r}]", params[name])
     first = params[names[0]]
     if first.ndim != 2 or 0 in first.shape:
         raise ValueError(
-            f"params[{names[0]!r}] must be 2-D (hidden_size, input_size), got shape {first.shape}"
+            f"params[{names[0]!r}] must be 2-D (hidden_size, input_size), "
+            f"got shape {first.shape}"
         )
     hidden, inputs = first.shape
     for name in names:
-        expected = {"W_x": (hidden, inputs), "W_h": (hidden, hidden)}.get(name[:3], (hidden,))
+        expected = {"W_x": (hidden, inputs), "W_h": (hidden, hidden)}.get(
+            name[:3], (hidden,)
+        )
         if params[name].shape != expected:
             raise ValueError(
                 f"params[{name!r}] has shape {params[name].shape}, expected {expected} "
@@ -74,13 +96,18 @@ def _check_sequence(xs: object, input_size: int) -> np.ndarray:
     xs = validate.float_array("xs", xs)
     if xs.ndim != 3:
         raise ValueError(
-            f"xs must be 3-D (time, batch, input_size), got {xs.ndim}-D with shape {xs.shape}"
+            "xs must be 3-D (time, batch, input_size), got "
+            f"{xs.ndim}-D with shape {xs.shape}"
             + ("; add a batch axis with xs[:, None, :]" if xs.ndim == 2 else "")
         )
     if xs.shape[0] < 1 or xs.shape[1] < 1:
-        raise ValueError(f"xs needs at least one time step and one sequence, got shape {xs.shape}")
+        raise ValueError(
+            f"xs needs at least one time step and one sequence, got shape {xs.shape}"
+        )
     if xs.shape[2] != input_size:
-        raise ValueError(f"xs has input_size {xs.shape[2]}, but the parameters expect {input_size}")
+        raise ValueError(
+            f"xs has input_size {xs.shape[2]}, but the parameters expect {input_size}"
+        )
     return xs
 
 
@@ -88,18 +115,22 @@ def _check_step(x: object, input_size: int) -> np.ndarray:
     x = validate.float_array("x", x)
     if x.ndim != 2 or x.shape[1] != input_size or x.shape[0] < 1:
         raise ValueError(
-            f"x must be 2-D (batch, input_size) with input_size={input_size}, got shape {x.shape}"
+            f"x must be 2-D (batch, input_size) with input_size={input_size}, "
+            f"got shape {x.shape}"
         )
     return x
 
 
-def _check_state(state: object, name: str, batch: int, hidden: int, dtype) -> np.ndarray:
+def _check_state(
+    state: object, name: str, batch: int, hidden: int, dtype
+) -> np.ndarray:
     if state is None:
         return np.zeros((batch, hidden), dtype=dtype)
     state = validate.float_array(name, state)
     if state.shape != (batch, hidden):
         raise ValueError(
-            f"{name} has shape {state.shape}, expected (batch, hidden_size) = {(batch, hidden)}"
+            f"{name} has shape {state.shape}, expected "
+            f"(batch, hidden_size) = {(batch, hidden)}"
         )
     return state
 
@@ -108,8 +139,8 @@ def _check_upstream(dhs: object, hs: np.ndarray) -> np.ndarray:
     dhs = validate.float_array("dhs", dhs)
     if dhs.shape != hs.shape:
         raise ValueError(
-            f"dhs must have the shape of the hidden states (time, batch, hidden) = {hs.shape}, "
-            f"got {dhs.shape}"
+            "dhs must have the shape of the hidden states (time, batch, "
+            f"hidden) = {hs.shape}, got {dhs.shape}"
         )
     return dhs
 
@@ -117,10 +148,13 @@ def _check_upstream(dhs: object, hs: np.ndarray) -> np.ndarray:
 def _check_cache(cache: object, kind: str) -> dict:
     if not isinstance(cache, dict):
         raise TypeError(
-            f"cache must be the dict returned by {kind}_forward, got {type(cache).__name__}"
+            f"cache must be the dict returned by {kind}_forward, "
+            f"got {type(cache).__name__}"
         )
     if cache.get("kind") != kind:
-        made_by = f", not by {cache['kind']}_forward" if cache.get("kind") in KINDS else ""
+        made_by = (
+            f", not by {cache['kind']}_forward" if cache.get("kind") in KINDS else ""
+        )
         raise ValueError(f"cache must be the dict returned by {kind}_forward{made_by}")
     return cache
 
@@ -150,7 +184,9 @@ def _gru_step(p, x, h):
     return (1.0 - z) * n + z * h, (r, z, n, m)
 
 
-def rnn_cell(params: Mapping[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def rnn_cell(
+    params: Mapping[str, np.ndarray], x: np.ndarray, h: np.ndarray
+) -> np.ndarray:
     """One Elman step, h' = tanh(W_xh x + W_hh h + b_h) (chapter 4).
 
     ``x`` is ``(batch, input_size)``, ``h`` is ``(batch, hidden_size)``.
@@ -173,7 +209,9 @@ def lstm_cell(
     return h_new, c_new
 
 
-def gru_cell(params: Mapping[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def gru_cell(
+    params: Mapping[str, np.ndarray], x: np.ndarray, h: np.ndarray
+) -> np.ndarray:
     """One GRU step in PyTorch's convention, h' = (1 - z) n + z h (chapter 4)."""
     inputs, hidden = check_params("gru", params)
     x = _check_step(x, inputs)
@@ -187,7 +225,8 @@ def gru_cell(params: Mapping[str, np.ndarray], x: np.ndarray, h: np.ndarray) -> 
 def rnn_forward(
     params: Mapping[str, np.ndarray], xs: np.ndarray, h0: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict]:
-    """Run an Elman RNN over ``xs`` (time, batch, input); return ``hs`` and a cache for BPTT.
+    """Run an Elman RNN over ``xs`` (time, batch, input); return ``hs`` and a
+    cache for BPTT.
 
     ``hs[t]`` is the state after reading ``xs[t]``, so ``hs[-1]`` is the last
     state; ``h0`` defaults to zeros (chapter 4, unrolling).
@@ -233,7 +272,9 @@ def lstm_forward(
 def gru_forward(
     params: Mapping[str, np.ndarray], xs: np.ndarray, h0: np.ndarray | None = None
 ) -> tuple[np.ndarray, dict]:
-    """Run a GRU over ``xs``; return the states ``hs`` (time, batch, hidden) and a cache."""
+    """Run a GRU over ``xs``; return the states ``hs`` (time, batch, hidden)
+    and a cache.
+    """
     inputs, hidden = check_params("gru", params)
     xs = _check_sequence(xs, inputs)
     h = _check_state(h0, "h0", xs.shape[1], hidden, xs.dtype)
@@ -276,7 +317,8 @@ def rnn_backward(cache: dict, dhs: np.ndarray) -> tuple[dict, dict]:
 
 
 def lstm_backward(cache: dict, dhs: np.ndarray) -> tuple[dict, dict]:
-    """BPTT for :func:`lstm_forward`; ``input_grads`` has ``"xs"``, ``"h0"`` and ``"c0"``.
+    """BPTT for :func:`lstm_forward`; ``input_grads`` has ``"xs"``, ``"h0"``
+    and ``"c0"``.
 
     The cell gradient flows back as dc_{t-1} = f_t * dc_t (plus the terms
     through h): the additive path of chapter 4.
@@ -313,7 +355,9 @@ def lstm_backward(cache: dict, dhs: np.ndarray) -> tuple[dict, dict]:
 
 
 def gru_backward(cache: dict, dhs: np.ndarray) -> tuple[dict, dict]:
-    """BPTT for :func:`gru_forward`; ``input_grads`` has ``"xs"`` and ``"h0"`` (chapter 4)."""
+    """BPTT for :func:`gru_forward`; ``input_grads`` has ``"xs"`` and ``"h0"``
+    (chapter 4).
+    """
     cache = _check_cache(cache, "gru")
     p, xs, hs = cache["params"], cache["xs"], cache["hs"]
     dhs = _check_upstream(dhs, hs)
@@ -347,20 +391,25 @@ def gru_backward(cache: dict, dhs: np.ndarray) -> tuple[dict, dict]:
 def clip_grad_norm(
     grads: Mapping[str, np.ndarray], max_norm: float
 ) -> tuple[dict[str, np.ndarray], float]:
-    """Rescale ``grads`` so that their joint L2 norm is at most ``max_norm`` (chapter 4).
+    """Rescale ``grads`` so that their joint L2 norm is at most ``max_norm``
+    (chapter 4).
 
     Returns the clipped copies and the norm before clipping. As
     ``torch.nn.utils.clip_grad_norm_``, it multiplies by
     min(1, max_norm / (norm + 1e-6)), so the direction never changes.
     """
     if not isinstance(grads, Mapping):
-        raise TypeError(f"grads must be a non-empty dict of arrays, got {type(grads).__name__}")
+        raise TypeError(
+            f"grads must be a non-empty dict of arrays, got {type(grads).__name__}"
+        )
     if not grads:
         raise ValueError("grads must be a non-empty dict of arrays, got an empty one")
     for name, value in grads.items():
         validate.float_array(f"grads[{name!r}]", value)
     max_norm = validate.positive("max_norm", max_norm)
-    norm = float(np.sqrt(sum(np.sum(value.astype(np.float64) ** 2) for value in grads.values())))
+    norm = float(
+        np.sqrt(sum(np.sum(value.astype(np.float64) ** 2) for value in grads.values()))
+    )
     scale = min(1.0, max_norm / (norm + 1e-6))
     return {name: value * scale for name, value in grads.items()}, norm
 
@@ -371,7 +420,9 @@ def clip_grad_norm(
 def init_params(
     kind: str, input_size: int, hidden_size: int, *, seed: int = 0, dtype=np.float64
 ) -> dict[str, np.ndarray]:
-    """Parameters drawn as PyTorch draws them: uniform in ±1/sqrt(hidden_size) (chapter 4)."""
+    """Parameters drawn as PyTorch draws them: uniform in ±1/sqrt(hidden_size)
+    (chapter 4).
+    """
     input_size = validate.count("input_size", input_size)
     hidden_size = validate.count("hidden_size", hidden_size)
     names = param_names(kind)
@@ -379,13 +430,18 @@ def init_params(
     bound = 1.0 / np.sqrt(hidden_size)
     shapes = {"W_x": (hidden_size, input_size), "W_h": (hidden_size, hidden_size)}
     return {
-        name: rng.uniform(-bound, bound, shapes.get(name[:3], (hidden_size,))).astype(dtype)
+        name: rng.uniform(-bound, bound, shapes.get(name[:3], (hidden_size,))).astype(
+            dtype
+        )
         for name in names
     }
 
 
-def params_from_torch(module, *, layer: int = 0, dtype=np.float64) -> dict[str, np.ndarray]:
-    """Copy one layer of a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` into this module's layout.
+def params_from_torch(
+    module, *, layer: int = 0, dtype=np.float64
+) -> dict[str, np.ndarray]:
+    """Copy one layer of a ``torch.nn.RNN``, ``LSTM`` or ``GRU`` into this
+    module's layout.
 
     PyTorch stacks the gates in the rows of ``weight_ih_l{k}`` (input to hidden)
     and ``weight_hh_l{k}`` (hidden to hidden): LSTM in the order i, f, g, o;
@@ -404,13 +460,17 @@ def params_from_torch(module, *, layer: int = 0, dtype=np.float64) -> dict[str, 
         )
     layer = validate.integer("layer", layer, minimum=0, maximum=module.num_layers - 1)
     if module.bidirectional:
-        raise ValueError("bidirectional layers are not supported; copy each direction by hand")
+        raise ValueError(
+            "bidirectional layers are not supported; copy each direction by hand"
+        )
     if kind == "rnn" and module.nonlinearity != "tanh":
         raise ValueError(
             f"only the tanh RNN is supported, got nonlinearity={module.nonlinearity!r}"
         )
     if kind == "lstm" and module.proj_size:
-        raise ValueError(f"LSTMs with proj_size > 0 are not supported, got {module.proj_size}")
+        raise ValueError(
+            f"LSTMs with proj_size > 0 are not supported, got {module.proj_size}"
+        )
 
     def get(name):
         tensor = getattr(module, f"{name}_l{layer}", None)
@@ -418,7 +478,12 @@ def params_from_torch(module, *, layer: int = 0, dtype=np.float64) -> dict[str, 
             return np.zeros(module.hidden_size * len(GATES[kind]), dtype=dtype)
         return tensor.detach().cpu().numpy().astype(dtype)
 
-    w_ih, w_hh, b_ih, b_hh = get("weight_ih"), get("weight_hh"), get("bias_ih"), get("bias_hh")
+    w_ih, w_hh, b_ih, b_hh = (
+        get("weight_ih"),
+        get("weight_hh"),
+        get("bias_ih"),
+        get("bias_hh"),
+    )
     size = module.hidden_size
     params = {}
     for k, gate in enumerate(GATES[kind]):

@@ -1,15 +1,19 @@
-"""The arithmetic of training and serving at scale: memory, compute, time, GPUs (chapter 8).
+"""The arithmetic of training and serving at scale: memory, compute, time, GPUs
+(chapter 8).
 
 - :data:`ACCELERATORS`: datasheet figures of the GPUs used in the examples.
-- :func:`bytes_per_parameter`, :func:`model_state_bytes`: weights, gradients and optimizer
-  states per parameter, and per GPU under ZeRO sharding (Rajbhandari et al., 2020).
+- :func:`bytes_per_parameter`, :func:`model_state_bytes`: weights, gradients and
+  optimizer states per parameter, and per GPU under ZeRO sharding
+  (Rajbhandari et al., 2020).
 - :func:`activation_bytes`: activations a Transformer keeps for the backward pass
   (Korthikanti et al., 2022), with and without recomputation.
 - :func:`training_time`, :func:`model_flops_utilization`: compute, cluster and time.
 - :func:`ring_all_reduce_time`: the cost of averaging gradients.
-- :func:`min_gpus_training`, :func:`min_gpus_inference`: the smallest cluster that holds a model.
+- :func:`min_gpus_training`, :func:`min_gpus_inference`: the smallest cluster that
+  holds a model.
 
-Training compute itself, C ≈ 6·N·D, is :func:`lmbook.scaling.training_compute` (chapter 1).
+Training compute itself, C ≈ 6·N·D, is :func:`lmbook.scaling.training_compute`
+(chapter 1).
 """
 
 from __future__ import annotations
@@ -55,9 +59,13 @@ class Accelerator:
 
 
 ACCELERATORS = {
-    "V100": Accelerator("NVIDIA V100 SXM2 32 GB", 2017, 32, 125, 15.7, 900, "nvidia2017v100"),
+    "V100": Accelerator(
+        "NVIDIA V100 SXM2 32 GB", 2017, 32, 125, 15.7, 900, "nvidia2017v100"
+    ),
     "T4": Accelerator("NVIDIA T4", 2018, 16, 65, 8.1, 320, "nvidia2018t4"),
-    "A100": Accelerator("NVIDIA A100 SXM 80 GB", 2020, 80, 312, 19.5, 2039, "nvidia2020a100"),
+    "A100": Accelerator(
+        "NVIDIA A100 SXM 80 GB", 2020, 80, 312, 19.5, 2039, "nvidia2020a100"
+    ),
     "H100": Accelerator("NVIDIA H100 SXM", 2022, 80, 989, 67, 3350, "nvidia2022h100"),
     "H200": Accelerator("NVIDIA H200 SXM", 2024, 141, 989, 67, 4800, "nvidia2024h200"),
 }
@@ -67,13 +75,16 @@ OPTIMIZER_BYTES = {"adam": 8, "sgd_momentum": 4, "sgd": 0}
 
 
 def get_accelerator(accelerator: Accelerator | str) -> Accelerator:
-    """An :class:`Accelerator` itself, or the one :data:`ACCELERATORS` holds under a name."""
+    """An :class:`Accelerator` itself, or the one :data:`ACCELERATORS` holds
+    under a name.
+    """
     if isinstance(accelerator, Accelerator):
         return accelerator
     if isinstance(accelerator, str) and accelerator in ACCELERATORS:
         return ACCELERATORS[accelerator]
     raise ValueError(
-        f"accelerator must be an Accelerator or one of {sorted(ACCELERATORS)}, got {accelerator!r}"
+        "accelerator must be an Accelerator or one of "
+        f"{sorted(ACCELERATORS)}, got {accelerator!r}"
     )
 
 
@@ -86,12 +97,14 @@ def check_fraction(name: str, value: object) -> float:
     return number
 
 
-def bytes_per_parameter(precision: str = "mixed", optimizer: str = "adam") -> dict[str, int]:
+def bytes_per_parameter(
+    precision: str = "mixed", optimizer: str = "adam"
+) -> dict[str, int]:
     """Bytes each parameter costs during training, by what holds them (chapter 8.1).
 
-    ``"mixed"``: 16-bit weights and gradients for the forward and backward passes, an fp32
-    master copy of the weights for the update, fp32 optimizer states (Micikevicius et al.,
-    2018). ``"fp32"``: everything in fp32, no master copy.
+    ``"mixed"``: 16-bit weights and gradients for the forward and backward passes, an
+    fp32 master copy of the weights for the update, fp32 optimizer states
+    (Micikevicius et al., 2018). ``"fp32"``: everything in fp32, no master copy.
     """
     validate.choice("optimizer", optimizer, sorted(OPTIMIZER_BYTES))
     validate.choice("precision", precision, ["mixed", "fp32"])
@@ -131,7 +144,9 @@ def model_state_bytes(
     n = validate.positive_array("parameters", parameters)
     d = validate.positive_array("data_parallel", data_parallel)
     if np.any(d != np.round(d)):
-        raise ValueError(f"data_parallel must be whole numbers of GPUs, got {data_parallel!r}")
+        raise ValueError(
+            f"data_parallel must be whole numbers of GPUs, got {data_parallel!r}"
+        )
     replicated, sharded = _state_split(zero_stage, precision, optimizer)
     return validate.scalar_or_array(n * replicated + n * sharded / d)
 
@@ -147,13 +162,15 @@ def activation_bytes(
     dropout_mask_bytes: int = 1,
     recompute: str = "none",
 ) -> int:
-    """Bytes of activations a GPT-style Transformer keeps for its backward pass (chapter 8.7).
+    """Bytes of activations a GPT-style Transformer keeps for its backward pass
+    (chapter 8.7).
 
-    Per layer, with s = seq_len, b = batch_size, h = hidden, a = heads, 16-bit values and
-    1-byte dropout masks this is s·b·h·(34 + 5·a·s/h), eq. (1) of Korthikanti et al. (2022).
-    ``dropout_mask_bytes = 0`` means no dropout. ``recompute``: ``"none"``; ``"selective"``
-    recomputes the attention scores (drops the a·s² terms); ``"full"`` keeps only each
-    layer's input and recomputes the rest. Embeddings and the output layer are not counted.
+    Per layer, with s = seq_len, b = batch_size, h = hidden, a = heads, 16-bit values
+    and 1-byte dropout masks this is s·b·h·(34 + 5·a·s/h), eq. (1) of Korthikanti
+    et al. (2022). ``dropout_mask_bytes = 0`` means no dropout. ``recompute``:
+    ``"none"``; ``"selective"`` recomputes the attention scores (drops the a·s² terms);
+    ``"full"`` keeps only each layer's input and recomputes the rest. Embeddings and the
+    output layer are not counted.
     """
     s, b = validate.count("seq_len", seq_len), validate.count("batch_size", batch_size)
     h, a = validate.count("hidden", hidden), validate.count("heads", heads)
@@ -161,21 +178,28 @@ def activation_bytes(
     value = validate.count("bytes_per_value", bytes_per_value)
     mask = validate.integer("dropout_mask_bytes", dropout_mask_bytes, minimum=0)
     if mask not in (0, 1, 2, 4):
-        raise ValueError(f"dropout_mask_bytes must be 0 (no dropout), 1, 2 or 4, got {mask}")
+        raise ValueError(
+            f"dropout_mask_bytes must be 0 (no dropout), 1, 2 or 4, got {mask}"
+        )
     validate.choice("recompute", recompute, ["none", "selective", "full"])
     # Kept per token: 2 LayerNorm inputs (h each), the QKV input (h), Q, K, V (3h), the
-    # output-projection input (h), the MLP input (h), the GELU input and output (4h each),
-    # plus a dropout mask after attention and after the MLP.
+    # output-projection input (h), the MLP input (h), the GELU input and output
+    # (4h each), plus a dropout mask after attention and after the MLP.
     per_token = s * b * h * (16 * value + 2 * mask)
     # Per head and pair of positions: the softmax output, and with dropout its mask and
     # the dropped-out copy that multiplies V.
     per_score = a * s * s * b * (2 * value + mask if mask else value)
-    per_layer = {"none": per_token + per_score, "selective": per_token, "full": s * b * h * value}
+    per_layer = {
+        "none": per_token + per_score,
+        "selective": per_token,
+        "full": s * b * h * value,
+    }
     return n_layers * per_layer[recompute]
 
 
 def training_time(flops, *, gpus, peak_flops, mfu):
-    """Seconds to do ``flops`` of training on ``gpus`` GPUs that reach ``mfu`` of their peak.
+    """Seconds to do ``flops`` of training on ``gpus`` GPUs that reach ``mfu`` of
+    their peak.
 
     MFU, model FLOPs utilisation (Chowdhery et al., 2022), is the share of the peak
     spent on the model's own FLOPs (6·N per token); 0.3–0.5 is typical of large runs.
@@ -188,7 +212,9 @@ def training_time(flops, *, gpus, peak_flops, mfu):
 
 
 def model_flops_utilization(*, parameters, tokens_per_second, gpus, peak_flops):
-    """MFU from a measured throughput: 6·N·(tokens per second) / (GPUs · peak) (chapter 8.2)."""
+    """MFU from a measured throughput: 6·N·(tokens per second) / (GPUs · peak)
+    (chapter 8.2).
+    """
     n = validate.positive_array("parameters", parameters)
     rate = validate.positive_array("tokens_per_second", tokens_per_second)
     g = validate.positive_array("gpus", gpus)
@@ -196,8 +222,8 @@ def model_flops_utilization(*, parameters, tokens_per_second, gpus, peak_flops):
     mfu = 6.0 * n * rate / (g * peak)
     if np.any(mfu > 1):
         raise ValueError(
-            f"that throughput needs {float(np.max(mfu)):.2f}× the peak: check the units "
-            "(tokens per second for the whole cluster, FLOP/s per GPU)"
+            f"that throughput needs {float(np.max(mfu)):.2f}× the peak: check the "
+            "units (tokens per second for the whole cluster, FLOP/s per GPU)"
         )
     return validate.scalar_or_array(mfu)
 
@@ -238,15 +264,17 @@ def min_gpus_training(
     )
     if room <= 0:
         raise ValueError(
-            f"activation_bytes_per_gpu = {activation_bytes_per_gpu:.3g} leaves no room in the "
-            f"{gpu.memory_gb:g} GB of a {gpu.name}"
+            f"activation_bytes_per_gpu = {activation_bytes_per_gpu:.3g} leaves no room "
+            f"in the {gpu.memory_gb:g} GB of a {gpu.name}"
         )
-    replicated, sharded = (n * k for k in _state_split(zero_stage, precision, optimizer))
+    replicated, sharded = (
+        n * k for k in _state_split(zero_stage, precision, optimizer)
+    )
     if replicated >= room:
         raise ValueError(
-            f"the {replicated / 1e9:.0f} GB that ZeRO stage {zero_stage} keeps on every GPU "
-            f"do not fit in {room / 1e9:.0f} GB; shard more (a higher zero_stage) or add "
-            "tensor or pipeline parallelism"
+            f"the {replicated / 1e9:.0f} GB that ZeRO stage {zero_stage} keeps on "
+            f"every GPU do not fit in {room / 1e9:.0f} GB; shard more "
+            "(a higher zero_stage) or add tensor or pipeline parallelism"
         )
     return max(1, math.ceil(sharded / (room - replicated) - 1e-9))
 

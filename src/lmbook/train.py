@@ -41,14 +41,17 @@ def _as_tuple(batch) -> tuple:
 
 
 class Batches:
-    """Minibatches ``(inputs, targets)`` drawn in a new random order on every pass (chapter 2).
+    """Minibatches ``(inputs, targets)`` drawn in a new random order on every pass
+    (chapter 2).
 
     ``targets`` is a tensor or a tuple of tensors with one row per example (chapter 9
     passes the labels and a teacher's logits). The order comes from a generator seeded
     with ``seed``, so two loaders with the same seed give the same batches.
     """
 
-    def __init__(self, inputs: torch.Tensor, targets, batch_size: int, *, seed: int = 0):
+    def __init__(
+        self, inputs: torch.Tensor, targets, batch_size: int, *, seed: int = 0
+    ):
         import torch  # here, not at the top: importing lmbook loads no framework
 
         if not isinstance(inputs, torch.Tensor):
@@ -58,7 +61,9 @@ class Batches:
             if not isinstance(target, torch.Tensor):
                 raise TypeError(f"targets must be tensors, got {type(target).__name__}")
             if len(target) != len(inputs):
-                raise ValueError(f"{len(inputs)} inputs but a target with {len(target)} rows")
+                raise ValueError(
+                    f"{len(inputs)} inputs but a target with {len(target)} rows"
+                )
         if len(inputs) == 0:
             raise ValueError("inputs is empty; give at least one example")
         self.inputs, self.tuple_targets = inputs, isinstance(targets, tuple | list)
@@ -79,7 +84,9 @@ class Batches:
 
 
 def accuracy(model, loader: Iterable, device: str = "cpu") -> float:
-    """Fraction of examples whose arg-max logit equals the label (eval mode, no gradients)."""
+    """Fraction of examples whose arg-max logit equals the label
+    (eval mode, no gradients).
+    """
     import torch
 
     was_training = model.training
@@ -90,7 +97,8 @@ def accuracy(model, loader: Iterable, device: str = "cpu") -> float:
             logits = model(*_as_tuple(_to(inputs, device)))
             if logits.ndim != 2:
                 raise ValueError(
-                    f"accuracy expects logits of shape (batch, classes), got {tuple(logits.shape)}"
+                    "accuracy expects logits of shape (batch, classes), "
+                    f"got {tuple(logits.shape)}"
                 )
             correct += (logits.argmax(dim=1).cpu() == labels).sum().item()
             total += labels.numel()
@@ -114,7 +122,8 @@ def fit(
     device: str = "cpu",
     progress: bool = True,
 ) -> list[dict[str, float]]:
-    """Train ``model`` for ``epochs`` passes over ``train_loader``; return one record per epoch.
+    """Train ``model`` for ``epochs`` passes over ``train_loader``; return one record
+    per epoch.
 
     The loader yields ``(inputs, targets)``. ``inputs`` is a tensor, or a tuple of
     tensors given to the model as separate arguments (token ids and a mask);
@@ -137,22 +146,31 @@ def fit(
         raise TypeError(
             f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}"
         )
-    if scheduler is not None and not isinstance(scheduler, torch.optim.lr_scheduler.LRScheduler):
+    if scheduler is not None and not isinstance(
+        scheduler, torch.optim.lr_scheduler.LRScheduler
+    ):
         raise TypeError(
             "scheduler must be a torch.optim.lr_scheduler.LRScheduler or None, "
             f"got {type(scheduler).__name__}"
         )
     if on_epoch_end is not None and not callable(on_epoch_end):
-        raise TypeError(f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}")
+        raise TypeError(
+            f"on_epoch_end must be callable, got {type(on_epoch_end).__name__}"
+        )
     loss_fn = loss_fn or torch.nn.functional.cross_entropy
     model.to(device)
     history = []
-    bar = tqdm(range(1, epochs + 1), desc="training", unit="epoch", disable=not progress)
+    bar = tqdm(
+        range(1, epochs + 1), desc="training", unit="epoch", disable=not progress
+    )
     for epoch in bar:
         model.train()
         loss_sum, count = 0.0, 0
         for inputs, targets in train_loader:
-            inputs, targets = _as_tuple(_to(inputs, device)), _as_tuple(_to(targets, device))
+            inputs, targets = (
+                _as_tuple(_to(inputs, device)),
+                _as_tuple(_to(targets, device)),
+            )
             optimizer.zero_grad()
             loss = loss_fn(model(*inputs), *targets)
             loss.backward()

@@ -1,4 +1,5 @@
-"""Input checks shared by every ``lmbook`` module, with one rule for which error is raised.
+"""Input checks shared by every ``lmbook`` module, with one rule for which error
+is raised.
 
 - ``TypeError``: the value is not the kind of thing expected: a string, ``None``
   or a bool where a number is needed, a float such as ``3.0`` where a count is,
@@ -32,7 +33,9 @@ def _bound(value: float) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)  # integers exactly
 
 
-def _interval(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
+def _interval(
+    low: float | None, high: float | None, low_open: bool, high_open: bool
+) -> str:
     if low is not None and high is not None:
         left, right = "(" if low_open else "[", ")" if high_open else "]"
         return f"in {left}{_bound(low)}, {_bound(high)}{right}"
@@ -45,7 +48,9 @@ def _interval(low: float | None, high: float | None, low_open: bool, high_open: 
 
 def is_integer(value: object) -> bool:
     """Whether ``value`` is a Python or NumPy integer (bools are not)."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool | np.bool_)
+    return isinstance(value, numbers.Integral) and not isinstance(
+        value, bool | np.bool_
+    )
 
 
 def is_number(value: object) -> bool:
@@ -61,7 +66,9 @@ def integer(
     expected = f"an integer {bounds}".rstrip()
     if not is_integer(value):
         raise TypeError(f"{name} must be {expected}, got {_shown(value)}")
-    if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+    if (minimum is not None and value < minimum) or (
+        maximum is not None and value > maximum
+    ):
         raise ValueError(f"{name} must be {expected}, got {value}")
     return int(value)
 
@@ -80,7 +87,9 @@ def number(
     low_open: bool = False,
     high_open: bool = False,
 ) -> float:
-    """``value`` as a finite ``float`` within its interval (open or closed at each end)."""
+    """``value`` as a finite ``float`` within its interval
+    (open or closed at each end).
+    """
     expected = f"a finite number {_interval(low, high, low_open, high_open)}".rstrip()
     if not is_number(value):
         raise TypeError(f"{name} must be {expected}, got {_shown(value)}")
@@ -104,13 +113,19 @@ def non_negative(name: str, value: object) -> float:
     return number(name, value, low=0.0)
 
 
-def probability(name: str, value: object, *, zero: bool = True, one: bool = True) -> float:
-    """``value`` as a ``float`` in [0, 1]; ``zero=False`` or ``one=False`` opens that end."""
+def probability(
+    name: str, value: object, *, zero: bool = True, one: bool = True
+) -> float:
+    """``value`` as a ``float`` in [0, 1]; ``zero=False`` or ``one=False``
+    opens that end.
+    """
     return number(name, value, low=0.0, high=1.0, low_open=not zero, high_open=not one)
 
 
 def flag(name: str, value: object) -> bool:
-    """``value`` as a ``bool``; only ``True``, ``False`` and NumPy bools are accepted."""
+    """``value`` as a ``bool``; only ``True``, ``False`` and NumPy bools
+    are accepted.
+    """
     if not isinstance(value, bool | np.bool_):
         raise TypeError(f"{name} must be True or False, got {_shown(value)}")
     return bool(value)
@@ -126,7 +141,9 @@ def choice(name: str, value: object, options: Iterable[object]) -> object:
 
 
 def positive_array(name: str, value: object) -> np.ndarray:
-    """``value`` (a number or an array of them) as a float array, every entry finite and > 0."""
+    """``value`` (a number or an array of them) as a float array, every entry
+    finite and > 0.
+    """
     if value is None or isinstance(value, bool | np.bool_ | str | bytes):
         raise TypeError(
             f"{name} must be a positive number or array of numbers, got {_shown(value)}"
@@ -140,23 +157,31 @@ def positive_array(name: str, value: object) -> np.ndarray:
     if array.size == 0:
         raise ValueError(f"{name} is empty; expected at least one positive number")
     if not np.all(np.isfinite(array)) or np.any(array <= 0):
-        raise ValueError(f"{name} must be finite and > 0 everywhere, got {_shown(value)}")
+        raise ValueError(
+            f"{name} must be finite and > 0 everywhere, got {_shown(value)}"
+        )
     return array
 
 
 def finite_array(name: str, value: object) -> np.ndarray:
-    """``value`` (a number, a sequence or an array of numbers) as a float64 array, all finite.
+    """``value`` (a number, a sequence or an array of numbers) as a float64 array,
+    all finite.
 
     For numbers given as data, such as per-channel statistics or a range's ends:
     strings, None, bools and anything NumPy does not read as numbers are a TypeError.
     """
     if value is None or isinstance(value, str | bytes):
-        raise TypeError(f"{name} must be a number or array of numbers, got {_shown(value)}")
+        raise TypeError(
+            f"{name} must be a number or array of numbers, got {_shown(value)}"
+        )
     array = np.asarray(value)
     if array.dtype == np.bool_ or not (
-        np.issubdtype(array.dtype, np.integer) or np.issubdtype(array.dtype, np.floating)
+        np.issubdtype(array.dtype, np.integer)
+        or np.issubdtype(array.dtype, np.floating)
     ):
-        raise TypeError(f"{name} must be a number or array of numbers, got {_shown(value)}")
+        raise TypeError(
+            f"{name} must be a number or array of numbers, got {_shown(value)}"
+        )
     array = array.astype(np.float64)
     if not np.all(np.isfinite(array)):
         raise ValueError(f"{name} must be finite everywhere, got {_shown(value)}")
@@ -164,20 +189,25 @@ def finite_array(name: str, value: object) -> np.ndarray:
 
 
 def scalar_or_array(array: np.ndarray) -> float | np.ndarray:
-    """A 0-d result as a ``float`` and anything larger as the array, as the inputs came."""
+    """A 0-d result as a ``float`` and anything larger as the array, as the
+    inputs came.
+    """
     return float(array) if np.ndim(array) == 0 else array
 
 
 def float_array(
     name: str, value: object, *, ndim: int | None = None, layout: str = ""
 ) -> np.ndarray:
-    """``value``, a NumPy array of float32 or float64, with ``ndim`` dimensions if given.
+    """``value``, a NumPy array of float32 or float64, with ``ndim``
+    dimensions if given.
 
     ``layout`` names the axes for the message, for example ``"(batch, features)"``.
     """
     if not isinstance(value, np.ndarray):
         hint = " (convert a tensor with .numpy())" if hasattr(value, "detach") else ""
-        raise TypeError(f"{name} must be a NumPy array, got {type(value).__name__}{hint}")
+        raise TypeError(
+            f"{name} must be a NumPy array, got {type(value).__name__}{hint}"
+        )
     if value.dtype not in (np.float32, np.float64):
         raise TypeError(
             f"{name} must be a float32 or float64 array, got dtype {value.dtype}; "
@@ -185,5 +215,7 @@ def float_array(
         )
     if ndim is not None and value.ndim != ndim:
         shape = f" of shape {layout}" if layout else ""
-        raise ValueError(f"{name} must be a {ndim}-D array{shape}, got shape {value.shape}")
+        raise ValueError(
+            f"{name} must be a {ndim}-D array{shape}, got shape {value.shape}"
+        )
     return value

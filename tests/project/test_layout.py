@@ -579,3 +579,30 @@ def test_every_errata_item_and_glossary_term_has_a_stable_anchor():
     glossary = (ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
     assert "\n| English |" not in glossary, "terms in {glossary} blocks: each gets an anchor"
     assert glossary.count(":::{glossary}") == len(re.findall(r"^## [A-Z]$", glossary, re.M))
+
+
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text_and_a_caption(path):
+    names = []
+    for index, cell in enumerate(load(path)["cells"]):
+        images = [
+            output
+            for output in cell.get("outputs", [])
+            if any(kind in output.get("data", {}) for kind in IMAGE_TYPES)
+        ]
+        if not images:
+            continue
+        assert len(images) == 1, f"cell {index}: one figure per cell, so one caption fits"
+        options = cell["metadata"].get("mystnb", {})
+        alt = options.get("image", {}).get("alt", "")
+        caption = options.get("figure", {}).get("caption", "")
+        where = f"cell {index} ({cell.get('id')})"
+        assert len(alt.split()) >= 8, f"{where}: alt text that describes the figure"
+        assert not re.search(r"\.(png|jpe?g|svg)\b|_images/", alt), f"{where}: alt is a path"
+        assert caption.strip(), f"{where}: a caption saying what to see in the figure"
+        assert "$" not in caption.replace("\\$", ""), f"{where}: a $ in a caption is maths"
+        names.append(options.get("figure", {}).get("name"))
+    assert len(names) == len(set(names)), "figure names (labels) are unique"

@@ -247,3 +247,18 @@ def test_every_reference_links_to_the_work(html_root):
     assert len(entries) == len(plain_notebooks.bibliography())
     unlinked = [re.sub(r"<[^>]+>", "", e)[-120:] for e in entries if 'href="http' not in e]
     assert not unlinked, f"references without a link (URL, DOI or arXiv): {unlinked}"
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_every_figure_has_alt_text_and_a_numbered_caption(html_root, notebook):
+    page = page_of(html_root, notebook).read_text(encoding="utf-8")
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert images
+    outputs = [tag for tag in images if "_images/" in tag]  # the notebook's figures
+    for tag in images:
+        alt = html.unescape((re.search(r'\balt="([^"]*)"', tag) or [None, ""])[1])
+        src = re.search(r'\bsrc="([^"]*)"', tag)[1]
+        assert alt and alt != src and "_images/" not in alt, f"no alt text for {src}"
+    figures = re.findall(r'<figure class="[^"]*"[^>]*>.*?</figure>', page, re.DOTALL)
+    assert len(figures) == len(outputs), "every figure of a cell has a caption"
+    assert all("caption-number" in figure for figure in figures), "figures are numbered"

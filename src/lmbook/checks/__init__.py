@@ -23,7 +23,11 @@ Neither tier states the expected value. At grading time,
 
 import importlib
 
-from lmbook.checks.ch01 import ch01_chinchilla_rule, ch01_doubling_months, ch01_training_compute
+from lmbook.checks.ch01 import (
+    ch01_chinchilla_rule,
+    ch01_doubling_months,
+    ch01_training_compute,
+)
 from lmbook.checks.ch02 import (
     ch02_linear_backward,
     ch02_max_learning_rate,
@@ -43,26 +47,51 @@ from lmbook.checks.ch04 import (
     ch04_vanishing_steps,
 )
 from lmbook.checks.ch05 import ch05_attention_flops, ch05_causal_mask, ch05_score_scale
-from lmbook.checks.ch06a import ch06a_bert_large_parameters, ch06a_mean_pool, ch06a_wordpiece
+from lmbook.checks.ch06a import (
+    ch06a_bert_large_parameters,
+    ch06a_mean_pool,
+    ch06a_wordpiece,
+)
 from lmbook.checks.ch06b import ch06b_accuracy_margin, ch06b_trainable_parameters
-from lmbook.checks.ch06c import ch06c_bio_errors, ch06c_entity_scores, ch06c_spans_to_bio
+from lmbook.checks.ch06c import (
+    ch06c_bio_errors,
+    ch06c_entity_scores,
+    ch06c_spans_to_bio,
+)
 from lmbook.checks.ch06d import (
     ch06d_perplexity_from_probs,
     ch06d_temperature_probs,
     ch06d_top_p_survivors,
 )
 from lmbook.checks.ch07 import ch07_caffe_pixel, ch07_conv_params, ch07_fc1_share
-from lmbook.checks.ch08 import ch08_allreduce_gigabytes, ch08_finetune_memory, ch08_training_days
-from lmbook.checks.ch09 import ch09_csr_break_even, ch09_int4_size, ch09_kv_cache, ch09_qparams
+from lmbook.checks.ch08 import (
+    ch08_allreduce_gigabytes,
+    ch08_finetune_memory,
+    ch08_training_days,
+)
+from lmbook.checks.ch09 import (
+    ch09_csr_break_even,
+    ch09_int4_size,
+    ch09_kv_cache,
+    ch09_qparams,
+)
 from lmbook.checks.ch10 import ch10_break_even, ch10_decode_tokens, ch10_training_cost
-from lmbook.checks.ch11 import ch11_dp_epsilon, ch11_integrated_gradients, ch11_training_emissions
+from lmbook.checks.ch11 import (
+    ch11_dp_epsilon,
+    ch11_integrated_gradients,
+    ch11_training_emissions,
+)
 from lmbook.checks.core import AnswerError, check_close
 
 
 def hint(exercise: str) -> None:
-    """Print both tiers of the hint of ``exercise`` ("1.1", "6b.2"): concept and method."""
+    """Print both tiers of the hint of ``exercise`` ("1.1", "6b.2"): concept
+    and method.
+    """
     if not isinstance(exercise, str):
-        raise TypeError(f"exercise must be a string such as '1.1', got {type(exercise).__name__}")
+        raise TypeError(
+            f"exercise must be a string such as '1.1', got {type(exercise).__name__}"
+        )
     chapter, _, _ = exercise.partition(".")
     digits = chapter.rstrip("abcd")
     if not digits.isdigit():
@@ -76,7 +105,9 @@ def hint(exercise: str) -> None:
     hints = getattr(module, "HINTS", {})
     if exercise not in hints:
         known = ", ".join(sorted(hints)) or "none in that chapter"
-        raise ValueError(f"no auto-checked exercise {exercise!r}; the chapter's are: {known}")
+        raise ValueError(
+            f"no auto-checked exercise {exercise!r}; the chapter's are: {known}"
+        )
     print(hints[exercise].both())
 
 

@@ -1,10 +1,9 @@
 """Checkers of chapter 1: the rise of large models (Exercises 1.1–1.3).
 
-Notebook: ``notebooks/01_rise_of_large_models.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
-keyword arguments are the exercise's given values, with the notebook's as defaults:
-the hidden test of :mod:`lmbook.checks.grading` calls it with others
-(``SECOND_CASES``).
+Notebook: ``notebooks/01_rise_of_large_models.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
+keyword arguments are the exercise's given values, with the notebook's as defaults: the
+hidden test of :mod:`lmbook.checks.grading` calls it with others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -21,7 +20,8 @@ HINTS = {
             "1.1",
             "training compute counts the operations of every parameter on every token, "
             "forward and backward.",
-            "multiply 6 · N · D, with N and D written as powers of ten (65 billion = 6.5e10).",
+            "multiply 6 · N · D, with N and D written as powers of "
+            "ten (65 billion = 6.5e10).",
         ),
         Hint(
             "1.2",
@@ -46,7 +46,9 @@ SECOND_CASES = {
     ),
     "ch01_chinchilla_rule": SecondCase(
         "answer_2",
-        draw=lambda rng: {"budget": float(rng.integers(1, 100)) * 10.0 ** rng.integers(21, 26)},
+        draw=lambda rng: {
+            "budget": float(rng.integers(1, 100)) * 10.0 ** rng.integers(21, 26)
+        },
     ),
     "ch01_doubling_months": SecondCase(
         "answer_3",
@@ -59,7 +61,9 @@ SECOND_CASES = {
 }
 
 
-def ch01_training_compute(answer: object, parameters: float = 65e9, tokens: float = 1.4e12) -> None:
+def ch01_training_compute(
+    answer: object, parameters: float = 65e9, tokens: float = 1.4e12
+) -> None:
     """Exercise 1.1: FLOPs to train ``parameters`` on ``tokens`` with C = 6·N·D."""
     expected = scaling.training_compute(parameters, tokens)
     check_close(
@@ -75,13 +79,18 @@ def ch01_training_compute(answer: object, parameters: float = 65e9, tokens: floa
                 "you counted one operation per parameter per token; "
                 "what do the forward and backward passes cost?",
             ),
-            (2 * parameters * tokens, "that is the forward pass alone; add the backward pass."),
+            (
+                2 * parameters * tokens,
+                "that is the forward pass alone; add the backward pass.",
+            ),
         ],
     )
 
 
 def ch01_chinchilla_rule(answer: object, budget: float = 1e24) -> None:
-    """Exercise 1.2: parameters for a ``budget`` of FLOP under D = 20·N and C = 6·N·D."""
+    """Exercise 1.2: parameters for a ``budget`` of FLOP under D = 20·N and
+    C = 6·N·D.
+    """
     expected, _ = scaling.tokens_per_parameter_optimal(budget, 20.0)
     check_close(
         answer,
@@ -92,7 +101,10 @@ def ch01_chinchilla_rule(answer: object, budget: float = 1e24) -> None:
         hint=HINTS["1.2"],
         hints=[
             (20 * expected, "that is the number of tokens D; the question asks for N."),
-            (budget / 120, "substituting D = 20·N gives C = 120·N², so take a square root."),
+            (
+                budget / 120,
+                "substituting D = 20·N gives C = 120·N², so take a square root.",
+            ),
         ],
     )
 
@@ -112,9 +124,16 @@ def ch01_doubling_months(
         hints=[
             (
                 months / (end / start),
-                "divide by the number of doublings, log2(ratio), not by the ratio itself.",
+                "divide by the number of doublings, log2(ratio), "
+                "not by the ratio itself.",
             ),
-            (months / math.log(end / start), "a doubling is a factor of 2: use log2, not ln."),
-            (months / math.log10(end / start), "a doubling is a factor of 2: use log2, not log10."),
+            (
+                months / math.log(end / start),
+                "a doubling is a factor of 2: use log2, not ln.",
+            ),
+            (
+                months / math.log10(end / start),
+                "a doubling is a factor of 2: use log2, not log10.",
+            ),
         ],
     )

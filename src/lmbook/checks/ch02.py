@@ -1,7 +1,7 @@
 """Checkers of chapter 2: the mathematics of neural networks (Exercises 2.1–2.4).
 
-Notebook: ``notebooks/02_neural_network_math.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_3``, or the function the learner
+Notebook: ``notebooks/02_neural_network_math.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_3``, or the function the learner
 wrote) and names that variable in its messages. The keyword arguments of a number's
 checker are the exercise's given values, with the notebook's as defaults; a function's
 checker takes the ``seed`` of its test inputs. The hidden test of
@@ -32,34 +32,41 @@ HINTS = {
     for hint in (
         Hint(
             "2.1",
-            "σ' can be written in terms of σ itself, and σ(z) is computed stably by nn.sigmoid.",
-            "differentiate 1 / (1 + e^(−z)) with the chain rule, write e^(−z) / (1 + e^(−z)) "
-            "as 1 − σ(z), and compute σ(z) once before combining.",
+            "σ' can be written in terms of σ itself, and σ(z) is "
+            "computed stably by nn.sigmoid.",
+            "differentiate 1 / (1 + e^(−z)) with the chain rule, write "
+            "e^(−z) / (1 + e^(−z)) as 1 − σ(z), and compute "
+            "σ(z) once before combining.",
         ),
         Hint(
             "2.2",
-            "the chain rule: each gradient sums dZ times ∂Z/∂(variable) over every index "
-            "that the variable does not carry.",
-            "differentiate Z_ni = Σ_j A_nj W_ij + b_i by A_nj, by W_ij and by b_i, then write "
-            "each sum as a matrix product (or a sum over the batch) with the variable's shape.",
+            "the chain rule: each gradient sums dZ times ∂Z/∂(variable) over every "
+            "index that the variable does not carry.",
+            "differentiate Z_ni = Σ_j A_nj W_ij + b_i by A_nj, by W_ij and by b_i, "
+            "then write each sum as a matrix product (or a sum over the batch) "
+            "with the variable's shape.",
         ),
         Hint(
             "2.3",
-            "each step multiplies the distance along a curvature direction λ by (1 − ηλ).",
+            "each step multiplies the distance along a curvature "
+            "direction λ by (1 − ηλ).",
             "require |1 − ηλ| < 1 for both curvatures and keep the tighter bound on η.",
         ),
         Hint(
             "2.4",
-            "with from_logits=True the loss applies a softmax to the probabilities it is given.",
-            "apply softmax to the vector (1, 0, …, 0) with one entry per class and take −log "
-            "of the first entry.",
+            "with from_logits=True the loss applies a softmax to the "
+            "probabilities it is given.",
+            "apply softmax to the vector (1, 0, …, 0) with one entry per class and "
+            "take −log of the first entry.",
         ),
     )
 }
 
 
 def _curvatures(rng: np.random.Generator) -> dict[str, float]:
-    """Two curvatures, a flat one (0.1 to 1.5) and a steep one (2 to 20, not 4), in either order."""
+    """Two curvatures, a flat one (0.1 to 1.5) and a steep one (2 to 20, not 4), in
+    either order.
+    """
     flat = float(rng.integers(1, 16)) / 10
     steep = float(rng.choice([2, 3, 5, 6, 8, 10, 12, 16, 20]))
     first, second = (flat, steep) if rng.integers(2) else (steep, flat)
@@ -72,7 +79,9 @@ SECOND_CASES = {
     "ch02_max_learning_rate": SecondCase("answer_3", draw=_curvatures),
     "ch02_softmax_as_logits_loss": SecondCase(
         "answer_4",
-        draw=lambda rng: {"classes": int(rng.choice([2, 3, 4, 5, 20, 26, 50, 100, 1000]))},
+        draw=lambda rng: {
+            "classes": int(rng.choice([2, 3, 4, 5, 20, 26, 50, 100, 1000]))
+        },
     ),
 }
 
@@ -82,22 +91,32 @@ def ch02_sigmoid_derivative(answer: object, seed: int = 1) -> None:
     signature = "sigmoid_derivative(z)"
     function = as_function(answer, "sigmoid_derivative", signature)
     rng = np.random.default_rng(seed)
-    z = np.concatenate([[-800.0, -100.0], np.sort(rng.uniform(-30, 30, 241)), [100.0, 800.0]])
+    z = np.concatenate(
+        [[-800.0, -100.0], np.sort(rng.uniform(-30, 30, 241)), [100.0, 800.0]]
+    )
     with np.errstate(all="ignore"):
         got = as_array(call(function, signature, z.copy()), f"{signature}", z.shape)
     sigma = nn.sigmoid(z)
     expected = sigma * (1.0 - sigma)
     if np.allclose(got, expected, rtol=1e-6, atol=1e-12):
-        print("Correct: sigmoid_derivative(z) = σ(z)·(1 − σ(z)) for z from −800 to 800.")
+        print(
+            "Correct: sigmoid_derivative(z) = σ(z)·(1 − σ(z)) for z from −800 to 800."
+        )
         return
     if not np.all(np.isfinite(got)):
         raise AnswerError(
-            "Your function returns inf or nan for some z in [−800, 800]. Hint: compute σ(z) "
-            "once (nn.sigmoid is stable) and write the derivative in terms of it."
+            "Your function returns inf or nan for some z in [−800, 800]. Hint: compute "
+            "σ(z) once (nn.sigmoid is stable) and write the derivative in terms of it."
         )
     for wrong, advice in (
-        (sigma, "that is σ(z) itself; differentiate 1 / (1 + e^(−z)) with the chain rule."),
-        (1.0 - sigma**2, "1 − σ² is the pattern of tanh' = 1 − tanh²; σ' factors differently."),
+        (
+            sigma,
+            "that is σ(z) itself; differentiate 1 / (1 + e^(−z)) with the chain rule.",
+        ),
+        (
+            1.0 - sigma**2,
+            "1 − σ² is the pattern of tanh' = 1 − tanh²; σ' factors differently.",
+        ),
         (-expected, "check the sign: σ is increasing, so σ' is positive everywhere."),
     ):
         if np.allclose(got, wrong, rtol=1e-6, atol=1e-12):
@@ -109,7 +128,9 @@ def ch02_sigmoid_derivative(answer: object, seed: int = 1) -> None:
 
 
 def ch02_linear_backward(answer: object, seed: int = 2) -> None:
-    """Exercise 2.2: ``linear_backward(dZ, A, W) -> (dA, dW, db)`` for Z = A @ W.T + b."""
+    """Exercise 2.2: ``linear_backward(dZ, A, W) -> (dA, dW, db)`` for
+    Z = A @ W.T + b.
+    """
     signature = "linear_backward(dZ, A, W)"
     function = as_function(answer, "linear_backward", signature)
     rng = np.random.default_rng(seed)
@@ -118,13 +139,17 @@ def ch02_linear_backward(answer: object, seed: int = 2) -> None:
     dz = rng.standard_normal((batch, outputs))
     result = call(function, signature, dz.copy(), a.copy(), w.copy())
     if not isinstance(result, tuple | list) or len(result) != 3:
-        raise AnswerError(f"{signature} should return three arrays (dA, dW, db), got {result!r}")
+        raise AnswerError(
+            f"{signature} should return three arrays (dA, dW, db), got {result!r}"
+        )
     expected = {"dA": dz @ w, "dW": dz.T @ a, "db": dz.sum(axis=0)}
     hints = {
         "dA": "A[n, j] reaches every output Z[n, i] through W[i, j], so sum over i; "
         "dA has A's shape (batch, inputs).",
-        "dW": "dW has W's shape (outputs, inputs); W[i, j] meets Z[n, i] in every example n, "
-        "so sum over the batch.",
+        "dW": (
+            "dW has W's shape (outputs, inputs); W[i, j] meets Z[n, i] in every "
+            "example n, so sum over the batch."
+        ),
         "db": "b is added to every row of Z: collect its gradient from every row.",
     }
     for (key, value), got in zip(expected.items(), result, strict=True):
@@ -135,7 +160,8 @@ def ch02_linear_backward(answer: object, seed: int = 2) -> None:
         if not np.allclose(array, value, atol=1e-10):
             if key == "db" and np.allclose(array, dz.mean(axis=0), atol=1e-10):
                 raise AnswerError(
-                    "db: dZ already holds the 1/batch of the mean loss; sum, do not average."
+                    "db: dZ already holds the 1/batch of the mean "
+                    "loss; sum, do not average."
                 )
             raise AnswerError(
                 f"Not quite: {key} has the right shape but wrong values: {hints[key]} "
@@ -157,7 +183,11 @@ def ch02_max_learning_rate(
         rel_tol=0.01,
         hint=HINTS["2.3"],
         hints=[
-            (2.0 / flat, "the flat direction allows that, but the steep one diverges long before."),
+            (
+                2.0 / flat,
+                "the flat direction allows that, but the steep "
+                "one diverges long before.",
+            ),
             (
                 1.0 / steep,
                 "η = 1/λ reaches the minimum of the steep direction in one step; "
@@ -165,7 +195,8 @@ def ch02_max_learning_rate(
             ),
             (
                 2.0 / (steep + flat),
-                "that step converges fastest overall; the question asks where it stops converging.",
+                "that step converges fastest overall; the question asks "
+                "where it stops converging.",
             ),
             (4.0 / (steep + flat), "use the largest curvature, not the average."),
         ],
@@ -188,7 +219,13 @@ def ch02_softmax_as_logits_loss(answer: object, classes: int = 10) -> None:
                 "that is the loss if the probabilities were read as probabilities; "
                 "from_logits=True applies a second softmax to them.",
             ),
-            (math.log(classes), "close: the second softmax is nearly, but not exactly, uniform."),
-            (math.log(math.e + classes - 1), "subtract the logit of the true class, which is 1."),
+            (
+                math.log(classes),
+                "close: the second softmax is nearly, but not exactly, uniform.",
+            ),
+            (
+                math.log(math.e + classes - 1),
+                "subtract the logit of the true class, which is 1.",
+            ),
         ],
     )

@@ -1,7 +1,7 @@
 """Checkers of chapter 3: convolutional networks (Exercises 3.1–3.4).
 
-Notebook: ``notebooks/03_convolutional_networks.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
+Notebook: ``notebooks/03_convolutional_networks.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_1``, or the function the learner
 wrote) and names that variable in its messages. The keyword arguments of a number's
 checker are the exercise's given values, with the notebook's as defaults; a function's
 checker takes the ``seed`` of its test inputs. The hidden test of
@@ -30,44 +30,51 @@ HINTS = {
     for hint in (
         Hint(
             "3.1",
-            "a layer maps a side of H pixels to ⌊(H + 2P − K) / S⌋ + 1, and the pooling reads "
-            "the convolution's output.",
-            "apply the formula twice: first with the convolution's K, S and P to the image, "
-            "then with the pooling's to the result, rounding down each time.",
+            "a layer maps a side of H pixels to ⌊(H + 2P − K) / S⌋ + 1, and the "
+            "pooling reads the convolution's output.",
+            "apply the formula twice: first with the convolution's K, S and P to the "
+            "image, then with the pooling's to the result, rounding down each time.",
         ),
         Hint(
             "3.2",
-            "fc1 reads the last feature map flattened: its channels times its height times "
-            "its width.",
-            "follow the shape: the 3×3 convolutions with padding 1 keep H and W, each 2×2 "
-            "pooling halves them, and the last map has the channels of conv2.",
+            "fc1 reads the last feature map flattened: its channels times "
+            "its height times its width.",
+            "follow the shape: the 3×3 convolutions with padding 1 keep H and W, each "
+            "2×2 pooling halves them, and the last map has the channels of conv2.",
         ),
         Hint(
             "3.3",
-            "max pooling passes each window's gradient to the input that won the maximum, "
-            "and nothing to the others.",
-            "reshape x to (N, C, H/2, 2, W/2, 2), mark where each window equals its maximum "
-            "over axes 3 and 5, multiply that mask by dout with axes added at 3 and 5, and "
-            "reshape back to x's shape.",
+            "max pooling passes each window's gradient to the input that won the "
+            "maximum, and nothing to the others.",
+            "reshape x to (N, C, H/2, 2, W/2, 2), mark where each window equals its "
+            "maximum over axes 3 and 5, multiply that mask by dout with axes added at "
+            "3 and 5, and reshape back to x's shape.",
         ),
         Hint(
             "3.4",
-            "each layer widens the view by (kernel − 1) times the product of the strides "
-            "of the layers before it.",
-            "list the layers in order, every convolution (K = 3, S = 1) and every pooling "
-            "(K = 2, S = 2); start from 1 and, layer by layer, add (K − 1)·J, where J is the "
-            "product of the strides before that layer.",
+            "each layer widens the view by (kernel − 1) times the product of the "
+            "strides of the layers before it.",
+            "list the layers in order, every convolution (K = 3, S = 1) and every "
+            "pooling (K = 2, S = 2); start from 1 and, layer by layer, add (K − 1)·J, "
+            "where J is the product of the strides before that layer.",
         ),
     )
 }
 
 
 def _stem_values(rng: np.random.Generator) -> dict[str, int]:
-    """Another image size, and another convolution and pooling of a CNN's first layers."""
-    conv_kernel, conv_stride, conv_padding = [(7, 2, 3), (5, 2, 2), (3, 2, 1), (3, 1, 1)][
-        rng.integers(4)
+    """Another image size, and another convolution and pooling of a CNN's
+    first layers.
+    """
+    conv_kernel, conv_stride, conv_padding = [
+        (7, 2, 3),
+        (5, 2, 2),
+        (3, 2, 1),
+        (3, 1, 1),
+    ][rng.integers(4)]
+    pool_kernel, pool_stride, pool_padding = [(3, 2, 1), (2, 2, 0), (3, 2, 0)][
+        rng.integers(3)
     ]
-    pool_kernel, pool_stride, pool_padding = [(3, 2, 1), (2, 2, 0), (3, 2, 0)][rng.integers(3)]
     return {
         "image_size": int(rng.choice([128, 160, 192, 256, 288, 320, 384, 448, 512])),
         "conv_kernel": conv_kernel,
@@ -88,13 +95,18 @@ def _blocks(rng: np.random.Generator) -> dict[str, tuple[int, ...]]:
 
 
 SECOND_CASES = {
-    # "Use the formula of section 3.3, not a framework": the rerun cell may not build layers.
+    # "Use the formula of section 3.3, not a framework": the rerun cell may not build
+    # layers.
     "ch03_output_size": SecondCase(
-        "answer_1", draw=_stem_values, forbidden=("torch", "tf", "tensorflow", "keras", "F")
+        "answer_1",
+        draw=_stem_values,
+        forbidden=("torch", "tf", "tensorflow", "keras", "F"),
     ),
     "ch03_flatten_size": SecondCase(
         "answer_2",
-        draw=lambda rng: {"image_size": int(rng.choice([16, 20, 24, 32, 36, 40, 48, 56, 64]))},
+        draw=lambda rng: {
+            "image_size": int(rng.choice([16, 20, 24, 32, 36, 40, 48, 56, 64]))
+        },
     ),
     "ch03_max_pool_backward": SecondCase("my_max_pool_backward", seeded=True),
     "ch03_vgg_receptive_field": SecondCase("answer_4", draw=_blocks),
@@ -111,13 +123,21 @@ def ch03_output_size(
     pool_stride: int = 2,
     pool_padding: int = 1,
 ) -> None:
-    """Exercise 3.1: side of the feature map after a convolution and a pooling (ResNet's stem)."""
+    """Exercise 3.1: side of the feature map after a convolution and a pooling
+    (ResNet's stem).
+    """
 
     def stem(conv_padding: int = conv_padding, pool_padding: int = pool_padding) -> int:
-        size = cnn.output_size(image_size, conv_kernel, stride=conv_stride, padding=conv_padding)
-        return cnn.output_size(size, pool_kernel, stride=pool_stride, padding=pool_padding)
+        size = cnn.output_size(
+            image_size, conv_kernel, stride=conv_stride, padding=conv_padding
+        )
+        return cnn.output_size(
+            size, pool_kernel, stride=pool_stride, padding=pool_padding
+        )
 
-    after_conv = cnn.output_size(image_size, conv_kernel, stride=conv_stride, padding=conv_padding)
+    after_conv = cnn.output_size(
+        image_size, conv_kernel, stride=conv_stride, padding=conv_padding
+    )
     unrounded = (after_conv + 2 * pool_padding - pool_kernel) / pool_stride + 1
     check_close(
         answer,
@@ -130,21 +150,28 @@ def ch03_output_size(
             (after_conv, "that is after the convolution; the max pool follows."),
             (
                 stem(pool_padding=0),
-                f"one padding is missing: the convolution pads by {conv_padding} and the "
-                f"pooling by {pool_padding}.",
+                f"one padding is missing: the convolution pads by {conv_padding} and "
+                f"the pooling by {pool_padding}.",
             ),
             (
                 stem(0, 0),
-                f"both layers pad: {conv_padding} for the convolution, {pool_padding} for "
-                "the pooling.",
+                f"both layers pad: {conv_padding} for the convolution, "
+                f"{pool_padding} for the pooling.",
             ),
-            (unrounded, "the output size is a whole number: the formula takes the floor."),
+            (
+                unrounded,
+                "the output size is a whole number: the formula takes the floor.",
+            ),
         ],
     )
 
 
-def _flattened(image_size: int, padding: int = 1, poolings: int = 2, channels: int = 64) -> int:
-    """in_features of the articles' fc1: two 3×3 convolutions, each followed by 2×2 pooling."""
+def _flattened(
+    image_size: int, padding: int = 1, poolings: int = 2, channels: int = 64
+) -> int:
+    """in_features of the articles' fc1: two 3×3 convolutions, each followed by
+    2×2 pooling.
+    """
     side = image_size
     for layer in range(2):
         side = cnn.output_size(side, 3, stride=1, padding=padding)
@@ -154,25 +181,31 @@ def _flattened(image_size: int, padding: int = 1, poolings: int = 2, channels: i
 
 
 def ch03_flatten_size(answer: object, image_size: int = 28) -> None:
-    """Exercise 3.2: in_features of fc1 in the articles' CNN for 1×image_size×image_size inputs."""
+    """Exercise 3.2: in_features of fc1 in the articles' CNN for
+    1×image_size×image_size inputs.
+    """
     hints = [
         (
             _flattened(image_size, poolings=0),
-            "that keeps the image's height and width, the articles' mistake; each of the two "
-            "poolings halves H and W.",
+            "that keeps the image's height and width, the articles' mistake; each of "
+            "the two poolings halves H and W.",
         ),
         (
             _flattened(image_size, poolings=1),
             "there are two poolings, each halving the height and the width.",
         ),
-        (_flattened(image_size, channels=32), "the last convolution has 64 output channels."),
+        (
+            _flattened(image_size, channels=32),
+            "the last convolution has 64 output channels.",
+        ),
         (
             _flattened(image_size, channels=1),
             "multiply by the 64 channels of the last feature map.",
         ),
         (
             _flattened(image_size, padding=0),
-            "the convolutions pad by 1, so each keeps the height and width it is given.",
+            "the convolutions pad by 1, so each keeps the "
+            "height and width it is given.",
         ),
     ]
     if image_size != 32:
@@ -195,7 +228,9 @@ def ch03_flatten_size(answer: object, image_size: int = 28) -> None:
 
 
 def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
-    """Exercise 3.3: ``my_max_pool_backward(dout, x) -> dx`` for 2×2 windows, stride 2."""
+    """Exercise 3.3: ``my_max_pool_backward(dout, x) -> dx`` for 2×2
+    windows, stride 2.
+    """
     signature = "my_max_pool_backward(dout, x)"
     function = as_function(answer, "my_max_pool_backward", signature)
     if uses_module(function, cnn):
@@ -204,9 +239,13 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
             "Write the backward pass with array operations on x and dout."
         )
     rng = np.random.default_rng(seed)
-    x = rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)  # distinct: no ties
+    x = (
+        rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)
+    )  # distinct: no ties
     dout = rng.standard_normal((2, 3, 3, 4))
-    got = as_finite_array(call(function, signature, dout.copy(), x.copy()), signature, x.shape)
+    got = as_finite_array(
+        call(function, signature, dout.copy(), x.copy()), signature, x.shape
+    )
     expected = cnn.max_pool2d_backward(dout, x, 2)
     if np.allclose(got, expected, rtol=0, atol=1e-12):
         print("Correct: every window's gradient goes to its maximum, and only there.")
@@ -214,13 +253,13 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
     spread = np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3)
     if np.allclose(got, spread, atol=1e-12) or np.allclose(got, spread / 4, atol=1e-12):
         raise AnswerError(
-            "Not quite: you spread each window's gradient over all four inputs, as average "
-            "pooling does. The maximum depends on the winning input only."
+            "Not quite: you spread each window's gradient over all four inputs, as "
+            "average pooling does. The maximum depends on the winning input only."
         )
     if np.allclose(got.sum(axis=(2, 3)), dout.sum(axis=(2, 3)), atol=1e-10):
         raise AnswerError(
-            "Close: the gradient totals are right, but some go to the wrong input. Hint: "
-            "find the arg-max of each 2×2 window of x, per example and channel."
+            "Close: the gradient totals are right, but some go to the wrong input. "
+            "Hint: find the arg-max of each 2×2 window of x, per example and channel."
         )
     raise AnswerError(
         f"Not quite: dx is not the gradient of the pooling. {next_hint(HINTS['3.3'])}"
@@ -228,7 +267,9 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
 
 
 def _receptive_field(
-    convolutions_per_block: tuple[int, ...], pool_stride: int = 2, last_pool: bool = True
+    convolutions_per_block: tuple[int, ...],
+    pool_stride: int = 2,
+    last_pool: bool = True,
 ) -> int:
     kernels, strides = [], []
     for count in convolutions_per_block:
@@ -255,13 +296,13 @@ def ch03_vgg_receptive_field(
         hints=[
             (
                 _receptive_field(blocks, pool_stride=1),
-                "the poolings have stride 2: every layer after one steps over twice as many "
-                "input pixels.",
+                "the poolings have stride 2: every layer after one steps over "
+                "twice as many input pixels.",
             ),
             (
                 1 + convolutions * 2,
-                f"that counts the {convolutions} convolutions only; the poolings widen the "
-                "view too.",
+                f"that counts the {convolutions} convolutions only; the "
+                "poolings widen the view too.",
             ),
             (
                 _receptive_field(blocks, last_pool=False),

@@ -1,7 +1,7 @@
 """Checkers of chapter 4: recurrent networks (Exercises 4.1–4.4).
 
-Notebook: ``notebooks/04_recurrent_networks.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
+Notebook: ``notebooks/04_recurrent_networks.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_1``, or the function the learner
 wrote) and names that variable in its messages. The keyword arguments of a number's
 checker are the exercise's given values, with the notebook's as defaults; a function's
 checker takes the ``seed`` of its test inputs. The hidden test of
@@ -33,18 +33,19 @@ HINTS = {
     for hint in (
         Hint(
             "4.1",
-            "each gate of each layer has an input matrix, a recurrent matrix and PyTorch's "
-            "bias vectors, and a stacked layer reads the states of the layer below.",
-            "count, for each layer, 4 gates × (hidden·input + hidden·hidden + 2·hidden), with "
-            "input = input_size for the first layer and hidden_size for the others, and add "
-            "the layers.",
+            "each gate of each layer has an input matrix, a recurrent matrix and "
+            "PyTorch's bias vectors, and a stacked layer reads the "
+            "states of the layer below.",
+            "count, for each layer, 4 gates × (hidden·input + "
+            "hidden·hidden + 2·hidden), with input = input_size for the first layer "
+            "and hidden_size for the others, and add the layers.",
         ),
         Hint(
             "4.2",
-            "the bound shrinks the gradient by at most the largest singular value at each "
-            "step, so after T steps by its T-th power.",
-            "take logarithms of s^T < ratio; log(s) is negative, which flips the inequality, "
-            "and T is the next whole number above the quotient.",
+            "the bound shrinks the gradient by at most the largest singular value at "
+            "each step, so after T steps by its T-th power.",
+            "take logarithms of s^T < ratio; log(s) is negative, which flips the "
+            "inequality, and T is the next whole number above the quotient.",
         ),
         Hint(
             "4.3",
@@ -54,11 +55,11 @@ HINTS = {
         ),
         Hint(
             "4.4",
-            "a GRU step mixes the old state and a candidate with the update gate z; the "
-            "reset gate r scales the recurrent part of the candidate.",
-            "weights are stored as (out, in), so multiply x @ W.T; compute r and z with "
-            "sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ (h W_hn^T + b_hn)), then "
-            "h' = (1 − z) ⊙ n + z ⊙ h.",
+            "a GRU step mixes the old state and a candidate with the update gate z; "
+            "the reset gate r scales the recurrent part of the candidate.",
+            "weights are stored as (out, in), so multiply x @ W.T; compute r and z "
+            "with sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ "
+            "(h W_hn^T + b_hn)), then h' = (1 − z) ⊙ n + z ⊙ h.",
         ),
     )
 }
@@ -90,12 +91,17 @@ def _steps(singular_value: float, ratio: float) -> int:
 
 
 def _decay(rng: np.random.Generator) -> dict[str, float]:
-    """Another singular value below 1 and fraction, away from a whole-number boundary."""
+    """Another singular value below 1 and fraction, away from a
+    whole-number boundary.
+    """
     while True:
         singular_value = float(rng.integers(60, 100)) / 100
         ratio = 10.0 ** -int(rng.integers(2, 7))
         quotient = math.log(ratio) / math.log(singular_value)
-        if abs(quotient - round(quotient)) > 0.05 and _steps(singular_value, ratio) != 66:
+        if (
+            abs(quotient - round(quotient)) > 0.05
+            and _steps(singular_value, ratio) != 66
+        ):
             return {"singular_value": singular_value, "ratio": ratio}
 
 
@@ -105,7 +111,9 @@ def _forget_bias(steps: float, kept: float) -> float:
 
 
 def _memory(rng: np.random.Generator) -> dict[str, float]:
-    """Another number of steps and fraction kept, with a bias clearly not the public one."""
+    """Another number of steps and fraction kept, with a bias clearly not the
+    public one.
+    """
     while True:
         values = {
             "steps": int(rng.choice([10, 20, 50, 200, 500, 1000])),
@@ -126,13 +134,15 @@ SECOND_CASES = {
 def ch04_lstm_parameters(
     answer: object, input_size: int = 10, hidden_size: int = 20, num_layers: int = 2
 ) -> None:
-    """Exercise 4.1: parameters of ``torch.nn.LSTM(input_size, hidden_size, num_layers)``."""
+    """Exercise 4.1: parameters of
+    ``torch.nn.LSTM(input_size, hidden_size, num_layers)``.
+    """
     shape = (input_size, hidden_size, num_layers)
     hints = [
         (
             _lstm_parameters(input_size, hidden_size, 1) * num_layers,
-            "the layers after the first read the states of the layer below, so their input "
-            "size is hidden_size, not input_size.",
+            "the layers after the first read the states of the layer below, so their "
+            "input size is hidden_size, not input_size.",
         ),
         (
             _lstm_parameters(*shape, biases=1),
@@ -144,7 +154,8 @@ def ch04_lstm_parameters(
         ),
         (
             _lstm_parameters(*shape, gates=1),
-            "an LSTM has four blocks of weights, one for each of the gates i, f, g and o.",
+            "an LSTM has four blocks of weights, one for each of "
+            "the gates i, f, g and o.",
         ),
     ]
     if num_layers > 1:
@@ -165,19 +176,23 @@ def ch04_lstm_parameters(
     )
 
 
-def ch04_vanishing_steps(answer: object, singular_value: float = 0.9, ratio: float = 1e-3) -> None:
+def ch04_vanishing_steps(
+    answer: object, singular_value: float = 0.9, ratio: float = 1e-3
+) -> None:
     """Exercise 4.2: smallest whole T with singular_value**T below ratio."""
     value = as_number(answer, "answer_2", "steps")
     if not value.is_integer():
         raise AnswerError(
-            f"Not quite: answer_2 = {value:.4g} steps is not a whole number. Hint: a number "
-            f"of steps is a whole number: round so that {singular_value:g}^T is below {ratio:g}."
+            f"Not quite: answer_2 = {value:.4g} steps is not a whole number. Hint: a "
+            "number of steps is a whole number: round so that "
+            f"{singular_value:g}^T is below {ratio:g}."
         )
     quotient = math.log(ratio) / math.log(singular_value)
     hints = [
         (
             math.ceil(quotient) - 1,
-            f"{singular_value:g}^T at that T is still above {ratio:g}: round up, not down.",
+            f"{singular_value:g}^T at that T is still above "
+            f"{ratio:g}: round up, not down.",
         )
     ]
     if singular_value != 0.5:  # (1 − s)^T, the complement's power, is a typical slip
@@ -186,7 +201,8 @@ def ch04_vanishing_steps(answer: object, singular_value: float = 0.9, ratio: flo
             hints.append(
                 (
                     steps,
-                    "the bound is s^T, the largest singular value to the power T, not (1 − s)^T.",
+                    "the bound is s^T, the largest singular value to "
+                    "the power T, not (1 − s)^T.",
                 )
             )
     check_close(
@@ -213,22 +229,32 @@ def ch04_forget_bias(answer: object, steps: float = 100, kept: float = 0.5) -> N
         hints=[
             (
                 gate,
-                "that is the gate value f; the question asks for the bias b with σ(b) = f, "
-                "so invert the sigmoid.",
+                "that is the gate value f; the question asks for the bias b with "
+                "σ(b) = f, so invert the sigmoid.",
             ),
-            (-_forget_bias(steps, kept), "check the sign: a gate near 1 needs a large bias."),
+            (
+                -_forget_bias(steps, kept),
+                "check the sign: a gate near 1 needs a large bias.",
+            ),
             (1 - gate, "that is 1 - f; invert the sigmoid: b = ln(f / (1 - f))."),
-            (math.log(gate), "that is ln f; the inverse of the sigmoid is ln(f / (1 - f))."),
+            (
+                math.log(gate),
+                "that is ln f; the inverse of the sigmoid is ln(f / (1 - f)).",
+            ),
         ],
     )
 
 
 def _gru_variant(params, x, h, *, swap_z=False, reset_before=False, bias_outside=False):
-    """A GRU step with one of the usual mistakes switched on (for ch04_gru_step's hints)."""
+    """A GRU step with one of the usual mistakes switched on
+    (for ch04_gru_step's hints).
+    """
 
     def gate(name):
         return rnn.sigmoid(
-            x @ params[f"W_x{name}"].T + h @ params[f"W_h{name}"].T + params[f"b_{name}"]
+            x @ params[f"W_x{name}"].T
+            + h @ params[f"W_h{name}"].T
+            + params[f"b_{name}"]
         )
 
     r, z = gate("r"), gate("z")
@@ -251,7 +277,8 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
     if uses_module(function, rnn, allowed=("sigmoid",)):
         raise AnswerError(
             "Not yet: the exercise asks for your own NumPy code, without lmbook.rnn "
-            "(rnn.sigmoid is allowed). Write the gates and the candidate from the equations."
+            "(rnn.sigmoid is allowed). Write the gates and the "
+            "candidate from the equations."
         )
     rng = np.random.default_rng(seed)
     params = rnn.init_params("gru", 3, 5, seed=seed)
@@ -262,14 +289,16 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
         {k: v.copy() for k, v in params.items()},
         x.copy(),
         h.copy(),
-        note="It is called with params from rnn.init_params('gru', 3, 5), x of shape (2, 3) "
-        "and h of shape (2, 5).",
+        note=(
+            "It is called with params from rnn.init_params('gru', 3, 5), x of shape "
+            "(2, 3) and h of shape (2, 5)."
+        ),
     )
     result = as_array(returned, signature, (2, 5))  # the new states, (batch, hidden)
     if not np.all(np.isfinite(result)):
         raise AnswerError(
-            "my_gru_step returned nan or inf; every GRU state is a finite number in (-1, 1). "
-            "Hint: look for a division or an exp that overflows."
+            "my_gru_step returned nan or inf; every GRU state is a finite number in "
+            "(-1, 1). Hint: look for a division or an exp that overflows."
         )
     if np.allclose(result, rnn.gru_cell(params, x, h), rtol=0, atol=1e-10):
         print("Correct: my_gru_step matches lmbook.rnn.gru_cell.")
@@ -277,17 +306,23 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
     mistakes = [
         (
             {"swap_z": True},
-            "in PyTorch's convention z weights the old state: h' = (1 - z) * n + z * h.",
+            "in PyTorch's convention z weights the old state: "
+            "h' = (1 - z) * n + z * h.",
         ),
         (
             {"reset_before": True},
             "apply the reset gate after the product, to (W_hn h + b_hn), "
             "as PyTorch does; Cho et al.'s original applies it before.",
         ),
-        ({"bias_outside": True}, "the reset gate multiplies W_hn h + b_hn, bias included."),
+        (
+            {"bias_outside": True},
+            "the reset gate multiplies W_hn h + b_hn, bias included.",
+        ),
     ]
     for switches, hint in mistakes:
-        if np.allclose(result, _gru_variant(params, x, h, **switches), rtol=0, atol=1e-10):
+        if np.allclose(
+            result, _gru_variant(params, x, h, **switches), rtol=0, atol=1e-10
+        ):
             raise AnswerError(f"Not quite. Hint: {hint}")
     raise AnswerError(
         f"Not quite: the new states differ from a GRU step. {next_hint(HINTS['4.4'])}"

@@ -1,8 +1,8 @@
 """Checkers of chapter 5: attention and Transformers (Exercises 5.1–5.3).
 
-Notebook: ``notebooks/05_attention_and_transformers.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_2``, or the function the learner
-wrote) and names that variable in its messages. Its keyword arguments are the
+Notebook: ``notebooks/05_attention_and_transformers.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_2``, or the function the
+learner wrote) and names that variable in its messages. Its keyword arguments are the
 exercise's given values (or, for a function, the seed of its test inputs), with the
 notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
 others (``SECOND_CASES``).
@@ -32,28 +32,31 @@ HINTS = {
         Hint(
             "5.1",
             "query i may attend to keys 0..i: itself and the past, never the future.",
-            "row i of the mask is query i and column j is key j, so keep the entries on and "
-            "below the diagonal: np.tril of an (n, n) array of ones, with dtype=bool.",
+            "row i of the mask is query i and column j is key j, so keep the entries "
+            "on and below the diagonal: np.tril of an (n, n) array "
+            "of ones, with dtype=bool.",
         ),
         Hint(
             "5.2",
             "a matrix product (a×b)(b×c) computes a·c dot products of length b, each b "
             "multiply-adds.",
-            "QKᵀ is an (n×d)(d×n) product and AV an (n×n)(n×d) one; count each at 2 FLOPs "
-            "per multiply-add, and add the two.",
+            "QKᵀ is an (n×d)(d×n) product and AV an (n×n)(n×d) one; count each at 2 "
+            "FLOPs per multiply-add, and add the two.",
         ),
         Hint(
             "5.3",
             "the variance of q·k adds up the variances of its d_k products q_i·k_i.",
-            "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); multiply "
-            "the scores by one over the standard deviation of q·k.",
+            "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); "
+            "multiply the scores by one over the standard deviation of q·k.",
         ),
     )
 }
 
 
 def _draw_attention_flops(rng: np.random.Generator) -> dict[str, object]:
-    """Another sequence length and width for Exercise 5.2, its answer far from the public one."""
+    """Another sequence length and width for Exercise 5.2, its answer far from the
+    public one.
+    """
     while True:
         n, d = 256 * int(rng.integers(2, 33)), 64 * int(rng.integers(1, 5))
         if not math.isclose(n * n * d, 4096 * 4096 * 128, rel_tol=0.1):
@@ -61,10 +64,17 @@ def _draw_attention_flops(rng: np.random.Generator) -> dict[str, object]:
 
 
 def _draw_score_scale(rng: np.random.Generator) -> dict[str, object]:
-    """Another variance and key width for Exercise 5.3, its answer far from the public one."""
+    """Another variance and key width for Exercise 5.3, its answer far from the
+    public one.
+    """
     while True:
-        variance, d_k = float(rng.integers(2, 10)), int(rng.choice([16, 32, 64, 128, 256]))
-        if not math.isclose(math.sqrt(d_k) * variance, math.sqrt(64) * 4.0, rel_tol=0.1):
+        variance, d_k = (
+            float(rng.integers(2, 10)),
+            int(rng.choice([16, 32, 64, 128, 256])),
+        )
+        if not math.isclose(
+            math.sqrt(d_k) * variance, math.sqrt(64) * 4.0, rel_tol=0.1
+        ):
             return {"variance": variance, "d_k": d_k}
 
 
@@ -76,7 +86,8 @@ SECOND_CASES = {
 
 
 def ch05_causal_mask(answer: object, seed: int = 5) -> None:
-    """Exercise 5.1: ``my_causal_mask(n)``, a boolean (n, n) mask, True where query i sees key j.
+    """Exercise 5.1: ``my_causal_mask(n)``, a boolean (n, n) mask, True where query i
+    sees key j.
 
     It is tried on three sizes drawn from ``seed``, then on n = 2 and n = 1.
     """
@@ -84,18 +95,21 @@ def ch05_causal_mask(answer: object, seed: int = 5) -> None:
     function = as_function(answer, "my_causal_mask", signature)
     if uses_module(function, attention):
         raise AnswerError(
-            "Not yet: the exercise asks for your own NumPy code, without lmbook.attention. "
-            "Build the mask from an array of ones."
+            "Not yet: the exercise asks for your own NumPy code, without "
+            "lmbook.attention. Build the mask from an array of ones."
         )
-    sizes = [int(n) for n in np.random.default_rng(seed).integers(3, 17, size=3)] + [2, 1]
+    sizes = [int(n) for n in np.random.default_rng(seed).integers(3, 17, size=3)] + [
+        2,
+        1,
+    ]
     for n in sizes:
         got = call(function, signature, n)
         try:
             got = np.asarray(got) if got is not None else None
         except ValueError:  # a ragged list
             raise AnswerError(
-                f"{signature} should return an array of shape (n, n); for n = {n} it returned "
-                f"a {type(got).__name__} whose rows differ in length."
+                f"{signature} should return an array of shape (n, n); for n = {n} it "
+                f"returned a {type(got).__name__} whose rows differ in length."
             ) from None
         if got is None or got.shape != (n, n):
             shape = "None" if got is None else f"shape {got.shape}"
@@ -105,30 +119,35 @@ def ch05_causal_mask(answer: object, seed: int = 5) -> None:
             )
         if got.dtype != np.bool_:
             raise AnswerError(
-                f"{signature} returned dtype {got.dtype}; return booleans (True = may attend), "
-                "e.g. with dtype=bool, so that a 1 is not mistaken for an additive mask."
+                f"{signature} returned dtype {got.dtype}; return booleans "
+                "(True = may attend), e.g. with dtype=bool, so that a 1 is not "
+                "mistaken for an additive mask."
             )
         expected = attention.causal_mask(n)
         if np.array_equal(got, expected):
             continue
         if np.array_equal(got, ~expected):
             raise AnswerError(
-                "Not quite: your mask is True where attention is forbidden. In lmbook and in "
-                "F.scaled_dot_product_attention, True means 'may attend'."
+                "Not quite: your mask is True where attention is forbidden. In lmbook "
+                "and in F.scaled_dot_product_attention, True means 'may attend'."
             )
         if np.array_equal(got, expected.T):
             raise AnswerError(
-                "Not quite: row i is query i, and it may see keys 0..i, the columns on and "
-                "left of the diagonal (your mask lets it see the future)."
+                "Not quite: row i is query i, and it may see keys 0..i, the columns on "
+                "and left of the diagonal (your mask lets it see the future)."
             )
         if np.array_equal(got, np.tril(np.ones((n, n), dtype=bool), -1)):
-            raise AnswerError("Not quite: a token may attend to itself; keep the diagonal.")
+            raise AnswerError(
+                "Not quite: a token may attend to itself; keep the diagonal."
+            )
         raise AnswerError(f"Not quite (n = {n}). {next_hint(HINTS['5.1'])}")
     print("Correct: query i attends to keys 0..i, for every n tried.")
 
 
 def ch05_attention_flops(answer: object, n: int = 4096, d: int = 128) -> None:
-    """Exercise 5.2: FLOPs of QKᵀ and of the weighted sum of V for ``n`` tokens of width ``d``."""
+    """Exercise 5.2: FLOPs of QKᵀ and of the weighted sum of V for ``n`` tokens of
+    width ``d``.
+    """
     cost = attention.attention_cost(n, d)
     check_close(
         answer,
@@ -138,16 +157,27 @@ def ch05_attention_flops(answer: object, n: int = 4096, d: int = 128) -> None:
         rel_tol=0.01,
         hint=HINTS["5.2"],
         hints=[
-            (cost["score_flops"], "that is QKᵀ alone; the weights then multiply V, as much again."),
+            (
+                cost["score_flops"],
+                "that is QKᵀ alone; the weights then multiply V, as much again.",
+            ),
             (n * n * d, "count a multiply-add as 2 FLOPs, and add the product with V."),
-            (cost["total_flops"], "the question leaves out the projections W_q, W_k, W_v, W_o."),
-            (4 * n * d * d, "the cost that grows as n² comes from the n×n score matrix: n²·d."),
+            (
+                cost["total_flops"],
+                "the question leaves out the projections W_q, W_k, W_v, W_o.",
+            ),
+            (
+                4 * n * d * d,
+                "the cost that grows as n² comes from the n×n score matrix: n²·d.",
+            ),
         ],
     )
 
 
 def ch05_score_scale(answer: object, variance: float = 4.0, d_k: int = 64) -> None:
-    """Exercise 5.3: the score scale for unit variance when q and k entries have ``variance``."""
+    """Exercise 5.3: the score scale for unit variance when q and k entries have
+    ``variance``.
+    """
     check_close(
         answer,
         1 / math.sqrt(d_k * variance**2),
@@ -158,11 +188,13 @@ def ch05_score_scale(answer: object, variance: float = 4.0, d_k: int = 64) -> No
         hints=[
             (
                 1 / math.sqrt(d_k),
-                f"that is right for unit-variance entries; here each has variance {variance:g}.",
+                "that is right for unit-variance entries; here each "
+                f"has variance {variance:g}.",
             ),
             (
                 1 / math.sqrt(d_k * variance),
-                f"each product q_i·k_i has variance {variance:g}·{variance:g}, not {variance:g}.",
+                f"each product q_i·k_i has variance {variance:g}·{variance:g}, "
+                f"not {variance:g}.",
             ),
             (
                 1 / (d_k * variance**2),

@@ -1,8 +1,9 @@
-"""Checkers of notebook 6a, chapter 6 part 1: encoders and embeddings (Exercises 6a.1–6a.3).
+"""Checkers of notebook 6a, chapter 6 part 1: encoders and embeddings
+(Exercises 6a.1–6a.3).
 
-Notebook: ``notebooks/06a_encoders_and_embeddings.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages. Its keyword arguments are the
+Notebook: ``notebooks/06a_encoders_and_embeddings.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_1``, or the function the
+learner wrote) and names that variable in its messages. Its keyword arguments are the
 exercise's given values (or, for a function, the seed of its test inputs), with the
 notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
 others (``SECOND_CASES``).
@@ -42,34 +43,36 @@ HINTS = {
     for hint in (
         Hint(
             "6a.1",
-            "WordPiece is greedy: at each step it takes the longest vocabulary piece that "
-            "matches, even if a shorter one would lead to longer pieces later.",
-            "start at the first character and find the longest prefix of the word that is in "
-            "the vocabulary; then continue from where it ended with the ## pieces, the longest "
-            "first, until the word is used up.",
+            "WordPiece is greedy: at each step it takes the longest vocabulary piece "
+            "that matches, even if a shorter one would lead to longer pieces later.",
+            "start at the first character and find the longest prefix of the word that "
+            "is in the vocabulary; then continue from where it ended with the ## "
+            "pieces, the longest first, until the word is used up.",
         ),
         Hint(
             "6a.2",
-            "a BertModel is its embedding tables, L identical layers and the pooler; every "
-            "linear layer has a bias and every LayerNorm a scale and a shift.",
+            "a BertModel is its embedding tables, L identical layers and the pooler; "
+            "every linear layer has a bias and every LayerNorm a scale and a shift.",
             "add the embeddings ((vocabulary + positions + segment types) × H, and a "
-            "LayerNorm), L times one layer (four H×H projections, an H→F→H feed-forward "
-            "network, two LayerNorms) and the pooler (one H×H linear layer); the number of "
-            "heads does not change the count.",
+            "LayerNorm), L times one layer (four H×H projections, an H→F→H "
+            "feed-forward network, two LayerNorms) and the pooler "
+            "(one H×H linear layer); the number of heads does not change the count.",
         ),
         Hint(
             "6a.3",
-            "a masked mean averages over the real tokens only: padding counts neither in the "
-            "sum nor in the number of tokens.",
-            "multiply the states by the mask (with a trailing axis), sum over the length axis, "
-            "and divide by the sum of the mask over the same axis.",
+            "a masked mean averages over the real tokens only: padding counts neither "
+            "in the sum nor in the number of tokens.",
+            "multiply the states by the mask (with a trailing axis), sum over the "
+            "length axis, and divide by the sum of the mask over the same axis.",
         ),
     )
 }
 
 
 def _draw_bert_shape(rng: np.random.Generator) -> dict[str, object]:
-    """Another BERT's L, H and F for Exercise 6a.2 (F a multiple of H), not BERT-large's."""
+    """Another BERT's L, H and F for Exercise 6a.2 (F a multiple of H), not
+    BERT-large's.
+    """
     while True:
         hidden = 64 * int(rng.integers(4, 33))
         values = {
@@ -93,10 +96,15 @@ def ch06a_wordpiece(answer: object) -> None:
     from lmbook import text
 
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_1 to a list of strings and run the cell.")
-    if not isinstance(answer, list | tuple) or not all(isinstance(p, str) for p in answer):
         raise AnswerError(
-            f"answer_1 should be a list of strings such as ['un', '##...'], got {answer!r}"
+            "No answer yet: set answer_1 to a list of strings and run the cell."
+        )
+    if not isinstance(answer, list | tuple) or not all(
+        isinstance(p, str) for p in answer
+    ):
+        raise AnswerError(
+            "answer_1 should be a list of strings such as "
+            f"['un', '##...'], got {answer!r}"
         )
     pieces = list(answer)
     vocab = dict.fromkeys(WORDPIECE_EXERCISE_VOCAB, 0)
@@ -106,23 +114,29 @@ def ch06a_wordpiece(answer: object) -> None:
         return
     if "".join(p.removeprefix("##") for p in pieces) != "unhappiness":
         raise AnswerError(
-            "Not quite: the pieces, without their ## prefixes, must spell 'unhappiness'."
+            "Not quite: the pieces, without their ## prefixes, "
+            "must spell 'unhappiness'."
         )
     if any(p.startswith("##") == (i == 0) for i, p in enumerate(pieces)):
         raise AnswerError(
-            "Not quite: the first piece starts the word and has no ##; every later piece "
-            "continues it and has the ## prefix."
+            "Not quite: the first piece starts the word and has no ##; every later "
+            "piece continues it and has the ## prefix."
         )
     if any(p not in vocab for p in pieces):
-        raise AnswerError("Not quite: every piece must be an entry of the given vocabulary.")
+        raise AnswerError(
+            "Not quite: every piece must be an entry of the given vocabulary."
+        )
     raise AnswerError(
         "Not quite: that is a valid split into vocabulary pieces, but not WordPiece's. "
         + next_hint(HINTS["6a.1"])
     )
 
 
-def ch06a_bert_large_parameters(answer: object, L: int = 24, H: int = 1024, F: int = 4096) -> None:
-    """Exercise 6a.2: the parameters of a BertModel with L layers, width H, feed-forward F.
+def ch06a_bert_large_parameters(
+    answer: object, L: int = 24, H: int = 1024, F: int = 4096
+) -> None:
+    """Exercise 6a.2: the parameters of a BertModel with L layers, width H,
+    feed-forward F.
 
     The vocabulary (30,522 entries), the 512 positions and the 2 segment types are
     BERT's; the pooler is included.
@@ -152,7 +166,10 @@ def ch06a_bert_large_parameters(answer: object, L: int = 24, H: int = 1024, F: i
                 counts["total"] - L * (4 * H + F + H),
                 "each linear layer has a bias vector too.",
             ),
-            (counts["total"] - (2 * L + 1) * 2 * H, "each LayerNorm has 2H parameters."),
+            (
+                counts["total"] - (2 * L + 1) * 2 * H,
+                "each LayerNorm has 2H parameters.",
+            ),
             (counts["total"] - L * 2 * H, "each layer has two LayerNorms."),
         ],
     )
@@ -172,7 +189,9 @@ def ch06a_mean_pool(answer: object, seed: int = 6) -> None:
     function = as_function(answer, "answer_3", signature)
     rng = np.random.default_rng(seed)
     length, hidden = int(rng.integers(4, 9)), int(rng.integers(3, 7))
-    states = torch.from_numpy(rng.standard_normal((3, length, hidden)).astype(np.float32))
+    states = torch.from_numpy(
+        rng.standard_normal((3, length, hidden)).astype(np.float32)
+    )
     real = [length, int(rng.integers(2, length)), 1]  # tokens before the padding
     mask = torch.tensor([[int(i < r) for i in range(length)] for r in real])
     result = call(function, signature, states.clone(), mask.clone())
@@ -183,13 +202,16 @@ def ch06a_mean_pool(answer: object, seed: int = 6) -> None:
         return
     if np.allclose(got, states.mean(dim=1).numpy(), atol=1e-5):
         raise AnswerError(
-            "Not quite: your mean counts the padding. Hint: weight each token by its mask."
+            "Not quite: your mean counts the padding. Hint: "
+            "weight each token by its mask."
         )
     if np.allclose(got, (states * mask[..., None]).sum(1).numpy() / length, atol=1e-5):
         raise AnswerError(
-            "Not quite: you leave the padding out of the sum but divide by the full length. "
-            "Hint: divide by the number of real tokens of each sequence."
+            "Not quite: you leave the padding out of the sum but divide by the full "
+            "length. Hint: divide by the number of real tokens of each sequence."
         )
     if np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4):
-        raise AnswerError("Not quite: the exercise asks for the mean before normalising.")
+        raise AnswerError(
+            "Not quite: the exercise asks for the mean before normalising."
+        )
     raise AnswerError(f"Not quite. {next_hint(HINTS['6a.3'])}")

@@ -1,10 +1,11 @@
-"""Checkers of notebook 6b, chapter 6 part 2: fine-tuning a classifier (Exercises 6b.1–6b.2).
+"""Checkers of notebook 6b, chapter 6 part 2: fine-tuning a classifier
+(Exercises 6b.1–6b.2).
 
-Notebook: ``notebooks/06b_fine_tuning_a_classifier.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``) and names that variable in its
-messages. Its keyword arguments are the exercise's given values, with the notebook's
-as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with others
-(``SECOND_CASES``).
+Notebook: ``notebooks/06b_fine_tuning_a_classifier.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_1``) and names that variable
+in its messages. Its keyword arguments are the exercise's given values, with the
+notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
+others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -20,18 +21,19 @@ HINTS = {
     for hint in (
         Hint(
             "6b.1",
-            "only the trained layers and the new head count, and every trained layer has the "
-            "same parameters, biases and LayerNorms included.",
-            "write one layer's count (four H×H projections with biases, an H→F→H feed-forward "
-            "network with biases, two LayerNorms of 2H each), check two layers plus the head "
-            "against the printed count, then take as many layers as train and add the head "
-            "(H × 2 weights and 2 biases).",
+            "only the trained layers and the new head count, and every trained layer "
+            "has the same parameters, biases and LayerNorms included.",
+            "write one layer's count (four H×H projections with biases, an H→F→H "
+            "feed-forward network with biases, two LayerNorms of 2H each), check two "
+            "layers plus the head against the printed count, then take as many layers "
+            "as train and add the head (H × 2 weights and 2 biases).",
         ),
         Hint(
             "6b.2",
-            "a 95% interval reaches 1.96 standard errors either side of the measured accuracy.",
-            "the standard error of a proportion p measured on n examples is sqrt(p(1 − p)/n); "
-            "multiply it by 1.96 and give the result as a fraction.",
+            "a 95% interval reaches 1.96 standard errors either side "
+            "of the measured accuracy.",
+            "the standard error of a proportion p measured on n examples is "
+            "sqrt(p(1 − p)/n); multiply it by 1.96 and give the result as a fraction.",
         ),
     )
 }
@@ -56,16 +58,22 @@ def _draw_trained_layers(rng: np.random.Generator) -> dict[str, object]:
             "F": hidden * int(rng.integers(2, 5)),
             "layers": int(rng.choice([1, 3, 4, 5])),
         }
-        if not math.isclose(values["layers"] * _layer(hidden, values["F"]), public, rel_tol=0.1):
+        if not math.isclose(
+            values["layers"] * _layer(hidden, values["F"]), public, rel_tol=0.1
+        ):
             return values
 
 
 def _draw_accuracy(rng: np.random.Generator) -> dict[str, object]:
-    """Another accuracy and test-set size for Exercise 6b.2, its margin far from the public one."""
+    """Another accuracy and test-set size for Exercise 6b.2, its margin far from the
+    public one.
+    """
     public = 1.96 * math.sqrt(0.84 * 0.16 / 1000)
     while True:
         accuracy, n = int(rng.integers(60, 98)) / 100, 100 * int(rng.integers(2, 51))
-        if not math.isclose(1.96 * math.sqrt(accuracy * (1 - accuracy) / n), public, rel_tol=0.1):
+        if not math.isclose(
+            1.96 * math.sqrt(accuracy * (1 - accuracy) / n), public, rel_tol=0.1
+        ):
             return {"accuracy": accuracy, "n": n}
 
 
@@ -81,7 +89,8 @@ def ch06b_trainable_parameters(
     F: int = 1536,
     layers: int = 3,
 ) -> None:
-    """Exercise 6b.1: trainable parameters when the top ``layers`` layers and the head train.
+    """Exercise 6b.1: trainable parameters when the top ``layers`` layers and the
+    head train.
 
     ``H`` and ``F`` are the encoder's widths (MiniLM's by default). The training cell
     prints the count for the top two layers, so the learner can check a formula for one
@@ -105,16 +114,22 @@ def ch06b_trainable_parameters(
             (6 * layer + head, "only the top layers train, not all six."),
             (
                 layers * (layer - 4 * H) + head,
-                f"each layer has two LayerNorms, each with a scale and a shift of {H} numbers.",
+                "each layer has two LayerNorms, each with a scale "
+                f"and a shift of {H} numbers.",
             ),
         ],
     )
 
 
-def ch06b_accuracy_margin(answer: object, accuracy: float = 0.84, n: int = 1000) -> None:
-    """Exercise 6b.2: the half-width of a 95% normal interval for ``accuracy`` on ``n`` tests."""
+def ch06b_accuracy_margin(
+    answer: object, accuracy: float = 0.84, n: int = 1000
+) -> None:
+    """Exercise 6b.2: the half-width of a 95% normal interval for ``accuracy`` on
+    ``n`` tests.
+    """
     standard_error = math.sqrt(accuracy * (1 - accuracy) / n)
-    check_close(  # 2.5%: the two significant figures the exercise asks for, or 2 for 1.96
+    # 2.5%: the two significant figures the exercise asks for, or 2 for 1.96
+    check_close(
         answer,
         1.96 * standard_error,
         name="answer_2",
@@ -122,8 +137,14 @@ def ch06b_accuracy_margin(answer: object, accuracy: float = 0.84, n: int = 1000)
         rel_tol=0.025,
         hint=HINTS["6b.2"],
         hints=[
-            (standard_error, "that is one standard error; a 95% interval spans 1.96 of them."),
-            (1.96 * accuracy * (1 - accuracy) / n, "take the square root of p(1 − p)/n."),
+            (
+                standard_error,
+                "that is one standard error; a 95% interval spans 1.96 of them.",
+            ),
+            (
+                1.96 * accuracy * (1 - accuracy) / n,
+                "take the square root of p(1 − p)/n.",
+            ),
             (
                 1.96 * math.sqrt(accuracy * (1 - accuracy) / (n / 10)),
                 f"divide p(1 − p) by the number of test snippets, n = {n:,}.",

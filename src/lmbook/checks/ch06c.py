@@ -1,9 +1,10 @@
-"""Checkers of notebook 6c, chapter 6 part 3: named entity recognition (Exercises 6c.1–6c.3).
+"""Checkers of notebook 6c, chapter 6 part 3: named entity recognition
+(Exercises 6c.1–6c.3).
 
-Notebook: ``notebooks/06c_named_entity_recognition.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``) and names that variable in its
-messages. The three exercises are worked by hand on the tags they show, so they have no
-second case (``SECOND_CASES``).
+Notebook: ``notebooks/06c_named_entity_recognition.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_1``) and names that variable
+in its messages. The three exercises are worked by hand on the tags they show, so they
+have no second case (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -33,31 +34,42 @@ CH06C_PRED = ["B-PER", "I-PER", "O", "B-LOC", "O", "O", "O", "O", "O", "O", "O",
 # Exercise 6c.2: 江泽民访问香港新华社 with PER (0, 3), LOC (5, 7), ORG (7, 10).
 CH06C_SPANS = [(0, 3, "PER"), (5, 7, "LOC"), (7, 10, "ORG")]
 # Exercise 6c.3: a tagger's raw output.
-CH06C_RAW = ["I-PER", "I-PER", "O", "B-LOC", "I-ORG", "O", "I-LOC", "I-LOC", "B-PER", "I-PER"]
+CH06C_RAW = [
+    "I-PER",
+    "I-PER",
+    "O",
+    "B-LOC",
+    "I-ORG",
+    "O",
+    "I-LOC",
+    "I-LOC",
+    "B-PER",
+    "I-PER",
+]
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "6c.1",
-            "entity-level scores count whole entities: a predicted entity is right only when "
-            "its start, end and type all match a gold one.",
-            "list the gold entities and the predicted ones as (start, end, type), count the "
-            "exact matches, divide them by each list's length for precision and recall, and "
-            "take the harmonic mean of the two for F1.",
+            "entity-level scores count whole entities: a predicted entity is right "
+            "only when its start, end and type all match a gold one.",
+            "list the gold entities and the predicted ones as (start, end, type), "
+            "count the exact matches, divide them by each list's length for precision "
+            "and recall, and take the harmonic mean of the two for F1.",
         ),
         Hint(
             "6c.2",
-            "BIO tags the first character of each entity B-, its other characters I-, and "
-            "every character outside an entity O.",
-            "count the characters from 0 with each span's end exclusive, and tag the spans "
-            "one by one; the characters no span covers get O.",
+            "BIO tags the first character of each entity B-, its other characters I-, "
+            "and every character outside an entity O.",
+            "count the characters from 0 with each span's end exclusive, and tag the "
+            "spans one by one; the characters no span covers get O.",
         ),
         Hint(
             "6c.3",
             "an I-X tag is valid only where it continues an entity of the same type X.",
-            "go left to right; an I-X is an error unless the tag just before it is B-X or I-X "
-            "with the same X. The first tag has nothing before it.",
+            "go left to right; an I-X is an error unless the tag just before it is B-X "
+            "or I-X with the same X. The first tag has nothing before it.",
         ),
     )
 }
@@ -70,7 +82,9 @@ SECOND_CASES = {  # worked by hand: no second case
 
 
 def ch06c_entity_scores(answer: object) -> None:
-    """Exercise 6c.1: entity-level (precision, recall, F1) of CH06C_PRED against CH06C_GOLD."""
+    """Exercise 6c.1: entity-level (precision, recall, F1) of CH06C_PRED against
+    CH06C_GOLD.
+    """
     from lmbook import ner
 
     if answer is None or answer is Ellipsis:
@@ -81,8 +95,8 @@ def ch06c_entity_scores(answer: object) -> None:
     if np.allclose(got, expected, atol=1e-3):
         print(f"Correct: precision {got[0]:.3f}, recall {got[1]:.3f}, F1 {got[2]:.3f}.")
         return
-    # Character-level numbers, a typical mix-up: correct entity characters over predicted
-    # ones (precision) and over gold ones (recall).
+    # Character-level numbers, a typical mix-up: correct entity characters over
+    # predicted ones (precision) and over gold ones (recall).
     right = sum(g == p != "O" for g, p in zip(CH06C_GOLD, CH06C_PRED, strict=True))
     token_guess = [
         right / sum(p != "O" for p in CH06C_PRED),
@@ -90,8 +104,8 @@ def ch06c_entity_scores(answer: object) -> None:
     ]
     if np.allclose(got, expected[[1, 0, 2]], atol=1e-3):
         raise AnswerError(
-            "Not quite: precision and recall are swapped. Precision divides by what the "
-            "tagger predicted, recall by what the gold standard holds."
+            "Not quite: precision and recall are swapped. Precision divides by what "
+            "the tagger predicted, recall by what the gold standard holds."
         )
     if np.allclose(got[:2], token_guess, atol=1e-3):
         raise AnswerError(
@@ -114,9 +128,13 @@ def ch06c_spans_to_bio(answer: object) -> None:
     if answer is None or answer is Ellipsis:
         raise AnswerError("No answer yet: set answer_2 to a list of 10 tags.")
     if isinstance(answer, str) or not isinstance(answer, list | tuple):
-        raise AnswerError(f"answer_2 should be a list of 10 tags, got {type(answer).__name__}.")
+        raise AnswerError(
+            f"answer_2 should be a list of 10 tags, got {type(answer).__name__}."
+        )
     if len(answer) != 10:
-        raise AnswerError(f"answer_2 has {len(answer)} tags; the text has 10 characters.")
+        raise AnswerError(
+            f"answer_2 has {len(answer)} tags; the text has 10 characters."
+        )
     if list(answer) == expected:
         print("Correct: one tag per character, B- where each entity starts.")
         return
@@ -124,14 +142,16 @@ def ch06c_spans_to_bio(answer: object) -> None:
         raise AnswerError(f"Every tag must be one of {ner.TAGS}.")
     if list(answer[:7]) == expected[:7] and answer[7] == "I-ORG":
         raise AnswerError(
-            "Not quite: 新 starts a new entity right after the place 香港. Without a B- "
-            "there, how would a reader know where the place ends?"
+            "Not quite: 新 starts a new entity right after the place 香港. Without a "
+            "B- there, how would a reader know where the place ends?"
         )
     raise AnswerError(f"Not quite. {next_hint(HINTS['6c.2'])}")
 
 
 def ch06c_bio_errors(answer: object) -> None:
-    """Exercise 6c.3: how many I- tags in CH06C_RAW do not continue an entity of their type."""
+    """Exercise 6c.3: how many I- tags in CH06C_RAW do not continue an entity of
+    their type.
+    """
     from lmbook import ner
 
     if answer is None or answer is Ellipsis:
@@ -143,6 +163,8 @@ def ch06c_bio_errors(answer: object) -> None:
         print(f"Correct: {expected} I- tags break the BIO rules.")
         return
     if int(answer) == sum(tag.startswith("I-") for tag in CH06C_RAW):
-        raise AnswerError("Not quite: an I- tag after B- or I- of the same type is fine.")
+        raise AnswerError(
+            "Not quite: an I- tag after B- or I- of the same type is fine."
+        )
     direction = "too many" if int(answer) > expected else "too few"
     raise AnswerError(f"Not quite ({direction}). {next_hint(HINTS['6c.3'])}")

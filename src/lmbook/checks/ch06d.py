@@ -23,7 +23,14 @@ from lmbook.checks.core import (
     next_hint,
 )
 
-CH06D_NEXT_TOKENS = {"the": 0.42, "a": 0.25, "his": 0.13, "her": 0.09, "my": 0.06, "this": 0.05}
+CH06D_NEXT_TOKENS = {
+    "the": 0.42,
+    "a": 0.25,
+    "his": 0.13,
+    "her": 0.09,
+    "my": 0.06,
+    "this": 0.05,
+}
 
 HINTS = {
     hint.exercise: hint
@@ -33,21 +40,23 @@ HINTS = {
             "perplexity is the exponential of the mean negative log-likelihood of the "
             "scored tokens.",
             "take the natural log of each probability, average over the tokens, change "
-            "the sign and exponentiate: exp(-(1/N) Σ log p), N the number of scored tokens.",
+            "the sign and exponentiate: exp(-(1/N) Σ log p), N the "
+            "number of scored tokens.",
         ),
         Hint(
             "6d.2",
-            "top-p (nucleus) filtering keeps the smallest set of most likely tokens whose "
-            "probabilities add up to at least p.",
+            "top-p (nucleus) filtering keeps the smallest set of most likely tokens "
+            "whose probabilities add up to at least p.",
             "sort the tokens by probability, most likely first, and add up their "
-            "probabilities one by one; keep every token up to and including the one with "
-            "which the running total first reaches p.",
+            "probabilities one by one; keep every token up to and including the one "
+            "with which the running total first reaches p.",
         ),
         Hint(
             "6d.3",
             "the temperature T divides the logits before the softmax turns them into "
             "probabilities.",
-            "compute z_i / T for each logit z_i, then p_i = exp(z_i / T) / Σ_j exp(z_j / T).",
+            "compute z_i / T for each logit z_i, then "
+            "p_i = exp(z_i / T) / Σ_j exp(z_j / T).",
         ),
     )
 }
@@ -68,7 +77,9 @@ def _draw_probabilities(rng: np.random.Generator) -> dict[str, object]:
 
 
 def _draw_logits(rng: np.random.Generator) -> dict[str, object]:
-    """Three logits in steps of 0.5 and a temperature other than 1, unlike 6d.3's answer."""
+    """Three logits in steps of 0.5 and a temperature other than 1, unlike
+    6d.3's answer.
+    """
     public = nn.softmax(np.array([2.0, 1.0, 0.0]) / 0.5)
     while True:
         logits = tuple(float(step) / 2 for step in rng.integers(-6, 9, size=3))
@@ -90,7 +101,9 @@ SECOND_CASES = {
 def ch06d_perplexity_from_probs(
     answer: object, probabilities: tuple[float, ...] = (0.5, 0.25, 0.1, 0.4)
 ) -> None:
-    """Exercise 6d.1: the perplexity of tokens given ``probabilities`` (0.5, 0.25, 0.1, 0.4)."""
+    """Exercise 6d.1: the perplexity of tokens given ``probabilities``
+    (0.5, 0.25, 0.1, 0.4).
+    """
     p = np.array(probabilities, dtype=float)
     nll = -np.log(p).mean()
     check_close(
@@ -101,19 +114,33 @@ def ch06d_perplexity_from_probs(
         rel_tol=0.005,
         hint=HINTS["6d.1"],
         hints=[
-            (nll, "that is the mean negative log-likelihood in nats; perplexity is its exp."),
-            (nll / math.log(2), "that is the cross-entropy in bits per token; raise 2 to it."),
+            (
+                nll,
+                "that is the mean negative log-likelihood in "
+                "nats; perplexity is its exp.",
+            ),
+            (
+                nll / math.log(2),
+                "that is the cross-entropy in bits per token; raise 2 to it.",
+            ),
             (math.exp(-nll), "mind the sign: the perplexity is at least 1."),
-            ((1 / p).mean(), "average the log-probabilities, not the inverse probabilities."),
+            (
+                (1 / p).mean(),
+                "average the log-probabilities, not the inverse probabilities.",
+            ),
             (math.exp(-np.log(p).sum()), "take the mean over the tokens, not the sum."),
         ],
     )
 
 
 def ch06d_top_p_survivors(answer: object) -> None:
-    """Exercise 6d.2: which of six next tokens survive nucleus filtering with top_p = 0.9."""
+    """Exercise 6d.2: which of six next tokens survive nucleus filtering with
+    top_p = 0.9.
+    """
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_2 to a list of tokens and run the cell.")
+        raise AnswerError(
+            "No answer yet: set answer_2 to a list of tokens and run the cell."
+        )
     is_collection = isinstance(answer, list | tuple | set | frozenset)
     if not is_collection or not all(isinstance(token, str) for token in answer):
         raise AnswerError(
@@ -131,20 +158,25 @@ def ch06d_top_p_survivors(answer: object) -> None:
     mass_before = np.cumsum([CH06D_NEXT_TOKENS[t] for t in ranked]) - [
         CH06D_NEXT_TOKENS[t] for t in ranked
     ]
-    expected = {t for t, before in zip(ranked, mass_before, strict=True) if before < 0.9}
+    expected = {
+        t for t, before in zip(ranked, mass_before, strict=True) if before < 0.9
+    }
     if got == expected:
-        print(f"Correct: {len(expected)} tokens survive, holding 0.95 of the probability.")
+        print(
+            f"Correct: {len(expected)} tokens survive, holding 0.95 of the probability."
+        )
         return
     mass = sum(CH06D_NEXT_TOKENS[t] for t in got)
     if got < expected and got == set(ranked[: len(got)]):
         hint = (
-            f"Hint: your tokens hold {mass:.2f} of the probability, less than p = 0.9; the "
-            "nucleus is the smallest set whose mass reaches p, so keep the token that crosses it."
+            f"Hint: your tokens hold {mass:.2f} of the probability, less than p = 0.9; "
+            "the nucleus is the smallest set whose mass reaches p, so keep "
+            "the token that crosses it."
         )
     elif got > expected and got == set(ranked[: len(got)]):
         hint = (
-            "Hint: the nucleus is the smallest such set: stop adding tokens once the mass "
-            "reaches p."
+            "Hint: the nucleus is the smallest such set: stop adding tokens "
+            "once the mass reaches p."
         )
     else:
         hint = next_hint(HINTS["6d.2"])
@@ -159,17 +191,23 @@ def ch06d_temperature_probs(
     """Exercise 6d.3: softmax of the ``logits`` (2, 1, 0) at ``temperature`` 0.5."""
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            "No answer yet: set answer_3 to the probabilities, one per logit, and run the cell."
+            "No answer yet: set answer_3 to the probabilities, one per "
+            "logit, and run the cell."
         )
     z = np.array(logits, dtype=float)
     got = as_finite_array(answer, "answer_3", z.shape)
     expected = nn.softmax(z / temperature)
     if np.allclose(got, expected, rtol=0, atol=0.005 + 1e-9):  # two decimals, as asked
-        effect = "the top token gains at T < 1" if temperature < 1 else "T > 1 flattens them"
+        effect = (
+            "the top token gains at T < 1" if temperature < 1 else "T > 1 flattens them"
+        )
         print(f"Correct: {np.round(expected, 3).tolist()}; {effect}.")
         return
     mistakes = [
-        (nn.softmax(z), "that is the softmax at temperature 1; divide the logits by T first."),
+        (
+            nn.softmax(z),
+            "that is the softmax at temperature 1; divide the logits by T first.",
+        ),
         (
             nn.softmax(z * temperature),
             f"divide the logits by T = {temperature:g}, do not multiply.",

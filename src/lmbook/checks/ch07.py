@@ -1,9 +1,9 @@
 """Checkers of chapter 7: pretrained vision models (Exercises 7.1–7.3).
 
-Notebook: ``notebooks/07_pretrained_vision_models.ipynb``. Each checker takes the variable
-that the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
-keyword arguments are the exercise's given values, with the notebook's as defaults:
-the hidden test of :mod:`lmbook.checks.grading` calls it with others
+Notebook: ``notebooks/07_pretrained_vision_models.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_1``) and names it in its
+messages. Its keyword arguments are the exercise's given values, with the notebook's as
+defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with others
 (``SECOND_CASES``).
 """
 
@@ -26,32 +26,34 @@ HINTS = {
     for hint in (
         Hint(
             "7.1",
-            "a convolution has one weight per filter, input channel and kernel position, "
-            "and one bias per filter.",
-            "multiply C_out · C_in · K_h · K_w for the weights, C_in being the channels the "
-            "layer reads, and add C_out biases.",
+            "a convolution has one weight per filter, input channel and kernel "
+            "position, and one bias per filter.",
+            "multiply C_out · C_in · K_h · K_w for the weights, C_in being the "
+            "channels the layer reads, and add C_out biases.",
         ),
         Hint(
             "7.2",
-            "a dense layer has one weight per input and output pair and one bias per output; "
-            "the share is its count over the whole network's.",
-            "flatten the feature map fc1 reads (rows × columns × channels), multiply by "
-            "fc1's units, add one bias per unit, and divide by the total.",
+            "a dense layer has one weight per input and output pair and one bias per "
+            "output; the share is its count over the whole network's.",
+            "flatten the feature map fc1 reads (rows × columns × channels), multiply "
+            "by fc1's units, add one bias per unit, and divide by the total.",
         ),
         Hint(
             "7.3",
-            "VGG16's 'caffe' preprocessing reorders the channels and subtracts a mean per "
-            "channel; the pixel values stay in 0–255.",
-            "as section 7.2 shows, write the pixel in BGR order, then subtract the ImageNet "
-            "mean of each channel (the means are listed in BGR order too).",
+            "VGG16's 'caffe' preprocessing reorders the channels and subtracts a mean "
+            "per channel; the pixel values stay in 0–255.",
+            "as section 7.2 shows, write the pixel in BGR order, then subtract the "
+            "ImageNet mean of each channel (the means are listed in BGR order too).",
         ),
     )
 }
 
-_VGG16_CONV_PARAMETERS = sum(  # the 13 convolutions: all of VGG16 less its three dense layers
+# the 13 convolutions: all of VGG16 less its three dense layers
+_VGG16_CONV_PARAMETERS = sum(
     cnn.conv2d_params(c_in, c_out, vision.VGG16_CONFIG["kernel"])
     for c_in, c_out in zip(
-        (vision.VGG16_CONFIG["channels"],) + sum(vision.VGG16_CONFIG["blocks"], ())[:-1],
+        (vision.VGG16_CONFIG["channels"],)
+        + sum(vision.VGG16_CONFIG["blocks"], ())[:-1],
         sum(vision.VGG16_CONFIG["blocks"], ()),
         strict=True,
     )
@@ -59,7 +61,9 @@ _VGG16_CONV_PARAMETERS = sum(  # the 13 convolutions: all of VGG16 less its thre
 
 
 def _draw_conv(rng: np.random.Generator) -> dict[str, object]:
-    """An odd kernel from 1 to 7 and channel counts that are powers of two, 16 to 512."""
+    """An odd kernel from 1 to 7 and channel counts that are powers of two,
+    16 to 512.
+    """
     while True:
         values = {
             "kernel": int(2 * rng.integers(0, 4) + 1),
@@ -76,7 +80,9 @@ def _draw_vgg_head(rng: np.random.Generator) -> dict[str, object]:
     while True:
         side, width = int(rng.integers(3, 11)), int(2 ** rng.integers(10, 13))
         fc1 = side * side * 512 * width + width
-        total = _VGG16_CONV_PARAMETERS + fc1 + width * width + width + width * 1000 + 1000
+        total = (
+            _VGG16_CONV_PARAMETERS + fc1 + width * width + width + width * 1000 + 1000
+        )
         if abs(fc1 / total / public - 1) > 0.02:
             return {"feature_map": (side, side, 512), "width": width, "total": total}
 
@@ -99,7 +105,8 @@ SECOND_CASES = {
 def ch07_conv_params(
     answer: object, kernel: int = 3, filters: int = 256, in_channels: int = 128
 ) -> None:
-    """Exercise 7.1: parameters of a convolution, VGG16's block3_conv1 (128 -> 256, 3×3).
+    """Exercise 7.1: parameters of a convolution, VGG16's block3_conv1
+    (128 -> 256, 3×3).
 
     ``kernel`` is the side of its square kernels, ``filters`` its output channels,
     ``in_channels`` the channels it reads; it has biases.
@@ -118,12 +125,13 @@ def ch07_conv_params(
             ),
             (
                 cnn.conv2d_params(filters, filters, kernel),
-                f"the layer reads in_channels = {in_channels} channels, not as many as it "
-                "has filters.",
+                f"the layer reads in_channels = {in_channels} channels, not "
+                "as many as it has filters.",
             ),
             (
                 in_channels * filters + filters,
-                f"each filter spans {kernel}×{kernel} positions of every input channel.",
+                f"each filter spans {kernel}×{kernel} "
+                "positions of every input channel.",
             ),
             (
                 kernel * kernel * in_channels + 1,
@@ -139,7 +147,8 @@ def ch07_fc1_share(
     width: int = 4096,
     total: int = vision.VGG16_PARAMETERS,
 ) -> None:
-    """Exercise 7.2: the fraction of VGG16's ``total`` parameters in its first dense layer, fc1.
+    """Exercise 7.2: the fraction of VGG16's ``total`` parameters in its first dense
+    layer, fc1.
 
     fc1 has ``width`` units and reads the flattened ``feature_map``; fc2 has as many
     units, and the classifier 1,000.
@@ -166,10 +175,16 @@ def ch07_fc1_share(
     )
 
 
-def ch07_caffe_pixel(answer: object, pixel: tuple[int, int, int] = (255, 128, 0)) -> None:
-    """Exercise 7.3: VGG16's preprocessing, by hand, of the RGB ``pixel`` (255, 128, 0)."""
+def ch07_caffe_pixel(
+    answer: object, pixel: tuple[int, int, int] = (255, 128, 0)
+) -> None:
+    """Exercise 7.3: VGG16's preprocessing, by hand, of the RGB ``pixel``
+    (255, 128, 0).
+    """
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_3 to three numbers and run the cell.")
+        raise AnswerError(
+            "No answer yet: set answer_3 to three numbers and run the cell."
+        )
     got = as_finite_array(answer, "answer_3", (3,))
     rgb = np.array(pixel, dtype=float)
     means = np.array(vision.CAFFE_MEAN_BGR)
@@ -183,8 +198,8 @@ def ch07_caffe_pixel(answer: object, pixel: tuple[int, int, int] = (255, 128, 0)
         (rgb[::-1], "subtract the ImageNet mean of each channel."),
         (
             (rgb / 255 - vision.IMAGENET_MEAN) / vision.IMAGENET_STD,
-            "that is the torch-style normalisation; VGG16 keeps pixels in 0–255 and only "
-            "subtracts the means.",
+            "that is the torch-style normalisation; VGG16 keeps pixels in 0–255 and "
+            "only subtracts the means.",
         ),
     ]
     for wrong, hint in mistakes:

@@ -21,12 +21,12 @@ HINTS = {
     for hint in (
         Hint(
             "8.1",
-            "without ZeRO every GPU holds all the model states: the weights, the gradients, "
-            "an fp32 master copy of the weights and Adam's two moments, each some bytes per "
-            "parameter.",
-            "count the bytes per parameter: 16-bit weights and gradients (2 bytes each), an "
-            "fp32 master copy and two fp32 moments (4 bytes each); multiply by the number of "
-            "parameters and divide by 10^9 bytes per GB.",
+            "without ZeRO every GPU holds all the model states: the weights, the "
+            "gradients, an fp32 master copy of the weights and Adam's two moments, "
+            "each some bytes per parameter.",
+            "count the bytes per parameter: 16-bit weights and gradients "
+            "(2 bytes each), an fp32 master copy and two fp32 moments (4 bytes each); "
+            "multiply by the number of parameters and divide by 10^9 bytes per GB.",
         ),
         Hint(
             "8.2",
@@ -45,7 +45,9 @@ HINTS = {
     )
 }
 
-_ACCELERATOR_PEAKS = tuple(scale.ACCELERATORS[name].peak_flops for name in ("V100", "A100", "H100"))
+_ACCELERATOR_PEAKS = tuple(
+    scale.ACCELERATORS[name].peak_flops for name in ("V100", "A100", "H100")
+)
 
 
 def _days(parameters, tokens, gpus, peak_flops, mfu) -> float:
@@ -60,7 +62,9 @@ def _draw_training_run(rng: np.random.Generator) -> dict[str, object]:
             "parameters": float(rng.integers(1, 201)) * 1e9,
             "tokens": float(rng.integers(2, 101)) * 1e11,
             "gpus": int(2 ** rng.integers(6, 13)),
-            "peak_flops": _ACCELERATOR_PEAKS[int(rng.integers(0, len(_ACCELERATOR_PEAKS)))],
+            "peak_flops": _ACCELERATOR_PEAKS[
+                int(rng.integers(0, len(_ACCELERATOR_PEAKS)))
+            ],
             "mfu": float(rng.integers(25, 56)) / 100,
         }
         days = _days(**values)
@@ -77,7 +81,9 @@ def _draw_all_reduce(rng: np.random.Generator) -> dict[str, object]:
             "bytes_per_value": int(2 * rng.integers(1, 3)),
         }
         gpus, buffer = values["gpus"], values["parameters"] * values["bytes_per_value"]
-        if abs(2 * (gpus - 1) / gpus * buffer / 1e9 / 3.5 - 1) > 0.05:  # 3.5 GB: 8.3's answer
+        if (
+            abs(2 * (gpus - 1) / gpus * buffer / 1e9 / 3.5 - 1) > 0.05
+        ):  # 3.5 GB: 8.3's answer
             return values
 
 
@@ -91,7 +97,9 @@ SECOND_CASES = {
 
 
 def ch08_finetune_memory(answer: object, parameters: float = 7e9) -> None:
-    """Exercise 8.1: model states, in GB, of ``parameters`` trained with Adam in mixed precision."""
+    """Exercise 8.1: model states, in GB, of ``parameters`` trained with Adam in mixed
+    precision.
+    """
     check_close(
         answer,
         16 * parameters / 1e9,
@@ -117,7 +125,8 @@ def ch08_finetune_memory(answer: object, parameters: float = 7e9) -> None:
             ),
             (
                 16 * parameters / 2**30,
-                "Right count, but in GiB (2^30 bytes); the question asks for GB (10^9 bytes).",
+                "Right count, but in GiB (2^30 bytes); the question "
+                "asks for GB (10^9 bytes).",
             ),
         ],
     )
@@ -131,7 +140,8 @@ def ch08_training_days(
     peak_flops: float = scale.ACCELERATORS["H100"].peak_flops,
     mfu: float = 0.4,
 ) -> None:
-    """Exercise 8.2: days to train ``parameters`` on ``tokens`` on ``gpus`` at an ``mfu``.
+    """Exercise 8.2: days to train ``parameters`` on ``tokens`` on ``gpus`` at
+    an ``mfu``.
 
     ``peak_flops`` is each GPU's peak in FLOP/s; the notebook's run is 70B parameters on
     2T tokens on 1,024 H100s at 40% MFU.
@@ -155,7 +165,10 @@ def ch08_training_days(
                 "The MFU is the share of the peak the model gets, "
                 "so it makes the run longer, not shorter.",
             ),
-            (seconds / economics.SECONDS_PER_HOUR, "That is in hours; the question asks for days."),
+            (
+                seconds / economics.SECONDS_PER_HOUR,
+                "That is in hours; the question asks for days.",
+            ),
             (seconds, "That is in seconds; the question asks for days."),
         ],
     )
@@ -164,10 +177,11 @@ def ch08_training_days(
 def ch08_allreduce_gigabytes(
     answer: object, gpus: int = 8, parameters: float = 1e9, bytes_per_value: int = 2
 ) -> None:
-    """Exercise 8.3: GB each of ``gpus`` sends in a ring all-reduce of ``parameters`` gradients.
+    """Exercise 8.3: GB each of ``gpus`` sends in a ring all-reduce of ``parameters``
+    gradients.
 
-    Each gradient takes ``bytes_per_value`` bytes: 2 in bf16, as in the notebook (8 GPUs,
-    1B parameters).
+    Each gradient takes ``bytes_per_value`` bytes: 2 in bf16, as in the notebook
+    (8 GPUs, 1B parameters).
     """
     buffer_gb = parameters * bytes_per_value / 1e9
     sent = 2 * (gpus - 1) / gpus * buffer_gb
@@ -183,11 +197,15 @@ def ch08_allreduce_gigabytes(
         ),
         (
             buffer_gb,
-            "Count the steps: p − 1 in each of the two phases, each moving 1/p of the buffer.",
+            "Count the steps: p − 1 in each of the two phases, each "
+            "moving 1/p of the buffer.",
         ),
     ]
     if bytes_per_value == 2:  # bf16 gradients counted as fp32
-        hints.insert(1, (2 * sent, "The gradients are in bf16: how many bytes is that per value?"))
+        hints.insert(
+            1,
+            (2 * sent, "The gradients are in bf16: how many bytes is that per value?"),
+        )
     check_close(
         answer,
         sent,

@@ -1,10 +1,9 @@
 """Checkers of chapter 9: efficient deployment (Exercises 9.1–9.4).
 
-Notebook: ``notebooks/09_efficient_deployment.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
-keyword arguments are the exercise's given values, with the notebook's as defaults:
-the hidden test of :mod:`lmbook.checks.grading` calls it with others
-(``SECOND_CASES``).
+Notebook: ``notebooks/09_efficient_deployment.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
+keyword arguments are the exercise's given values, with the notebook's as defaults: the
+hidden test of :mod:`lmbook.checks.grading` calls it with others (``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -13,7 +12,14 @@ import math
 
 import numpy as np
 
-from lmbook.checks.core import AnswerError, Hint, SecondCase, as_number, check_close, next_hint
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_number,
+    check_close,
+    next_hint,
+)
 
 SCALE_BITS = 16  # Exercise 9.1: one fp16 scale per group
 QUERY_HEADS = 32  # Exercise 9.3: the query heads of the model the text describes
@@ -23,29 +29,29 @@ HINTS = {
     for hint in (
         Hint(
             "9.1",
-            "a grouped low-bit format stores each weight's own bits plus its share of the "
-            "one scale that its group keeps.",
-            "bits per weight = bits + (bits of one scale) / (weights per group); then bytes "
-            "= parameters × bits per weight / 8, and GB = bytes / 10⁹.",
+            "a grouped low-bit format stores each weight's own bits plus its share of "
+            "the one scale that its group keeps.",
+            "bits per weight = bits + (bits of one scale) / (weights per group); then "
+            "bytes = parameters × bits per weight / 8, and GB = bytes / 10⁹.",
         ),
         Hint(
             "9.2",
-            "affine quantization spreads the real range evenly over the integer steps, and "
-            "the zero point is the integer that stands for the real value 0.",
+            "affine quantization spreads the real range evenly over the integer steps, "
+            "and the zero point is the integer that stands for the real value 0.",
             "s = (β − α) / (q_max − q_min), with q_min = 0 and q_max = 255; then "
             "z = q_min − round(α / s).",
         ),
         Hint(
             "9.3",
-            "the cache keeps one key and one value vector per layer, key/value head, token "
-            "and sequence.",
-            "multiply 2 · layers · kv_heads · head_dim · tokens · batch · bytes per value, "
-            "then divide by 10⁹ for GB.",
+            "the cache keeps one key and one value vector per layer, key/value "
+            "head, token and sequence.",
+            "multiply 2 · layers · kv_heads · head_dim · tokens · batch · bytes per "
+            "value, then divide by 10⁹ for GB.",
         ),
         Hint(
             "9.4",
-            "the sparse format pays for each nonzero with its value and its index; the dense "
-            "one pays for every entry with its value alone.",
+            "the sparse format pays for each nonzero with its value and its index; the "
+            "dense one pays for every entry with its value alone.",
             "per entry, dense costs value_bytes and sparse (1 − s) · (value_bytes + "
             "index_bytes); set the two equal and solve for s.",
         ),
@@ -91,10 +97,15 @@ def _draw_cache(rng: np.random.Generator) -> dict[str, object]:
 
 
 def _draw_sparse(rng: np.random.Generator) -> dict[str, object]:
-    """Other byte widths of values and indices, not equal to each other (Exercise 9.4)."""
+    """Other byte widths of values and indices, not equal to each other
+    (Exercise 9.4).
+    """
     value_bytes, index_bytes = 4, 4
     while value_bytes == index_bytes:
-        value_bytes, index_bytes = int(rng.choice([1, 2, 4, 8])), int(rng.choice([2, 4, 8]))
+        value_bytes, index_bytes = (
+            int(rng.choice([1, 2, 4, 8])),
+            int(rng.choice([2, 4, 8])),
+        )
     return {"value_bytes": value_bytes, "index_bytes": index_bytes}
 
 
@@ -109,12 +120,23 @@ SECOND_CASES = {
 def ch09_int4_size(
     answer: object, parameters: float = 8.03e9, bits: int = 4, group: int = 64
 ) -> None:
-    """Exercise 9.1: GB of ``parameters`` weights of ``bits`` bits, one fp16 scale per ``group``."""
+    """Exercise 9.1: GB of ``parameters`` weights of ``bits`` bits, one fp16 scale per
+    ``group``.
+    """
     n = parameters
     hints = [
-        (n * bits / 8 / 1e9, f"you counted the {bits}-bit values only; add each group's scale."),
-        (n * (bits + SCALE_BITS) / 8 / 1e9, "the scale is shared by a group of weights."),
-        (n * 1 / 1e9, f"that is int8, one byte per weight; the format stores {bits}-bit values."),
+        (
+            n * bits / 8 / 1e9,
+            f"you counted the {bits}-bit values only; add each group's scale.",
+        ),
+        (
+            n * (bits + SCALE_BITS) / 8 / 1e9,
+            "the scale is shared by a group of weights.",
+        ),
+        (
+            n * 1 / 1e9,
+            f"that is int8, one byte per weight; the format stores {bits}-bit values.",
+        ),
         (n * 2 / 1e9, f"that is bf16; the format stores {bits}-bit values."),
         (n * 4 / 1e9, f"that is fp32; the format stores {bits}-bit values."),
         (n * (bits + SCALE_BITS / group) / 1e9, "divide bits by 8 to get bytes."),
@@ -131,7 +153,9 @@ def ch09_int4_size(
 
 
 def ch09_qparams(answer: object, low: float = -0.8, high: float = 2.4) -> None:
-    """Exercise 9.2: scale and zero point of unsigned 8-bit affine quantization of [low, high]."""
+    """Exercise 9.2: scale and zero point of unsigned 8-bit affine quantization of
+    [low, high].
+    """
     from lmbook import deploy
 
     if answer is None or answer is Ellipsis:
@@ -141,19 +165,27 @@ def ch09_qparams(answer: object, low: float = -0.8, high: float = 2.4) -> None:
     )
     if not is_sequence or len(answer) != 2:
         raise AnswerError(
-            f"answer_2 should be a pair (scale, zero_point), e.g. (0.01, 10); got {answer!r}"
+            "answer_2 should be a pair (scale, zero_point), e.g. "
+            f"(0.01, 10); got {answer!r}"
         )
-    scale = as_number(answer[0], "answer_2[0] (the scale)", "real units per integer step")
+    scale = as_number(
+        answer[0], "answer_2[0] (the scale)", "real units per integer step"
+    )
     zero = as_number(answer[1], "answer_2[1] (the zero point)", "integer steps")
     expected_scale, expected_zero = deploy.affine_qparams(low, high, 8)
     expected_scale, expected_zero = float(expected_scale), int(expected_zero)
     if not math.isclose(scale, expected_scale, rel_tol=2e-3):
         if math.isclose(scale, (high - low) / 256, rel_tol=2e-3):
-            hint = "Hint: 256 integers make 255 steps: divide the range by q_max - q_min = 255."
+            hint = (
+                "Hint: 256 integers make 255 steps: divide the "
+                "range by q_max - q_min = 255."
+            )
         elif math.isclose(scale, high / 255, rel_tol=2e-3):
             hint = f"Hint: the range runs from the minimum, α = {low:g}, not from 0."
         elif math.isclose(scale, 1 / expected_scale, rel_tol=2e-3):
-            hint = "Hint: the scale is the real size of one integer step: range / steps."
+            hint = (
+                "Hint: the scale is the real size of one integer step: range / steps."
+            )
         else:
             hint = next_hint(HINTS["9.2"])
         raise AnswerError(f"Not quite: the scale {scale:.5g} is not right. {hint}")
@@ -166,7 +198,9 @@ def ch09_qparams(answer: object, low: float = -0.8, high: float = 2.4) -> None:
             hint = "Hint: round to the nearest integer, do not truncate."
         else:
             hint = next_hint(HINTS["9.2"])
-        raise AnswerError(f"Not quite: the scale is right but the zero point is not. {hint}")
+        raise AnswerError(
+            f"Not quite: the scale is right but the zero point is not. {hint}"
+        )
     print(
         f"Correct: scale {expected_scale:.6f}, zero point {expected_zero}; "
         f"the integer {expected_zero} stands for 0.0 exactly."
@@ -182,7 +216,9 @@ def ch09_kv_cache(
     batch: int = 16,
     bytes_per_value: float = 2,
 ) -> None:
-    """Exercise 9.3: GB of a key/value cache: 2 · layers · kv_heads · head_dim · tokens · batch."""
+    """Exercise 9.3: GB of a key/value cache: 2 · layers · kv_heads ·
+    head_dim · tokens · batch.
+    """
     from lmbook import deploy
 
     expected = (
@@ -201,12 +237,16 @@ def ch09_kv_cache(
         hints.append(
             (
                 expected * QUERY_HEADS / kv_heads,
-                f"with grouped-query attention only the {kv_heads} key/value heads count.",
+                "with grouped-query attention only the "
+                f"{kv_heads} key/value heads count.",
             )
         )
     if bytes_per_value != 4:
         hints.append(
-            (expected * 4 / bytes_per_value, f"each value takes {bytes_per_value:g} bytes, not 4.")
+            (
+                expected * 4 / bytes_per_value,
+                f"each value takes {bytes_per_value:g} bytes, not 4.",
+            )
         )
     hints += [
         (expected / batch, f"that is one sequence; the batch holds {batch}."),
@@ -223,16 +263,26 @@ def ch09_kv_cache(
     )
 
 
-def ch09_csr_break_even(answer: object, value_bytes: int = 4, index_bytes: int = 4) -> None:
-    """Exercise 9.4: the sparsity above which values + column indices beat the dense matrix."""
+def ch09_csr_break_even(
+    answer: object, value_bytes: int = 4, index_bytes: int = 4
+) -> None:
+    """Exercise 9.4: the sparsity above which values + column indices beat the
+    dense matrix.
+    """
     expected = index_bytes / (value_bytes + index_bytes)  # (1 - s)(v + i) = v
-    hints = [(100 * expected, "give the sparsity as a fraction between 0 and 1, not a percentage.")]
+    hints = [
+        (
+            100 * expected,
+            "give the sparsity as a fraction between 0 and 1, not a percentage.",
+        )
+    ]
     if index_bytes != 8:
         hints.insert(
             0,
             (
                 8 / (value_bytes + 8),
-                f"that is the break-even with 8-byte indices; here they take {index_bytes}.",
+                "that is the break-even with 8-byte indices; here "
+                f"they take {index_bytes}.",
             ),
         )
     check_close(

@@ -1,9 +1,9 @@
 """Checkers of chapter 10: the business of large models (Exercises 10.1–10.3).
 
-Notebook: ``notebooks/10_business_of_large_models.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
-keyword arguments are the exercise's given values, with the notebook's as defaults:
-the hidden test of :mod:`lmbook.checks.grading` calls it with others
+Notebook: ``notebooks/10_business_of_large_models.ipynb``. Each checker takes the
+variable that the notebook's checker cell passes (``answer_1``) and names it in its
+messages. Its keyword arguments are the exercise's given values, with the notebook's as
+defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with others
 (``SECOND_CASES``).
 """
 
@@ -21,25 +21,27 @@ HINTS = {
     for hint in (
         Hint(
             "10.1",
-            "self-hosting costs whole replicas plus a fixed monthly cost, and each replica "
-            "serves only so many tokens a month at your traffic's load.",
-            "with p the API price per token, a replica costs c = GPU price × hours a month "
-            "and serves K = tokens/s × load × 3600 × hours tokens; find the fewest replicas k "
-            "with k·(p·K − c) ≥ F, the fixed cost, then V = (k·c + F) / p.",
+            "self-hosting costs whole replicas plus a fixed monthly cost, and each "
+            "replica serves only so many tokens a month at your traffic's load.",
+            "with p the API price per token, a replica costs c = GPU price × hours a "
+            "month and serves K = tokens/s × load × 3600 × hours tokens; find the "
+            "fewest replicas k with k·(p·K − c) ≥ F, the fixed "
+            "cost, then V = (k·c + F) / p.",
         ),
         Hint(
             "10.2",
-            "the cost follows from the FLOPs of one training run and the FLOP/s that each GPU "
-            "actually delivers.",
-            "C = 6·N·D FLOPs; one GPU delivers MFU × peak FLOP/s; GPU-hours = C / (that × "
-            "3600); dollars = GPU-hours × the price of a GPU-hour.",
+            "the cost follows from the FLOPs of one training run and the FLOP/s that "
+            "each GPU actually delivers.",
+            "C = 6·N·D FLOPs; one GPU delivers MFU × peak FLOP/s; "
+            "GPU-hours = C / (that × 3600); dollars = GPU-hours × the "
+            "price of a GPU-hour.",
         ),
         Hint(
             "10.3",
-            "at batch 1 every generated token needs every weight read from memory once, so "
-            "the memory bandwidth bounds the speed.",
-            "time per token = parameters × bytes per parameter / (GPUs × bandwidth of one "
-            "GPU); tokens per second is one over that time.",
+            "at batch 1 every generated token needs every weight read from memory "
+            "once, so the memory bandwidth bounds the speed.",
+            "time per token = parameters × bytes per parameter / (GPUs × bandwidth of "
+            "one GPU); tokens per second is one over that time.",
         ),
     )
 }
@@ -53,22 +55,28 @@ def _costs(
     average_load: float,
     fixed_usd_per_month: float,
 ) -> tuple[float, float, float, int]:
-    """(price per token p, a replica's month c, its monthly capacity K, replicas k) of 10.1.
+    """(price per token p, a replica's month c, its monthly capacity K,
+    replicas k) of 10.1.
 
     k is the fewest replicas whose savings against the API pay the fixed cost F,
     k·(p·K − c) ≥ F (:func:`lmbook.economics.break_even_tokens`, with the hours given);
-    0 if a loaded replica costs more per token than the API, so that self-hosting never pays.
+    0 if a loaded replica costs more per token than the API, so that self-hosting never
+    pays.
     """
     price = api_usd_per_million / 1e6
     replica = usd_per_gpu_hour * hours_per_month
-    capacity = tokens_per_second * average_load * economics.SECONDS_PER_HOUR * hours_per_month
+    capacity = (
+        tokens_per_second * average_load * economics.SECONDS_PER_HOUR * hours_per_month
+    )
     margin = price * capacity - replica
     replicas = max(1, math.ceil(fixed_usd_per_month / margin)) if margin > 0 else 0
     return price, replica, capacity, replicas
 
 
 def _draw_break_even(rng: np.random.Generator) -> dict[str, object]:
-    """Other prices, speed, load and fixed cost, where a loaded replica beats the API."""
+    """Other prices, speed, load and fixed cost, where a loaded replica
+    beats the API.
+    """
     price, replica, _, replicas = _costs(0.50, 2.00, 730.0, 5000.0, 0.5, 3000.0)
     public = (replicas * replica + 3000.0) / price
     while True:
@@ -88,7 +96,9 @@ def _draw_break_even(rng: np.random.Generator) -> dict[str, object]:
             return values
 
 
-def _gpu_hours(parameters: float, tokens: float, peak_flops: float, mfu: float) -> float:
+def _gpu_hours(
+    parameters: float, tokens: float, peak_flops: float, mfu: float
+) -> float:
     """GPU-hours of one training run, C = 6·N·D at ``mfu`` of ``peak_flops`` (10.2)."""
     return 6 * parameters * tokens / (mfu * peak_flops * economics.SECONDS_PER_HOUR)
 
@@ -112,7 +122,9 @@ def _draw_training(rng: np.random.Generator) -> dict[str, object]:
 
 
 def _draw_decode(rng: np.random.Generator) -> dict[str, object]:
-    """Another model, precision, GPU count and bandwidth, with the weights in 80 GB GPUs."""
+    """Another model, precision, GPU count and bandwidth, with the weights in
+    80 GB GPUs.
+    """
     public = 2 * 3.35e12 / (70.6e9 * 2)
     while True:
         values = {
@@ -123,7 +135,10 @@ def _draw_decode(rng: np.random.Generator) -> dict[str, object]:
         }
         weight_bytes = values["weights"] * values["bytes_per_weight"]
         speed = values["gpus"] * values["bandwidth"] / weight_bytes
-        if weight_bytes <= 0.9 * values["gpus"] * 80e9 and abs(speed / public - 1) > 0.05:
+        if (
+            weight_bytes <= 0.9 * values["gpus"] * 80e9
+            and abs(speed / public - 1) > 0.05
+        ):
             return values
 
 
@@ -170,8 +185,15 @@ def ch10_break_even(
             ),
             (replica / price, "the fixed monthly cost must be paid too."),
             (fixed / price, "the GPUs are billed on top of the fixed cost."),
-            (expected * 1e6, "the API price is per million tokens; your answer is in millions."),
-            (full, "that is one replica's capacity at full load, not the break-even volume."),
+            (
+                expected * 1e6,
+                "the API price is per million tokens; your answer is in millions.",
+            ),
+            (
+                full,
+                "that is one replica's capacity at full load, "
+                "not the break-even volume.",
+            ),
         ],
     )
 
@@ -184,7 +206,9 @@ def ch10_training_cost(
     mfu: float = 0.40,
     price_per_gpu_hour: float = 2.0,
 ) -> None:
-    """Exercise 10.2: dollars to train ``parameters`` on ``tokens`` at ``mfu`` of ``peak_flops``."""
+    """Exercise 10.2: dollars to train ``parameters`` on ``tokens`` at ``mfu`` of
+    ``peak_flops``.
+    """
     gpu_hours = _gpu_hours(parameters, tokens, peak_flops, mfu)
     usd = gpu_hours * price_per_gpu_hour
     check_close(
@@ -197,7 +221,8 @@ def ch10_training_cost(
         hints=[
             (
                 usd * mfu,
-                f"the GPUs deliver only {mfu * 100:g} % of their peak (divide by the MFU).",
+                f"the GPUs deliver only {mfu * 100:g} % of their "
+                "peak (divide by the MFU).",
             ),
             (usd / 3, "training costs 6 FLOPs per parameter per token, not 2."),
             (
@@ -205,7 +230,10 @@ def ch10_training_cost(
                 f"that is the number of GPU-hours; the question asks for dollars, at "
                 f"${price_per_gpu_hour:g} per GPU-hour.",
             ),
-            (usd * 3600, "a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600."),
+            (
+                usd * 3600,
+                "a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600.",
+            ),
         ],
     )
 
@@ -217,7 +245,9 @@ def ch10_decode_tokens(
     gpus: int = 2,
     bandwidth: float = 3.35e12,
 ) -> None:
-    """Exercise 10.3: upper bound on batch-1 decoding speed: GPUs' bandwidth over weight bytes."""
+    """Exercise 10.3: upper bound on batch-1 decoding speed: GPUs' bandwidth over
+    weight bytes.
+    """
     step_seconds = weights * bytes_per_weight / (gpus * bandwidth)
     expected = 1 / step_seconds
     hints = []
@@ -239,7 +269,8 @@ def ch10_decode_tokens(
     hints += [
         (
             gpus * scale.ACCELERATORS["H100"].peak_flops / (2 * weights),
-            "that is the compute limit; at batch 1 reading the weights takes far longer.",
+            "that is the compute limit; at batch 1 reading the "
+            "weights takes far longer.",
         ),
         (1000 * step_seconds, "that is the time per token in milliseconds; invert it."),
     ]

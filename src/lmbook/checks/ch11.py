@@ -1,11 +1,11 @@
 """Checkers of chapter 11: challenges and the future (Exercises 11.1–11.3).
 
-Notebook: ``notebooks/11_challenges_and_future.ipynb``. Each checker takes the variable that
-the notebook's checker cell passes (``answer_1``, or the function the learner
-wrote) and names that variable in its messages. Its keyword arguments are the
-exercise's given values (or, for a function, the seed of its test inputs), with the
-notebook's as defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with
-others (``SECOND_CASES``).
+Notebook: ``notebooks/11_challenges_and_future.ipynb``. Each checker takes the variable
+that the notebook's checker cell passes (``answer_1``, or the function the learner
+wrote) and names that variable in its messages. Its keyword arguments are the exercise's
+given values (or, for a function, the seed of its test inputs), with the notebook's as
+defaults: the hidden test of :mod:`lmbook.checks.grading` calls it with others
+(``SECOND_CASES``).
 """
 
 from __future__ import annotations
@@ -29,24 +29,25 @@ HINTS = {
     for hint in (
         Hint(
             "11.1",
-            "an accountant composes the privacy loss of every sampled step into one ε at "
-            "the chosen δ.",
-            "call privacy.dp_epsilon (or Opacus's RDPAccountant) with the noise multiplier, "
-            "the sampling rate, the number of steps and δ of this run.",
+            "an accountant composes the privacy loss of every sampled step "
+            "into one ε at the chosen δ.",
+            "call privacy.dp_epsilon (or Opacus's RDPAccountant) with the noise "
+            "multiplier, the sampling rate, the number of steps and δ of this run.",
         ),
         Hint(
             "11.2",
-            "emissions are the energy drawn from the grid times the grid's carbon intensity.",
-            "energy (kWh) = GPU-hours × kW per GPU × PUE; emissions (kg) = energy × kg CO₂e "
-            "per kWh; a tonne is 1,000 kg.",
+            "emissions are the energy drawn from the grid times the "
+            "grid's carbon intensity.",
+            "energy (kWh) = GPU-hours × kW per GPU × PUE; emissions (kg) = energy × kg "
+            "CO₂e per kWh; a tonne is 1,000 kg.",
         ),
         Hint(
             "11.3",
-            "integrated gradients average the gradient along the straight path from the "
-            "baseline to x, and scale that average by x − baseline.",
-            "evaluate ∂f/∂x at the points baseline + t·(x − baseline) for t = 1/m, …, 1 (one "
-            "batch; autograd of the sum of its outputs), average over the points, then "
-            "multiply by (x − baseline).",
+            "integrated gradients average the gradient along the straight path from "
+            "the baseline to x, and scale that average by x − baseline.",
+            "evaluate ∂f/∂x at the points baseline + t·(x − baseline) for t = 1/m, …, "
+            "1 (one batch; autograd of the sum of its outputs), average over the "
+            "points, then multiply by (x − baseline).",
         ),
     )
 }
@@ -102,7 +103,9 @@ def ch11_dp_epsilon(
     steps: int = 10_000,
     delta: float = 1e-5,
 ) -> None:
-    """Exercise 11.1: ε of DP-SGD with noise σ, sampling rate q, ``steps`` steps, at δ."""
+    """Exercise 11.1: ε of DP-SGD with noise σ, sampling rate q, ``steps``
+    steps, at δ.
+    """
     from lmbook import privacy
 
     expected = privacy.dp_epsilon(noise_multiplier, sample_rate, steps, delta)
@@ -119,8 +122,8 @@ def ch11_dp_epsilon(
             (one_step, f"that is one step; the RDP of the {steps:,} steps adds up."),
             (
                 no_sampling,
-                f"that ignores the sampling: each example is in a batch with probability "
-                f"{sample_rate:g}, which amplifies privacy.",
+                "that ignores the sampling: each example is in a batch with "
+                f"probability {sample_rate:g}, which amplifies privacy.",
             ),
         ],
     )
@@ -133,7 +136,9 @@ def ch11_training_emissions(
     pue: float = 1.1,
     kg_per_kwh: float = 0.4,
 ) -> None:
-    """Exercise 11.2: tonnes of CO2e of ``gpu_hours`` at ``watts``, ``pue``, ``kg_per_kwh``."""
+    """Exercise 11.2: tonnes of CO2e of ``gpu_hours`` at ``watts``, ``pue``,
+    ``kg_per_kwh``.
+    """
     kwh = gpu_hours * watts / 1000 * pue
     expected = kwh * kg_per_kwh / 1000
     check_close(
@@ -145,8 +150,14 @@ def ch11_training_emissions(
         hint=HINTS["11.2"],
         hints=[
             (kwh * kg_per_kwh, "that is in kilograms; a tonne is 1,000 kg."),
-            (expected / pue, "the PUE multiplies the GPUs' energy: cooling and overheads count."),
-            (kwh / 1000, "that is the energy in MWh; multiply by the grid's carbon intensity."),
+            (
+                expected / pue,
+                "the PUE multiplies the GPUs' energy: cooling and overheads count.",
+            ),
+            (
+                kwh / 1000,
+                "that is the energy in MWh; multiply by the grid's carbon intensity.",
+            ),
         ],
     )
 
@@ -162,20 +173,30 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
 
     signature = "answer_3(forward, x, baseline, steps)"
     function = as_function(answer, "answer_3", signature)
-    with torch.random.fork_rng(devices=[]):  # the learner's own random state is left as it was
+    with torch.random.fork_rng(
+        devices=[]
+    ):  # the learner's own random state is left as it was
         torch.manual_seed(seed)
-        while True:  # a network curved enough along the path that the left sum is told apart
-            net = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1))
+        while (
+            True
+        ):  # a network curved enough along the path that the left sum is told apart
+            net = torch.nn.Sequential(
+                torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)
+            )
             x, baseline = torch.randn(6), torch.zeros(6)
 
             def forward(batch, net=net):
                 return net(batch)[:, 0]
 
-            reference = explain.integrated_gradients(forward, x, baseline, steps=200, rule="right")
+            reference = explain.integrated_gradients(
+                forward, x, baseline, steps=200, rule="right"
+            )
             trapezoid = explain.integrated_gradients(
                 forward, x, baseline, steps=200, rule="trapezoid"
             )
-            left = 2 * trapezoid - reference  # the trapezoid rule: the mean of left and right
+            left = (
+                2 * trapezoid - reference
+            )  # the trapezoid rule: the mean of left and right
             if (reference - left).abs().max() > 1e-4:
                 break
 
@@ -187,12 +208,14 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
         )
     if result.shape != x.shape:
         raise AnswerError(
-            f"answer_3 should return a tensor of x's shape (6,), got shape {tuple(result.shape)}"
+            "answer_3 should return a tensor of x's shape (6,), got "
+            f"shape {tuple(result.shape)}"
         )
     if result.is_complex() or not torch.isfinite(result.detach()).all():
         raise AnswerError(
-            "answer_3 returned nan, inf or complex attributions; every attribution of this "
-            "small network is a finite real number. Hint: check the path points and the mean."
+            "answer_3 returned nan, inf or complex attributions; every attribution of "
+            "this small network is a finite real number. Hint: check the "
+            "path points and the mean."
         )
     got = result.detach().to(reference.dtype)
     if torch.allclose(got, reference, atol=1e-5):
@@ -204,12 +227,15 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
         )
         return
     if torch.allclose(got, reference / (x - baseline), atol=1e-5):
-        raise AnswerError("Not quite: multiply the averaged gradient by (x − baseline).")
+        raise AnswerError(
+            "Not quite: multiply the averaged gradient by (x − baseline)."
+        )
     if torch.allclose(got, left, atol=1e-5):
         raise AnswerError(
-            "Not quite: that is the left Riemann sum, t = 0, …, (m−1)/m; the exercise asks "
-            "for the right one, t = 1/m, …, 1."
+            "Not quite: that is the left Riemann sum, t = 0, …, (m−1)/m; the exercise "
+            "asks for the right one, t = 1/m, …, 1."
         )
     raise AnswerError(
-        "Not quite: your attributions differ from the reference. " + next_hint(HINTS["11.3"])
+        "Not quite: your attributions differ from the reference. "
+        + next_hint(HINTS["11.3"])
     )

@@ -1,4 +1,5 @@
-"""What every exercise checker is built from: the error it raises and the answer's coercion.
+"""What every exercise checker is built from: the error it raises and the
+answer's coercion.
 
 A checker (one module per notebook, beside this one) turns the learner's answer into
 a number, an array or a function with the helpers below, compares it with the
@@ -102,12 +103,17 @@ class Hint:
 
     def __post_init__(self) -> None:
         for field in ("exercise", "concept", "method"):
-            if not isinstance(getattr(self, field), str) or not getattr(self, field).strip():
+            if (
+                not isinstance(getattr(self, field), str)
+                or not getattr(self, field).strip()
+            ):
                 raise ValueError(f"Hint.{field} must be a non-empty string")
 
     def both(self) -> str:
         """Both tiers, as ``checks.hint`` prints them."""
-        return f"Exercise {self.exercise}. Concept: {self.concept} Method: {self.method}"
+        return (
+            f"Exercise {self.exercise}. Concept: {self.concept} Method: {self.method}"
+        )
 
 
 @dataclass(frozen=True)
@@ -130,11 +136,17 @@ class SecondCase:
 
     def __post_init__(self) -> None:
         if not isinstance(self.answer, str) or not self.answer.isidentifier():
-            raise ValueError(f"SecondCase.answer must be a variable's name, got {self.answer!r}")
+            raise ValueError(
+                f"SecondCase.answer must be a variable's name, got {self.answer!r}"
+            )
         if self.draw is not None and self.seeded:
-            raise ValueError("a SecondCase either draws given values or is seeded, not both")
+            raise ValueError(
+                "a SecondCase either draws given values or is seeded, not both"
+            )
         if self.forbidden and self.draw is None:
-            raise ValueError("only a SecondCase that reruns the answer cell can forbid names")
+            raise ValueError(
+                "only a SecondCase that reruns the answer cell can forbid names"
+            )
 
 
 # Wrong answers so far in this kernel, per exercise: what decides the hint's tier.
@@ -142,7 +154,8 @@ _wrong_answers: dict[str, int] = {}
 
 
 def next_hint(hint: Hint) -> str:
-    """The hint for one more wrong answer to ``hint.exercise``: the concept, then the method.
+    """The hint for one more wrong answer to ``hint.exercise``: the concept, then
+    the method.
 
     Each call counts one wrong answer. The first gets the concept and says how to
     get more; the second and later ones get the concept and the method.
@@ -163,7 +176,9 @@ def forget_wrong_answers() -> None:
     _wrong_answers.clear()
 
 
-def uses_module(function: object, module: ModuleType, allowed: Iterable[str] = ()) -> bool:
+def uses_module(
+    function: object, module: ModuleType, allowed: Iterable[str] = ()
+) -> bool:
     """Whether ``function`` is, or refers to, ``module`` or one of its functions.
 
     Reads the names the function's code (and the code of functions defined inside it)
@@ -197,29 +212,43 @@ def uses_module(function: object, module: ModuleType, allowed: Iterable[str] = (
     imported = module.__name__ in names or (parent in names and short in names)
     for name in names:
         value = known.get(name)
-        if getattr(value, "__module__", None) == module.__name__ and name not in allowed:
+        if (
+            getattr(value, "__module__", None) == module.__name__
+            and name not in allowed
+        ):
             return True
         imported = imported or value is module
-    return imported and bool((names & own) - allowed)  # one of its functions, not allowed
+    return imported and bool(
+        (names & own) - allowed
+    )  # one of its functions, not allowed
 
 
 def _size(value: object) -> int | None:
-    """The number of entries of a NumPy array or a torch tensor; None for anything else."""
-    numel = getattr(value, "numel", None)  # torch: .size is a method, .numel() the count
+    """The number of entries of a NumPy array or a torch tensor; None for
+    anything else.
+    """
+    numel = getattr(
+        value, "numel", None
+    )  # torch: .size is a method, .numel() the count
     size = numel() if callable(numel) else getattr(value, "size", None)
     return size if isinstance(size, int) else None
 
 
 def as_number(answer: object, name: str, unit: str) -> float:
-    """``answer`` as a finite float, or :class:`AnswerError` naming ``name`` and ``unit``.
+    """``answer`` as a finite float, or :class:`AnswerError` naming ``name``
+    and ``unit``.
 
     Python and NumPy reals, and one-element NumPy arrays or torch tensors, are numbers;
     bools, strings and collections are not.
     """
     if answer is None or answer is Ellipsis:
-        raise AnswerError(f"No answer yet: set {name} to a number (in {unit}) and run the cell.")
+        raise AnswerError(
+            f"No answer yet: set {name} to a number (in {unit}) and run the cell."
+        )
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        if hasattr(answer, "item") and _size(answer) == 1:  # a NumPy scalar, a 0-d tensor
+        if (
+            hasattr(answer, "item") and _size(answer) == 1
+        ):  # a NumPy scalar, a 0-d tensor
             return as_number(answer.item(), name, unit)
         raise AnswerError(
             f"{name} should be a single number (in {unit}), "
@@ -229,7 +258,8 @@ def as_number(answer: object, name: str, unit: str) -> float:
         value = float(answer)
     except OverflowError:  # an int beyond the range of floats
         raise AnswerError(
-            f"{name} is an integer too large for a float; expected a finite number in {unit}."
+            f"{name} is an integer too large for a float; expected a "
+            f"finite number in {unit}."
         ) from None
     if not math.isfinite(value):
         raise AnswerError(f"{name} is {value}; expected a finite number in {unit}.")
@@ -270,21 +300,31 @@ def check_close(
     # factor would let a learner compute the expected value from a wrong one.
     size = ""
     if value > 0 and expected > 0 and not 0.1 < value / expected < 10:
-        size = f" It is more than ten times too {'large' if value > expected else 'small'}."
-    raise AnswerError(f"Not quite: {name} = {value:.4g} {unit} is not right.{size} {advice}")
+        size = (
+            " It is more than ten times too "
+            f"{'large' if value > expected else 'small'}."
+        )
+    raise AnswerError(
+        f"Not quite: {name} = {value:.4g} {unit} is not right.{size} {advice}"
+    )
 
 
 def as_function(answer: object, name: str, signature: str) -> Callable:
-    """``answer`` if it is callable; else :class:`AnswerError` asking for ``signature``."""
+    """``answer`` if it is callable; else :class:`AnswerError` asking for
+    ``signature``.
+    """
     if answer is None or answer is Ellipsis:
         raise AnswerError(f"No answer yet: define {signature} and run the cell.")
     if not callable(answer):
-        raise AnswerError(f"{name} should be a function {signature}, got {type(answer).__name__}")
+        raise AnswerError(
+            f"{name} should be a function {signature}, got {type(answer).__name__}"
+        )
     return answer
 
 
 def call(function: Callable, signature: str, *args: object, note: str = "") -> object:
-    """``function(*args)``; an error the learner's code raises becomes :class:`AnswerError`.
+    """``function(*args)``; an error the learner's code raises becomes
+    :class:`AnswerError`.
 
     The message names ``signature``, the error and its text, then ``note`` (how the
     checker called the function, say) if one is given.
@@ -302,7 +342,9 @@ def _numpy_readable(value: object) -> object:
     if callable(detach) and hasattr(value, "cpu"):
         try:
             return detach().cpu()
-        except Exception:  # not a tensor after all, whatever it raised; let NumPy judge it
+        except (
+            Exception
+        ):  # not a tensor after all, whatever it raised; let NumPy judge it
             return value
     return value
 
@@ -311,12 +353,18 @@ def _float_array(value: object) -> np.ndarray | None:
     """``value`` as a float array, or None if it is not an array of numbers."""
     try:
         return np.asarray(_numpy_readable(value), dtype=float)
-    except (TypeError, ValueError, RuntimeError, OverflowError):  # strings, ragged lists, dicts
+    except (
+        TypeError,
+        ValueError,
+        RuntimeError,
+        OverflowError,
+    ):  # strings, ragged lists, dicts
         return None
 
 
 def as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
-    """``value`` as a float array of ``shape``; else :class:`AnswerError` naming ``what``.
+    """``value`` as a float array of ``shape``; else :class:`AnswerError`
+    naming ``what``.
 
     ``what`` names the value for the learner: their variable (``"answer_3"``) or the
     call that returned it (``"my_gru_step(params, x, h)"``). A list, a NumPy array and
@@ -330,7 +378,9 @@ def as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
             got = f"a {type(value).__name__} that is not an array of numbers"
         else:
             got = f"shape {array.shape}"
-        raise AnswerError(f"{what} should be a float array of shape {shape}, got {got}.")
+        raise AnswerError(
+            f"{what} should be a float array of shape {shape}, got {got}."
+        )
     return array
 
 
@@ -338,5 +388,7 @@ def as_finite_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndar
     """:func:`as_array`, and :class:`AnswerError` if any entry is nan or infinite."""
     array = as_array(value, what, shape)
     if not np.all(np.isfinite(array)):
-        raise AnswerError(f"{what} contains nan or inf; expected {array.size} finite numbers.")
+        raise AnswerError(
+            f"{what} contains nan or inf; expected {array.size} finite numbers."
+        )
     return array

@@ -1,9 +1,10 @@
-"""Hidden tests: what nbgrader runs, at grading time, after an exercise's public checker.
+"""Hidden tests: what nbgrader runs, at grading time, after an exercise's
+public checker.
 
-``make assignments`` (``scripts/assignments.py``) writes one line of this module into the
-checker cell of every auto-graded exercise of the instructor's nbgrader source, between
-``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``, so that the released notebooks
-and the student copies do not contain it::
+``make assignments`` (``scripts/assignments.py``) writes one line of this module into
+the checker cell of every auto-graded exercise of the instructor's nbgrader source,
+between ``### BEGIN HIDDEN TESTS`` and ``### END HIDDEN TESTS``, so that the released
+notebooks and the student copies do not contain it::
 
     grading.hidden_test("ch01_training_compute", globals(), seed=1234567, points=2)
 
@@ -61,7 +62,9 @@ CHAPTERS = (
 
 
 def _assigned_names(statements: list[ast.stmt]) -> set[str]:
-    """The names a cell binds in its own scope (assignments, defs, imports, loops, ifs)."""
+    """The names a cell binds in its own scope (assignments, defs, imports,
+    loops, ifs).
+    """
     names = set()
     for node in statements:
         targets = []
@@ -72,11 +75,15 @@ def _assigned_names(statements: list[ast.stmt]) -> set[str]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             names.add(node.name)
         elif isinstance(node, (ast.Import, ast.ImportFrom)):
-            names |= {alias.asname or alias.name.partition(".")[0] for alias in node.names}
+            names |= {
+                alias.asname or alias.name.partition(".")[0] for alias in node.names
+            }
         for target in targets:
             names |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
         for block in ("body", "orelse", "finalbody"):  # if, for, while, with, try
-            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            if not isinstance(
+                node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
+            ):
                 names |= _assigned_names(getattr(node, block, []))
         for handler in getattr(node, "handlers", []):
             names |= _assigned_names(handler.body)
@@ -84,7 +91,8 @@ def _assigned_names(statements: list[ast.stmt]) -> set[str]:
 
 
 def answer_source(history: list[str], answer: str) -> str:
-    """The source of the latest cell in ``history`` (IPython's ``_ih``) that binds ``answer``.
+    """The source of the latest cell in ``history`` (IPython's ``_ih``) that binds
+    ``answer``.
 
     The last entry of ``history`` is the cell running now (the checker's), so it is
     skipped. Raises AnswerError if no earlier cell binds ``answer``.
@@ -98,16 +106,25 @@ def answer_source(history: list[str], answer: str) -> str:
             continue
         if answer in _assigned_names(tree.body):
             return source
-    raise AnswerError(f"No cell of this notebook sets {answer}; the hidden test needs one.")
+    raise AnswerError(
+        f"No cell of this notebook sets {answer}; the hidden test needs one."
+    )
 
 
 def _without_givens(source: str, given: set[str]) -> str:
-    """``source`` less its top-level assignments of the given values (they are replaced)."""
+    """``source`` less its top-level assignments of the given values
+    (they are replaced).
+    """
     tree = ast.parse(source)
     kept = []
     for node in tree.body:
         if isinstance(node, ast.Assign):
-            bound = {n.id for t in node.targets for n in ast.walk(t) if isinstance(n, ast.Name)}
+            bound = {
+                n.id
+                for t in node.targets
+                for n in ast.walk(t)
+                if isinstance(n, ast.Name)
+            }
             if bound and bound <= given:
                 continue
         kept.append(node)
@@ -116,7 +133,10 @@ def _without_givens(source: str, given: set[str]) -> str:
 
 
 def rerun_answer(
-    namespace: dict, answer: str, values: dict[str, object], forbidden: tuple[str, ...] = ()
+    namespace: dict,
+    answer: str,
+    values: dict[str, object],
+    forbidden: tuple[str, ...] = (),
 ) -> object:
     """The learner's ``answer`` computed again by their cell, with ``values`` given.
 
@@ -128,16 +148,23 @@ def rerun_answer(
     if not isinstance(namespace, dict):
         raise TypeError("namespace must be the notebook's globals(), a dict")
     if not isinstance(answer, str):
-        raise TypeError(f"answer must be the name of a variable, got {type(answer).__name__}")
+        raise TypeError(
+            f"answer must be the name of a variable, got {type(answer).__name__}"
+        )
     history = namespace.get("_ih")
     if history is None:
-        raise RuntimeError("a hidden test runs in a notebook kernel: globals() has no _ih")
+        raise RuntimeError(
+            "a hidden test runs in a notebook kernel: globals() has no _ih"
+        )
     source = _without_givens(answer_source(list(history), answer), set(values))
-    used = {node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)}
+    used = {
+        node.id for node in ast.walk(ast.parse(source)) if isinstance(node, ast.Name)
+    }
     if used & set(forbidden):
         raise AnswerError(
-            f"Your cell that sets {answer} uses {', '.join(sorted(used & set(forbidden)))}, "
-            "which the exercise rules out: compute it as the exercise asks."
+            f"Your cell that sets {answer} uses "
+            f"{', '.join(sorted(used & set(forbidden)))}, which the exercise rules "
+            "out: compute it as the exercise asks."
         )
     scope = {**namespace, **values}
     scope.pop(answer, None)
@@ -149,21 +176,29 @@ def rerun_answer(
     ):
         warnings.simplefilter("ignore")
         try:
-            exec(compile(source, "<answer cell>", "exec"), scope)  # the learner's own cell
+            exec(
+                compile(source, "<answer cell>", "exec"), scope
+            )  # the learner's own cell
         except Exception as error:  # the learner's code, whatever it raises
             raise AnswerError(
                 f"Your cell that sets {answer} raised {type(error).__name__} with the "
                 f"hidden test's values: {error}"
             ) from error
     if answer not in scope:
-        raise AnswerError(f"Your cell did not set {answer} when run with other given values.")
+        raise AnswerError(
+            f"Your cell did not set {answer} when run with other given values."
+        )
     return scope[answer]
 
 
 def _fresh_checker(name: str) -> tuple[Callable, SecondCase, type]:
-    """The checker ``name``, its second case and AnswerError, loaded again from the files."""
+    """The checker ``name``, its second case and AnswerError, loaded again from
+    the files.
+    """
     if not isinstance(name, str):
-        raise TypeError(f"name must be a checker's name, a str, got {type(name).__name__}")
+        raise TypeError(
+            f"name must be a checker's name, a str, got {type(name).__name__}"
+        )
     chapter = name.partition("_")[0]
     validate.choice("the checker's chapter", chapter, CHAPTERS)
     core = importlib.reload(importlib.import_module("lmbook.checks.core"))
@@ -171,7 +206,9 @@ def _fresh_checker(name: str) -> tuple[Callable, SecondCase, type]:
     importlib.reload(importlib.import_module("lmbook.checks"))  # checks.<name> restored
     cases = getattr(module, "SECOND_CASES", {})
     if name not in cases or not callable(getattr(module, name, None)):
-        raise ValueError(f"{name} is not a checker with a second case in lmbook.checks.{chapter}")
+        raise ValueError(
+            f"{name} is not a checker with a second case in lmbook.checks.{chapter}"
+        )
     return getattr(module, name), cases[name], core.AnswerError
 
 
@@ -216,7 +253,9 @@ def hidden_test(name: str, namespace: dict, *, seed: int, points: float) -> floa
                 shown = "no second case: the exercise is worked by hand"
             else:
                 values = case.draw(rng)
-                shown = ", ".join(f"{key} = {_plain(value)!r}" for key, value in values.items())
+                shown = ", ".join(
+                    f"{key} = {_plain(value)!r}" for key, value in values.items()
+                )
                 rerun = rerun_answer(namespace, case.answer, values, case.forbidden)
                 checker(rerun, **values)
     except (AnswerError, fresh_error) as error:
