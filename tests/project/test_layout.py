@@ -606,3 +606,26 @@ def test_every_figure_has_alt_text_and_a_caption(path):
         assert "$" not in caption.replace("\\$", ""), f"{where}: a $ in a caption is maths"
         names.append(options.get("figure", {}).get("name"))
     assert len(names) == len(set(names)), "figure names (labels) are unique"
+
+
+CAPTION_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_number_in_a_caption_is_printed_or_written_in_the_chapter(path):
+    """A caption may not state a number that the notebook does not print or compute: a
+    caption is not re-executed, so a measured number in it would go stale."""
+    cells = load(path)["cells"]
+    printed = " ".join(
+        "".join(output.get("text", "")) + "".join(output.get("data", {}).get("text/plain", ""))
+        for cell in cells
+        for output in cell.get("outputs", [])
+    )
+    written = " ".join(source(cell) for cell in cells)
+    for index, cell in enumerate(cells):
+        caption = cell["metadata"].get("mystnb", {}).get("figure", {}).get("caption", "")
+        for number in CAPTION_NUMBER.findall(caption):
+            number = number.rstrip(",")
+            assert number in printed or number in written, (
+                f"cell {index}: the caption's {number} is nowhere in the chapter's outputs or code"
+            )
