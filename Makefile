@@ -46,7 +46,8 @@ endif
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
-	$(MAKE) pdf
+	@if [ -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then $(MAKE) pdf; else echo "No Chromium:" \
+		"the site's link to the book's PDF leads nowhere until you install it and run make pdf."; fi
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)."
 
 test: $(INSTALLED) lint unit nbval student-check site-build pdf site-check
