@@ -302,7 +302,7 @@ def notebook_to_myst(app: Sphinx, docname: str, source: list[str]) -> None:
         return
     notebook = json.loads(source[0])
     prefix = colab_prefix(app)
-    baseurl = (app.config.html_baseurl or "").rstrip("/") + "/" if app.config.html_baseurl else None
+    baseurl = app.config.html_baseurl.rstrip("/") + "/" if app.config.html_baseurl else None
     for cell in notebook.get("cells", []):
         if "solution" in cell.get("metadata", {}).get("tags", []) and cell["cell_type"] == "code":
             # A code solution folds under the same "Solution" title as a written one.

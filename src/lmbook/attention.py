@@ -323,9 +323,8 @@ def _mha_masks(attn_mask, key_padding_mask, batch, heads, n_q, n_k) -> list:
             )
         if attn_mask.ndim not in (2, 3, 4):
             raise ValueError(f"attn_mask must be 2-, 3- or 4-D, got shape {shape}")
-        attn_mask = (
-            attn_mask[:, None] if attn_mask.ndim == 3 else attn_mask
-        )  # a heads axis
+        # A heads axis.
+        attn_mask = attn_mask[:, None] if attn_mask.ndim == 3 else attn_mask
         _check_mask_shape(tuple(attn_mask.shape), (batch, heads, n_q, n_k), "attn_mask")
         masks.append(attn_mask)
     if key_padding_mask is not None:

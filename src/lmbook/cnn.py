@@ -175,9 +175,8 @@ def _im2col(
     windows = sliding_window_view(xp, span, axis=(2, 3))[
         :, :, :: s[0], :: s[1], :: d[0], :: d[1]
     ]
-    cols = np.ascontiguousarray(
-        windows.transpose(1, 4, 5, 0, 2, 3)
-    )  # C, K_h, K_w, N, H_o, W_o
+    # C, K_h, K_w, N, H_o, W_o.
+    cols = np.ascontiguousarray(windows.transpose(1, 4, 5, 0, 2, 3))
     return cols.reshape(
         xp.shape[1] * kernel[0] * kernel[1], xp.shape[0] * out[0] * out[1]
     )

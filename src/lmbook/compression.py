@@ -91,9 +91,8 @@ class Evaluation(NamedTuple):
     nats_per_token: float  # the mean negative log-likelihood of the scored tokens
     tokens: int  # the number of scored tokens
     seconds: float  # wall-clock time of the forward passes and the scoring
-    nlls: (
-        torch.Tensor
-    )  # (windows, window - 1): each scored token's NLL in nats, float64
+    # (windows, window - 1): each scored token's NLL in nats, float64.
+    nlls: torch.Tensor
     predictions: torch.Tensor  # (windows, window - 1): the most likely next token there
 
     @property
@@ -261,9 +260,8 @@ def quantize_linear_int8(model: torch.nn.Module, *, exclude=()) -> torch.nn.Modu
     names = {name for name, _ in _linears(model, exclude)}
     if not names:
         raise ValueError(f"exclude={exclude!r} leaves no linear layer to quantize")
-    with (
-        warnings.catch_warnings()
-    ):  # torch.ao.quantization is deprecated in PyTorch 2.13
+    # Torch.ao.quantization is deprecated in PyTorch 2.13.
+    with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*deprecated.*")
         from torch.ao.quantization import default_dynamic_qconfig, quantize_dynamic
 

@@ -91,9 +91,8 @@ def package_dir(module: str, pip_name: str, *, no_deps: bool = False) -> Path:
         importlib.util.find_spec(module) if isinstance(module, str) and module else None
     )
     if spec is None:
-        require(
-            module, pip_name, no_deps=no_deps
-        )  # raises: a bad name, or the install command
+        # Raises: a bad name, or the install command.
+        require(module, pip_name, no_deps=no_deps)
     if not spec.submodule_search_locations:
         raise MissingDataPackageError(
             f"'{module}' was found at {spec.origin}, but it is not the package "

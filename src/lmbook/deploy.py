@@ -206,9 +206,8 @@ def dynamic_quantized_linear(x, weight, bias=None, *, per_channel: bool = False)
     accumulated = (
         x_q - x_zero
     ) @ w_q.T  # exact integer arithmetic (int32 in the kernels)
-    y = accumulated * (
-        x_scale * w_scale
-    )  # per-channel scales broadcast over the columns
+    # Per-channel scales broadcast over the columns.
+    y = accumulated * (x_scale * w_scale)
     return (y if bias is None else y + np.asarray(bias, dtype=np.float32)).astype(
         np.float32
     )

@@ -313,9 +313,8 @@ def _failures(stderr: str) -> dict[int, int]:
     found = [
         (int(r), int(c)) for r, c in _SUMMARY.findall(root) + _SUMMARY.findall(others)
     ]
-    found.sort(
-        key=lambda failure: failure[1] == -signal.SIGTERM
-    )  # stable: stopped ranks last
+    # Stable: stopped ranks last.
+    found.sort(key=lambda failure: failure[1] == -signal.SIGTERM)
     return dict(found)
 
 
@@ -421,9 +420,8 @@ def _fail_on_purpose(how: str) -> None:
     """Make this rank fail, to test the launch's error path (chapter 8's tests only)."""
     if how == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
-    if (
-        how == "hang"
-    ):  # the other ranks wait for it in a collective; launch's timeout ends it
+    # The other ranks wait for it in a collective; launch's timeout ends it.
+    if how == "hang":
         time.sleep(3600)
     raise RuntimeError(f"rank {dist.get_rank()} fails on purpose (--fail-rank, a test)")
 

@@ -487,9 +487,8 @@ def break_even_tokens(
     replica_month = _replica_month(usd_per_gpu_hour, gpus_per_replica)
     fixed = validate.non_negative("fixed_usd_per_month", fixed_usd_per_month)
     min_replicas = validate.count("min_replicas", min_replicas)
-    margin = (
-        price * capacity - replica_month
-    )  # what a full replica saves against the API
+    # What a full replica saves against the API.
+    margin = price * capacity - replica_month
     if margin <= 0:
         return math.inf
     replicas = max(min_replicas, math.ceil(fixed / margin))

@@ -106,9 +106,8 @@ class AttentionClassifier(torch.nn.Module):
 
     def __init__(self, vocab_size: int, dim: int = 32):
         super().__init__()
-        validate.integer(
-            "vocab_size", vocab_size, minimum=2
-        )  # padding and at least one word
+        # Padding and at least one word.
+        validate.integer("vocab_size", vocab_size, minimum=2)
         validate.count("dim", dim)
         self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
         self.key = torch.nn.Linear(dim, dim)

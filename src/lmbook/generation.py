@@ -179,9 +179,8 @@ def top_p_filter(logits: torch.Tensor, top_p: float) -> torch.Tensor:
     """
     logits = _check_logits(logits)
     if validate.probability("top_p", top_p, zero=False) == 1:
-        return (
-            logits.clone()
-        )  # everything is kept (a cumulative sum may round to 1 early)
+        # Everything is kept (a cumulative sum may round to 1 early)
+        return logits.clone()
     sorted_logits, order = torch.sort(logits, dim=-1, descending=True)
     probs = torch.softmax(sorted_logits, dim=-1)
     mass_before = torch.cumsum(probs, dim=-1) - probs
@@ -284,9 +283,8 @@ def generate(
     if eos_token_id is not None:
         validate.integer("eos_token_id", eos_token_id, minimum=0)
     validate.flag("use_cache", use_cache)
-    if validate.flag(
-        "do_sample", do_sample
-    ):  # check the settings once, before any forward pass
+    # Check the settings once, before any forward pass.
+    if validate.flag("do_sample", do_sample):
         _temperature(temperature)
         if top_k is not None:
             validate.count("top_k", top_k)

@@ -159,9 +159,8 @@ class CausalSelfAttention(torch.nn.Module):
             for z in (q, k, v)
         )
         scores = q @ k.transpose(-2, -1) / math.sqrt(k.size(-1))  # (B, heads, T, T)
-        scores = scores.masked_fill(
-            ~self.causal[:T, :T], float("-inf")
-        )  # hide the future
+        # Hide the future.
+        scores = scores.masked_fill(~self.causal[:T, :T], float("-inf"))
         weights = torch.softmax(scores, dim=-1)
         if self.keep_weights:
             self.weights = weights.detach()
@@ -214,9 +213,8 @@ class GPT(torch.nn.Module):
         if not isinstance(config, GPTConfig):
             raise TypeError(f"config must be a GPTConfig, got {type(config).__name__}")
         self.config = config
-        self.wte = torch.nn.Embedding(
-            config.vocab_size, config.n_embd
-        )  # token embeddings
+        # Token embeddings.
+        self.wte = torch.nn.Embedding(config.vocab_size, config.n_embd)
         # Learned positions, as GPT-2. A fixed sinusoidal table (lmbook.attention.
         # sinusoidal_positional_encoding) registered as a buffer would work too.
         self.wpe = torch.nn.Embedding(config.block_size, config.n_embd)

@@ -301,9 +301,8 @@ def train(
     if sharded:
         _shard(model)
         for layer in model:
-            if isinstance(
-                layer, nn.Linear
-            ):  # runs after FSDP's own hook has gathered it
+            # Runs after FSDP's own hook has gathered it.
+            if isinstance(layer, nn.Linear):
                 hooks.append(layer.register_forward_pre_hook(record))
         wrapped = model
     else:
@@ -529,9 +528,8 @@ def tensor_parallel(
     dtensor_block = parallelize_module(copy.deepcopy(block), mesh, plan)
     x_dtensor = x.clone().requires_grad_()
     with _counting() as dtensor_forward:
-        dtensor_output = (
-            dtensor_block(x_dtensor) * 1
-        )  # * 1 waits for its asynchronous sum
+        # * 1 waits for its asynchronous sum.
+        dtensor_output = dtensor_block(x_dtensor) * 1
     with _counting() as dtensor_backward:
         (dtensor_output * upstream).sum().backward()
     dtensor_errors = [
@@ -541,9 +539,8 @@ def tensor_parallel(
 
     with torch.no_grad():
         partial = split.partial(x)
-        reduced = torch.zeros_like(
-            partial
-        )  # zeros stay zeros however often they are summed
+        # Zeros stay zeros however often they are summed.
+        reduced = torch.zeros_like(partial)
         all_reduce_s = _seconds(lambda: dist.all_reduce(reduced), repeats, barrier=True)
         local_s = _seconds(lambda: split.partial(x), repeats)
         full_s = _seconds(lambda: block(x), repeats)

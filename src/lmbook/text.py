@@ -325,9 +325,8 @@ def search(query_vectors, corpus_vectors, k: int = 3):
     """The indices and scores of the ``k`` corpus rows most similar to each query
     (chapter 6.4).
     """
-    validate.integer(
-        "k", k, minimum=1, maximum=len(corpus_vectors)
-    )  # at most the corpus size
+    # At most the corpus size.
+    validate.integer("k", k, minimum=1, maximum=len(corpus_vectors))
     scores = cosine_similarity(query_vectors, corpus_vectors)
     top = torch.topk(scores, k, dim=1)
     return top.indices, top.values
@@ -359,9 +358,8 @@ def mask_tokens(
         )
     rate = validate.probability("rate", rate, zero=False, one=False)
     vocab_size = validate.count("vocab_size", vocab_size)
-    validate.integer(
-        "mask_id", mask_id, minimum=0, maximum=vocab_size - 1
-    )  # in the vocabulary
+    # In the vocabulary.
+    validate.integer("mask_id", mask_id, minimum=0, maximum=vocab_size - 1)
     draw = torch.rand(input_ids.shape, generator=generator)
     chosen = (draw < rate) & ~special
     labels = torch.where(chosen, input_ids, torch.full_like(input_ids, -100))
@@ -493,9 +491,8 @@ class EncoderClassifier(torch.nn.Module):
         super().__init__()
         depth = encoder.config.num_hidden_layers
         validate.integer("trainable_from", trainable_from, minimum=0, maximum=depth)
-        validate.integer(
-            "num_labels", num_labels, minimum=2
-        )  # a classifier needs two classes
+        # A classifier needs two classes.
+        validate.integer("num_labels", num_labels, minimum=2)
         validate.probability("dropout", dropout)
         validate.integer("seed", seed)
         self.encoder = copy.deepcopy(encoder)

@@ -239,9 +239,8 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
             "Write the backward pass with array operations on x and dout."
         )
     rng = np.random.default_rng(seed)
-    x = (
-        rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)
-    )  # distinct: no ties
+    # Distinct: no ties.
+    x = rng.permutation(2 * 3 * 6 * 8).reshape(2, 3, 6, 8).astype(float)
     dout = rng.standard_normal((2, 3, 3, 4))
     got = as_finite_array(
         call(function, signature, dout.copy(), x.copy()), signature, x.shape

@@ -81,9 +81,8 @@ def _draw_all_reduce(rng: np.random.Generator) -> dict[str, object]:
             "bytes_per_value": int(2 * rng.integers(1, 3)),
         }
         gpus, buffer = values["gpus"], values["parameters"] * values["bytes_per_value"]
-        if (
-            abs(2 * (gpus - 1) / gpus * buffer / 1e9 / 3.5 - 1) > 0.05
-        ):  # 3.5 GB: 8.3's answer
+        # 3.5 GB: 8.3's answer.
+        if abs(2 * (gpus - 1) / gpus * buffer / 1e9 / 3.5 - 1) > 0.05:
             return values
 
 

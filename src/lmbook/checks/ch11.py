@@ -173,13 +173,11 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
 
     signature = "answer_3(forward, x, baseline, steps)"
     function = as_function(answer, "answer_3", signature)
-    with torch.random.fork_rng(
-        devices=[]
-    ):  # the learner's own random state is left as it was
+    # The learner's own random state is left as it was.
+    with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        while (
-            True
-        ):  # a network curved enough along the path that the left sum is told apart
+        # A network curved enough along the path that the left sum is told apart.
+        while True:
             net = torch.nn.Sequential(
                 torch.nn.Linear(6, 5), torch.nn.Tanh(), torch.nn.Linear(5, 1)
             )
@@ -194,9 +192,8 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
             trapezoid = explain.integrated_gradients(
                 forward, x, baseline, steps=200, rule="trapezoid"
             )
-            left = (
-                2 * trapezoid - reference
-            )  # the trapezoid rule: the mean of left and right
+            # The trapezoid rule: the mean of left and right.
+            left = 2 * trapezoid - reference
             if (reference - left).abs().max() > 1e-4:
                 break
 

@@ -218,18 +218,16 @@ def uses_module(
         ):
             return True
         imported = imported or value is module
-    return imported and bool(
-        (names & own) - allowed
-    )  # one of its functions, not allowed
+    # One of its functions, not allowed.
+    return imported and bool((names & own) - allowed)
 
 
 def _size(value: object) -> int | None:
     """The number of entries of a NumPy array or a torch tensor; None for
     anything else.
     """
-    numel = getattr(
-        value, "numel", None
-    )  # torch: .size is a method, .numel() the count
+    # Torch: .size is a method, .numel() the count.
+    numel = getattr(value, "numel", None)
     size = numel() if callable(numel) else getattr(value, "size", None)
     return size if isinstance(size, int) else None
 
@@ -246,9 +244,8 @@ def as_number(answer: object, name: str, unit: str) -> float:
             f"No answer yet: set {name} to a number (in {unit}) and run the cell."
         )
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
-        if (
-            hasattr(answer, "item") and _size(answer) == 1
-        ):  # a NumPy scalar, a 0-d tensor
+        # A NumPy scalar, a 0-d tensor.
+        if hasattr(answer, "item") and _size(answer) == 1:
             return as_number(answer.item(), name, unit)
         raise AnswerError(
             f"{name} should be a single number (in {unit}), "
@@ -342,9 +339,8 @@ def _numpy_readable(value: object) -> object:
     if callable(detach) and hasattr(value, "cpu"):
         try:
             return detach().cpu()
-        except (
-            Exception
-        ):  # not a tensor after all, whatever it raised; let NumPy judge it
+        # Not a tensor after all, whatever it raised; let NumPy judge it.
+        except Exception:
             return value
     return value
 
@@ -353,12 +349,13 @@ def _float_array(value: object) -> np.ndarray | None:
     """``value`` as a float array, or None if it is not an array of numbers."""
     try:
         return np.asarray(_numpy_readable(value), dtype=float)
+    # Strings, ragged lists, dicts.
     except (
         TypeError,
         ValueError,
         RuntimeError,
         OverflowError,
-    ):  # strings, ragged lists, dicts
+    ):
         return None
 
 

@@ -176,9 +176,8 @@ def rerun_answer(
     ):
         warnings.simplefilter("ignore")
         try:
-            exec(
-                compile(source, "<answer cell>", "exec"), scope
-            )  # the learner's own cell
+            # The learner's own cell.
+            exec(compile(source, "<answer cell>", "exec"), scope)
         except Exception as error:  # the learner's code, whatever it raises
             raise AnswerError(
                 f"Your cell that sets {answer} raised {type(error).__name__} with the "
