@@ -1,3 +1,4 @@
+import base64
 import io
 
 import matplotlib
@@ -104,15 +105,25 @@ def test_retina_png_checks_its_inputs():
 
 
 def test_use_book_style_makes_a_notebook_show_figures_as_retina_pngs():
-    from IPython.core.interactiveshell import InteractiveShell
+    # In a real kernel: Jupyter's inline backend installs its own PNG formatter when it
+    # is first loaded, which once replaced the book's (a bare InteractiveShell has no
+    # inline backend and missed it).
+    import nbformat
+    from nbclient import NotebookClient
+    from PIL import Image
 
-    shell = InteractiveShell.instance()
-    try:
-        plot.use_book_style()
-        fig, ax = plt.subplots(figsize=(4, 3), dpi=100)
-        ax.plot([0, 1], [1, 0])
-        bundle, metadata = shell.display_formatter.format(fig)
-        assert bundle["image/png"] and metadata["image/png"]["width"] < 400
-        plt.close(fig)
-    finally:
-        InteractiveShell.clear_instance()
+    notebook = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import matplotlib.pyplot as plt\nfrom lmbook import plot\nplot.use_book_style()"
+            ),
+            nbformat.v4.new_code_cell(
+                "fig, ax = plt.subplots(figsize=(4, 3), dpi=100)\nax.plot([0, 1], [1, 0]);"
+            ),
+        ]
+    )
+    NotebookClient(notebook, kernel_name="python3", timeout=60).execute()
+    (shown,) = [out for out in notebook.cells[1].outputs if "image/png" in out.get("data", {})]
+    image = Image.open(io.BytesIO(base64.b64decode(shown["data"]["image/png"])))
+    assert image.mode == "P"
+    assert image.width == 2 * shown["metadata"]["image/png"]["width"]

@@ -30,6 +30,12 @@ conventions that this extension turns back into MyST for the website on Sphinx's
   they become links to the page, and one with an anchor a ``{ref}`` to that label (a
   MyST target such as ``(erratum-004-14)=``, so that a wrong anchor fails the build).
 
+- **Figure captions** are the Markdown cell right after the figure's cell, written
+  ``**Figure.** What to see in it.``, so that Jupyter and Colab show them under the
+  figure. On the website the caption moves into the figure (MyST-NB's
+  ``mystnb.figure.caption`` of the figure's cell, numbered beside the figure's
+  ``name``) and the cell goes. The alt text is the figure cell's ``mystnb.image.alt``.
+
 ``tests/project/test_layout.py`` checks every notebook against these conventions.
 """
 
@@ -303,7 +309,8 @@ def notebook_to_myst(app: Sphinx, docname: str, source: list[str]) -> None:
     notebook = json.loads(source[0])
     prefix = colab_prefix(app)
     baseurl = app.config.html_baseurl.rstrip("/") + "/" if app.config.html_baseurl else None
-    for cell in notebook.get("cells", []):
+    notebook["cells"] = captions_into_figures(notebook.get("cells", []))
+    for cell in notebook["cells"]:
         if "solution" in cell.get("metadata", {}).get("tags", []) and cell["cell_type"] == "code":
             # A code solution folds under the same "Solution" title as a written one.
             prompts = {"code_prompt_show": "Solution", "code_prompt_hide": "Solution"}
@@ -316,6 +323,33 @@ def notebook_to_myst(app: Sphinx, docname: str, source: list[str]) -> None:
         for problem in problems:
             logger.warning(problem, location=docname)
     source[0] = json.dumps(notebook, ensure_ascii=False)
+
+
+CAPTION_PREFIX = "**Figure.** "
+
+
+def figure_caption(cells: list[dict], index: int) -> str | None:
+    """The caption of the figure in ``cells[index]``: the text of the next cell, when
+    that is a Markdown cell starting with ``**Figure.** ``."""
+    if index + 1 >= len(cells) or cells[index + 1].get("cell_type") != "markdown":
+        return None
+    text = cells[index + 1]["source"]
+    text = text if isinstance(text, str) else "".join(text)
+    return text.removeprefix(CAPTION_PREFIX).strip() if text.startswith(CAPTION_PREFIX) else None
+
+
+def captions_into_figures(cells: list[dict]) -> list[dict]:
+    """The cells with each caption cell moved into the figure cell before it."""
+    kept = []
+    for index, cell in enumerate(cells):
+        if index and figure_caption(cells, index - 1) is not None:
+            continue  # the caption of the cell before, which took it
+        caption = figure_caption(cells, index)
+        if caption is not None:
+            options = cell.setdefault("metadata", {}).setdefault("mystnb", {})
+            options.setdefault("figure", {})["caption"] = caption
+        kept.append(cell)
+    return kept
 
 
 def _round_brackets() -> BracketStyle:

@@ -57,6 +57,9 @@ def use_book_style() -> None:
         return
     shell = get_ipython()
     if shell is not None:
+        # Jupyter's inline backend installs its own PNG formatter when pyplot first
+        # loads it (at the first figure), which would replace ours: load it now.
+        plt.switch_backend(mpl.get_backend())
         shell.display_formatter.formatters["image/png"].for_type(plt.Figure, retina_png)
 
 

@@ -435,6 +435,7 @@ def test_ci_runs_the_readme_command_and_nothing_else():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     assert ci_commands(ci) == [readme_test_command(readme)] == ["make test"]
     assert "Chromium" in readme.split("```bash")[0], "the README must say make test needs Chromium"
+    assert "Node.js" in readme.split("```bash")[0], "the README must say the build needs Node.js"
 
 
 def test_the_readme_describes_every_step_of_make_test():
@@ -587,7 +588,8 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/svg+xml")
 @pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
 def test_every_figure_has_alt_text_and_a_caption(path):
     names = []
-    for index, cell in enumerate(load(path)["cells"]):
+    cells = load(path)["cells"]
+    for index, cell in enumerate(cells):
         images = [
             output
             for output in cell.get("outputs", [])
@@ -598,14 +600,52 @@ def test_every_figure_has_alt_text_and_a_caption(path):
         assert len(images) == 1, f"cell {index}: one figure per cell, so one caption fits"
         options = cell["metadata"].get("mystnb", {})
         alt = options.get("image", {}).get("alt", "")
-        caption = options.get("figure", {}).get("caption", "")
         where = f"cell {index} ({cell.get('id')})"
+        assert "caption" not in options.get("figure", {}), f"{where}: caption in a cell after"
+        caption = plain_notebooks.figure_caption(cells, index) or ""
         assert len(alt.split()) >= 8, f"{where}: alt text that describes the figure"
         assert not re.search(r"\.(png|jpe?g|svg)\b|_images/", alt), f"{where}: alt is a path"
-        assert caption.strip(), f"{where}: a caption saying what to see in the figure"
+        assert caption.strip(), (
+            f"{where}: a caption saying what to see in the figure, in the next cell "
+            f"(Markdown, starting {plain_notebooks.CAPTION_PREFIX!r})"
+        )
+        assert "](" not in caption, f"{where}: a caption has no links or citations"
         assert "$" not in caption.replace("\\$", ""), f"{where}: a $ in a caption is maths"
         names.append(options.get("figure", {}).get("name"))
     assert len(names) == len(set(names)), "figure names (labels) are unique"
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_plot_is_a_sharp_png_with_twice_the_pixels_it_is_shown_at(path):
+    """plot.use_book_style's retina PNGs: a 256-colour palette at twice the pixels of the
+    size given in the output's metadata (photographs are JPEGs, left alone)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    for index, cell in enumerate(load(path)["cells"]):
+        for output in cell.get("outputs", []):
+            if "image/png" not in output.get("data", {}):
+                continue
+            image = Image.open(io.BytesIO(base64.b64decode(output["data"]["image/png"])))
+            shown = output.get("metadata", {}).get("image/png", {}).get("width")
+            where = f"cell {index} ({cell.get('id')}): {image.width}x{image.height} {image.mode}"
+            assert image.mode == "P" and shown and 0 <= image.width - 2 * shown <= 1, (
+                f"{where}, shown {shown} px wide: draw it after plot.use_book_style()"
+            )
+
+
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_caption_cell_follows_a_figure(path):
+    cells = load(path)["cells"]
+    for index, cell in enumerate(cells):
+        text = source(cell)
+        if cell["cell_type"] == "markdown" and text.startswith(plain_notebooks.CAPTION_PREFIX):
+            outputs = cells[index - 1].get("outputs", []) if index else []
+            assert any(
+                kind in output.get("data", {}) for output in outputs for kind in IMAGE_TYPES
+            ), f"cell {index}: a caption after a cell that shows no figure"
 
 
 CAPTION_NUMBER = re.compile(r"\d[\d,]*(?:\.\d+)?")
@@ -621,11 +661,25 @@ def test_every_number_in_a_caption_is_printed_or_written_in_the_chapter(path):
         for cell in cells
         for output in cell.get("outputs", [])
     )
-    written = " ".join(source(cell) for cell in cells)
-    for index, cell in enumerate(cells):
-        caption = cell["metadata"].get("mystnb", {}).get("figure", {}).get("caption", "")
+    written = " ".join(
+        source(cell)
+        for cell in cells
+        if not source(cell).startswith(plain_notebooks.CAPTION_PREFIX)  # not the captions
+    )
+    for index in range(len(cells)):
+        caption = plain_notebooks.figure_caption(cells, index) or ""
         for number in CAPTION_NUMBER.findall(caption):
             number = number.rstrip(",")
             assert number in printed or number in written, (
                 f"cell {index}: the caption's {number} is nowhere in the chapter's outputs or code"
             )
+
+
+def test_a_caption_cell_moves_into_its_figure_on_the_website():
+    figure = {"cell_type": "code", "metadata": {"mystnb": {"figure": {"name": "fig-1"}}}}
+    caption = {"cell_type": "markdown", "source": ["**Figure.** Loss ", "falls."]}
+    prose = {"cell_type": "markdown", "source": "A **Figure.** in the text is no caption."}
+    cells = plain_notebooks.captions_into_figures([figure, caption, prose])
+    assert cells == [figure, prose]
+    assert figure["metadata"]["mystnb"]["figure"] == {"name": "fig-1", "caption": "Loss falls."}
+    assert plain_notebooks.figure_caption([figure, prose], 0) is None

@@ -111,26 +111,50 @@ def test_every_page_with_maths_has_its_typesetting_time_recorded(loads, html_roo
     assert report[0] == "page,bytes,gzipped_bytes,files,maths_typeset_ms"
     timed = {line.split(",")[0]: line.split(",")[-1] for line in report[1:]}
     for page, load in loads.items():
-        uses_maths = any("/_static/mathjax/" in url for url in load.bytes_by_url)
+        uses_maths = "<mjx-container" in (html_root / page).read_text(encoding="utf-8")
         assert (load.typeset_ms is not None) == uses_maths, page
         assert timed[page] == ("" if load.typeset_ms is None else str(round(load.typeset_ms)))
 
 
 def test_pages_load_only_the_scripts_they_need(loads, html_root):
     for page, load in loads.items():
-        tags = (html_root / page).read_text(encoding="utf-8").count("_static/mathjax/")
-        assert tags <= 1, f"{page} has {tags} MathJax script tags; only the loader belongs"
+        text = (html_root / page).read_text(encoding="utf-8")
+        assert "_static/mathjax/startup.js" not in text, (
+            f"{page} typesets its maths in the browser: install Node.js, which the build "
+            "uses to typeset it (book/_ext/lean_pages.py)"
+        )
         scripts = [url for url in load.bytes_by_url if url.split("?")[0].endswith(".js")]
-        # The loader fetches its components, their font data and the TeX extensions used.
-        mathjax = [url for url in scripts if "/_static/mathjax/" in url]
-        assert len(mathjax) <= 12, f"{page} loads {len(mathjax)} MathJax files"
+        assert not any("/_static/mathjax/" in url for url in scripts), page
         assert not any("fontawesome.js" in url or "thebe" in url for url in scripts), page
-        assert len(scripts) <= 25, f"{page} loads {len(scripts)} scripts"
+        assert len(scripts) <= 14, f"{page} loads {len(scripts)} scripts"
+        fonts = [url for url in load.bytes_by_url if "/_static/mathjax/" in url]
+        assert not fonts or "<mjx-container" in text, f"{page} loads maths fonts it never uses"
     assert not any("/_static/mathjax/" in url for url in loads["book/intro.html"].bytes_by_url)
+
+
+def test_fonts_and_stylesheets_are_cut_to_what_the_site_uses(loads):
+    """Font Awesome's 2,000 icons (274 kB of fonts), Bootstrap's unused rules and the
+    glyphs no formula draws are left out (book/_ext/lean_pages.py)."""
+    for page, load in loads.items():
+        for url, size in load.bytes_by_url.items():
+            path = url.split("?")[0]
+            if "/fontawesome/" in path:
+                assert path.endswith(".subset.woff") and size < 10_000, (page, url, size)
+            if path.endswith("pydata-sphinx-theme.css"):
+                assert size < 150_000, (page, url, size)
+            if "/_static/mathjax/" in path:
+                assert path.endswith(".woff") and size < 30_000, (page, url, size)
+
+
+def lay_out_every_block(page) -> None:
+    """Lay out the whole page, as a reader scrolling through it sees it: lmbook.css skips
+    the layout of blocks off screen, whose sizes and visibility would then be unknown."""
+    page.add_style_tag(content="* { content-visibility: visible !important; }")
 
 
 def test_math_is_typeset(open_page):
     load, page = open_page(MATH_CHAPTER)
+    lay_out_every_block(page)
     assert not load.console_errors, load.console_errors
     rendered = page.locator("mjx-container").count()
     sources = page.locator(".math").count()
@@ -139,6 +163,12 @@ def test_math_is_typeset(open_page):
     assert untypeset == 0, f"{untypeset} of {sources} formulas were not typeset"
     prose = page.locator("article p, article li").all_inner_texts()
     assert not [text for text in prose if "$$" in text or "\\(" in text or "\\[" in text]
+    # Drawn in MathJax's fonts (subset by the build), not in a fallback font.
+    loaded = page.evaluate(
+        "document.fonts.ready.then(() => [...document.fonts]"
+        ".filter(face => face.status === 'loaded').map(face => face.family.replace(/\"/g, '')))"
+    )
+    assert {"MJXTEX", "MJXTEX-I"} <= set(loaded), loaded
 
 
 def test_search_finds_a_chapter_term(open_page):
@@ -172,6 +202,7 @@ def test_chapter_buttons_work(open_page, config, notebook):
 
 def test_solutions_are_collapsed(open_page):
     _, page = open_page("notebooks/04_recurrent_networks.html")
+    lay_out_every_block(page)
     toggles = page.locator(".cell.tag_solution details, .tag_solution .toggle-details")
     dropdowns = page.locator("details.dropdown, .admonition.dropdown")
     assert toggles.count() + dropdowns.count() > 0
@@ -196,6 +227,7 @@ def test_screenshots(open_page, html_root):
     folder.mkdir(exist_ok=True)
     for name, path in (("home", "index.html"), ("chapter-02", MATH_CHAPTER)):
         _, page = open_page(path)
+        lay_out_every_block(page)
         if path == MATH_CHAPTER:  # show typeset math
             page.locator("mjx-container[display]").nth(3).scroll_into_view_if_needed()
         page.screenshot(path=folder / f"{name}.png")
@@ -248,9 +280,10 @@ def small_screen(request, browser, site, html_root):
 
 def test_no_page_is_wider_than_a_small_screen(small_screen):
     width, pages = small_screen
-    wide = {
-        path: page.evaluate("document.documentElement.scrollWidth") for path, page in pages.items()
-    }
+    wide = {}
+    for path, page in pages.items():
+        lay_out_every_block(page)
+        wide[path] = page.evaluate("document.documentElement.scrollWidth")
     assert {path: w for path, w in wide.items() if w > width} == {}, f"pages wider than {width}"
 
 
