@@ -48,7 +48,8 @@ BOOK_STYLE = {
 def use_book_style() -> None:
     """Apply the book's style to every figure drawn after this call.
 
-    In a notebook, figures are also shown as sharp PNGs (:func:`retina_png`).
+    In a notebook, figures are also shown as sharp PNGs (:func:`retina_png`); call it
+    before drawing, since loading the notebook's backend closes open figures.
     """
     mpl.rcParams.update(BOOK_STYLE)
     try:
