@@ -1,8 +1,8 @@
 # Large Models: From Neurons to Business. The README documents the two commands:
 #   make book   build the website into _build/html from the committed notebook outputs,
-#               with the whole book as a PDF (make pdf)
+#               with the whole book as a PDF (make pdf) and the lecture slides (make slides)
 #   make test   lint, unit tests, nbval over every notebook, student copies executed,
-#               strict book build, the PDF, site checks in a browser
+#               strict book build, the PDF, the slides, site checks in a browser
 # Everything runs in .venv, created and filled from requirements*.txt on first use.
 
 SHELL := /bin/bash
@@ -42,15 +42,17 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean test-colab assignments pdf
+	execute execute-all bench freeze clean test-colab assignments pdf slides quizzes exams \
+	instructor
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
-	@if [ -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then $(MAKE) pdf; else echo "No Chromium:" \
-		"the site's link to the book's PDF leads nowhere until you install it and run make pdf."; fi
+	@if [ -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then $(MAKE) pdf slides; else echo "No" \
+		"Chromium: the site's links to the book's PDF and to the slides lead nowhere until you" \
+		"install it and run make pdf slides."; fi
 	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)."
 
-test: $(INSTALLED) lint unit nbval student-check site-build pdf site-check
+test: $(INSTALLED) lint unit nbval student-check site-build pdf slides site-check
 	@echo "make test: all checks passed."
 
 install: $(INSTALLED)
@@ -102,6 +104,23 @@ site-build: $(INSTALLED)
 pdf: $(INSTALLED)
 	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
 	$(BIN)/python scripts/book_pdf.py
+
+# The lecture slides: a reveal.js deck per chapter from slides/*.md, and its PDF, into
+# _build/html/slides/ (scripts/slides.py). After the website's build, which empties _build/html.
+slides: $(INSTALLED)
+	$(BIN)/python scripts/slides.py
+
+# Instructor-only material, into _instructor/, which git ignores and the website and the
+# student copies never include (scripts/teaching.py; the instructor guide's "Teaching
+# materials"). Numeric questions are drawn with the private seed _instructor/quiz_seed.txt,
+# made once; PUBLIC=1 uses the book's values instead.
+quizzes: $(INSTALLED)
+	$(BIN)/python scripts/teaching.py quizzes $(if $(PUBLIC),--public)
+
+exams: $(INSTALLED)
+	$(BIN)/python scripts/teaching.py exams $(if $(PUBLIC),--public)
+
+instructor: quizzes exams
 
 site-check: $(INSTALLED)
 	$(BIN)/pytest tests/site -q
@@ -160,5 +179,6 @@ freeze:
 	  cat /tmp/lmbook-freeze/markers.txt; } > requirements.txt
 	@echo "requirements.txt rewritten; run make test from a clean clone."
 
+# _course/ and _instructor/ hold the instructor's private seeds: clean leaves them.
 clean:
-	rm -rf _build _student _student.zip .pytest_cache .ruff_cache
+	rm -rf _build _student _student.zip .pytest_cache .ruff_cache slides/_figures

@@ -572,6 +572,26 @@ def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
     assert sorted(checked) == sorted(path.name for path in CHAPTERS)
 
 
+def test_instructor_guide_before_each_lab_run_times_are_the_measured_ones():
+    """The table of "Before each lab: Each week" (notebooks named 1, 6a, ...)."""
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    table = guide.split("### Each week", 1)[1].split("\n\n| week |", 1)[1]
+    rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")]
+    times = execute_notebook.read_times()
+    by_number = {name.split("_")[0].lstrip("0"): name for name in times}
+    checked = []
+    for row in rows:
+        week, numbers, _runtime, run_time = (cell.strip() for cell in row.strip("|").split("|")[:4])
+        names = [by_number[number.strip()] for number in numbers.split(",")]
+        stated = [float(s) for s in re.findall(r"(\d+) s\b", run_time)]
+        assert len(stated) == len(names), f"week {week}: one run time per notebook"
+        for name, seconds in zip(names, stated, strict=True):
+            measured = float(times[name]["seconds"])
+            assert _agrees(seconds, measured), f"week {week}: {name} {seconds:.0f} s, {measured}"
+            checked.append(name)
+    assert sorted(checked) == sorted(path.name for path in CHAPTERS)
+
+
 def test_every_errata_item_and_glossary_term_has_a_stable_anchor():
     errata = (ROOT / "book" / "errata.md").read_text(encoding="utf-8")
     items = re.findall(r"^\*\*(\d{3})\.(\d+) ·", errata, re.MULTILINE)

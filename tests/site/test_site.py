@@ -9,6 +9,7 @@ from urllib.parse import unquote, urlsplit
 
 import plain_notebooks  # book/_ext, on the path through conftest
 import pytest
+import teaching  # scripts/, on the path through conftest
 from conftest import ROOT, chapter_paths, colab_url
 
 CHAPTERS = chapter_paths()
@@ -139,7 +140,10 @@ def test_every_citation_reads_as_the_label_it_links_to(html_root):
 def test_no_instructor_material_reaches_the_website(html_root):
     """instructor/ (the rubrics) stays out of the site: no page, and no rubric's text."""
     assert not list(html_root.rglob("*rubric*")), "a rubrics file was published"
-    rubrics = (ROOT / "instructor" / "rubrics.md").read_text(encoding="utf-8")
+    rubrics = "\n".join(
+        (ROOT / "instructor" / name).read_text(encoding="utf-8")
+        for name in ("rubrics.md", "project-rubric.md")
+    )
     criteria = [
         line.partition(": ")[2].strip()
         for line in rubrics.splitlines()
@@ -152,6 +156,26 @@ def test_no_instructor_material_reaches_the_website(html_root):
     # Whole criteria: a short one ("Higher.") or a phrase of a model answer may recur.
     leaked = [criterion for criterion in criteria if len(criterion) > 40 and criterion in pages]
     assert not leaked, f"rubric criteria on the website: {leaked[:3]}"
+
+
+def test_no_answer_key_reaches_the_website(html_root):
+    """The question bank's answers (make quizzes, make exams) stay in _instructor/: no key,
+    exam solution or seed file is published, and no explanation, model answer or rubric
+    criterion of the bank appears in any page, slides included."""
+    for pattern in ("*-key.*", "*solutions*", "*seed*", "*.gift", "*-qti.zip", "*.yaml"):
+        assert not list(html_root.rglob(pattern)), f"{pattern} was published"
+    pages = " ".join(
+        " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page.read_text(encoding="utf-8"))).split())
+        for page in html_root.rglob("*.html")
+    )
+    leaked = [
+        (question["id"], text)
+        for path in teaching.bank_files()
+        for question in teaching.load(path)["questions"]
+        for text in teaching.answer_fingerprints(question)
+        if text in pages
+    ]
+    assert not leaked, f"answers of the question bank on the website: {leaked[:3]}"
 
 
 class Prose(HTMLParser):
