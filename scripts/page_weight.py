@@ -54,13 +54,14 @@ CHROMIUM_FLAGS = [
 
 
 def site_pages(html_root: Path = HTML) -> list[str]:
-    """Every page of the site, as paths relative to ``html_root``."""
+    """Every page of the book's site, as paths relative to ``html_root``; the lecture
+    decks in slides/ are reveal.js presentations, which tests/site/test_slides.py opens."""
     if not (html_root / "index.html").is_file():
         raise FileNotFoundError(f"no built website at {html_root}: run `make book` first")
     return sorted(
         page.relative_to(html_root).as_posix()
         for page in html_root.rglob("*.html")
-        if not {"_static", "_sources"} & set(page.relative_to(html_root).parts)
+        if not {"_static", "_sources", "slides"} & set(page.relative_to(html_root).parts)
     )
 
 
@@ -179,6 +180,8 @@ def visit(
     ``keep_open``). ``width`` and ``height`` are the viewport's, in CSS pixels; below
     992 a phone's or a tablet's (touch, and twice the pixels per CSS pixel).
     """
+    from playwright.sync_api import Error as PlaywrightError
+
     small = width < 992
     context = browser.new_context(
         viewport={"width": width, "height": height},
@@ -197,9 +200,16 @@ def visit(
             route.abort()
 
     def finished(request):
-        load.bytes_by_url[request.url] = request.sizes()["responseBodySize"]
+        size = request.sizes()["responseBodySize"]
+        load.bytes_by_url[request.url] = size
         answer = request.response()
-        body = answer.body() if answer is not None else b""
+        try:
+            body = answer.body() if answer is not None else b""
+        except PlaywrightError:
+            # A response the page moved on from (reveal.js sets its slide in the URL) no
+            # longer has a body to read: count it as sent uncompressed.
+            load.compressed_by_url[request.url] = size
+            return
         load.compressed_by_url[request.url] = compressed_size(body)
 
     def console(message):

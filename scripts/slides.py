@@ -119,12 +119,18 @@ def typeset_pages(out: Path, pages: list[Path]) -> None:
     for page in pages:
         lean_pages.typeset(page, out, es5, node)
     shutil.copytree(es5 / FONTS, out / "_static" / "mathjax" / FONTS, dirs_exist_ok=True)
+    lean_pages.subset_maths_fonts(out)
 
 
 def typeset_decks(out: Path, only: list[str] | None = None) -> list[Path]:
     """Typeset every deck's maths in Node.js; copy MathJax's fonts beside the decks."""
     decks = sorted(out / f"{path.stem}.html" for path in deck_sources(only))
     typeset_pages(out, decks)
+    for page in out.glob("*.html"):
+        # Sphinx adds the MathJax loader to pages without maths too (the index): no page
+        # loads it, since the maths is typeset.
+        text = page.read_text(encoding="utf-8")
+        page.write_text(lean_pages.MATHJAX_SCRIPTS.sub("", text), encoding="utf-8")
     for deck in decks:
         text = deck.read_text(encoding="utf-8")
         if "cdn.jsdelivr" in text or "mathjax@" in text:

@@ -42,14 +42,19 @@ OUT = ROOT / "_instructor"
 SEED_FILE = OUT / "quiz_seed.txt"
 KINDS = ("choice", "numeric", "written")
 MIN_QUESTIONS = 15
+# Canvas (through text2qti) grades no numeric answer whose accepted range comes this close
+# to zero.
+SMALLEST_ANSWER = 1e-4
 MODULES = (
     "attention cnn compression deploy distributed economics explain generation gpt ner nn "
     "privacy rnn scale scaling sharding text vision"
 ).split()
 # The built-ins an answer expression may call: arithmetic, nothing that reaches outside.
+# Python's import machinery stays, because NumPy's C code imports lazily (the first
+# ndarray.sum() of a process) through the calling frame's built-ins.
 ARITHMETIC = {
     name: getattr(builtins, name)
-    for name in "abs divmod float int len max min pow range round sum zip".split()
+    for name in "abs divmod float int len max min pow range round sum zip __import__".split()
 }
 DRAW_RULES = ("integers", "uniform", "log_uniform", "choices")
 COMMON_KEYS = {"id", "type", "objective", "section", "text", "explanation"}
@@ -264,11 +269,17 @@ def _numeric_problems(question: dict, where: str, rng: random.Random) -> list[st
         if not isinstance(rule, dict) or len([k for k in rule if k in DRAW_RULES]) != 1:
             return [f"{where}: draw rule for '{name}' must be one of {DRAW_RULES}"]
     try:
-        render(question)
-        for _ in range(20):
-            render(question, draw(question, rng))
+        answers = [render(question)["answer_value"]]
+        answers += [render(question, draw(question, rng))["answer_value"] for _ in range(20)]
     except Exception as error:  # noqa: BLE001 (every failure is reported)
         return [f"{where}: {type(error).__name__}: {error}"]
+    for answer in answers:
+        accepted = tolerance(question, answer)
+        if min(abs(answer - accepted), abs(answer + accepted)) < SMALLEST_ANSWER:
+            return [
+                f"{where}: an answer of {answer:.3g} ± {accepted:.2g} comes within "
+                f"{SMALLEST_ANSWER:g} of 0, which an LMS cannot grade: ask in another unit"
+            ]
     return []
 
 
@@ -533,13 +544,16 @@ def write_qti(bank: dict, seed: int | None, target: Path) -> None:
     with tempfile.TemporaryDirectory() as work:
         source = Path(work) / f"{bank['chapter']}.txt"
         source.write_text(text2qti_source(bank, seed), encoding="utf-8")
-        subprocess.run(
+        made = subprocess.run(
             [str(program), str(source)],
-            check=True,
             cwd=work,
             stdin=subprocess.DEVNULL,
             capture_output=True,
+            text=True,
+            check=False,
         )
+        if made.returncode != 0:
+            raise RuntimeError(f"text2qti failed on {bank['chapter']}: {made.stderr[-800:]}")
         shutil.move(source.with_suffix(".zip"), target)
 
 

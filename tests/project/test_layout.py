@@ -56,6 +56,7 @@ def test_toc_lists_exactly_the_pages_that_exist(toc):
         "Pretrained models",
         "Scale and deployment",
         "Business and society",
+        "Slides",
         "Appendices",
     ]
     captions = [part["caption"] for part in toc["parts"]]
@@ -441,7 +442,16 @@ def test_ci_runs_the_readme_command_and_nothing_else():
 def test_the_readme_describes_every_step_of_make_test():
     makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
     steps = re.search(r"^test: \$\(INSTALLED\) (.+)$", makefile, re.M)[1].split()
-    assert steps == ["lint", "unit", "nbval", "student-check", "site-build", "pdf", "site-check"]
+    assert steps == [
+        "lint",
+        "unit",
+        "nbval",
+        "student-check",
+        "site-build",
+        "pdf",
+        "slides",
+        "site-check",
+    ]
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     described = readme.split("**`make test`**")[1].split("\n\n")[0]
     for words in (
@@ -451,6 +461,7 @@ def test_the_readme_describes_every_step_of_make_test():
         "student copies",
         "book build",
         "PDF",
+        "lecture slides",
         "built site",
     ):
         assert words in described, f"the README's account of make test omits {words!r}"

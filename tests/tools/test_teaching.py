@@ -10,7 +10,7 @@ from xml.etree import ElementTree
 import pytest
 import student_copies
 import teaching
-from conftest import chapter_paths
+from conftest import ROOT, chapter_paths
 
 BANKS = teaching.bank_files()
 CHAPTER_NAMES = sorted("ch" + path.name.split("_")[0] for path in chapter_paths())
@@ -49,7 +49,9 @@ def test_numeric_answer_is_computed_from_the_questions_values(question):
 
 def bank_with(question: dict, **changes) -> dict:
     bank = teaching.load(BANKS[0])
-    bank["questions"] = [{**q, **changes} if q is question else q for q in bank["questions"]]
+    bank["questions"] = [
+        {**q, **changes} if q["id"] == question["id"] else q for q in bank["questions"]
+    ]
     return bank
 
 
@@ -80,6 +82,7 @@ def first(kind: str) -> dict:
         ("numeric", {"answer": "6 * unknown"}, "NameError"),
         ("numeric", {"draw": {}}, "a rule for each given name"),
         ("numeric", {"answer": "1 / 0 * parameters"}, "ZeroDivisionError"),
+        ("numeric", {"answer": "1e-9"}, "which an LMS cannot grade"),
         ("written", {"rubric": ["only one"]}, "2 to 4 one-point criteria"),
         ("written", {"type": "essay"}, "type is 'essay'"),
     ],
@@ -227,3 +230,19 @@ def test_no_answer_key_reaches_the_student_copies(tmp_path):
     ]
     assert not leaked, leaked[:3]
     assert not list(folder.rglob("*key*")) and not list(folder.rglob("*seed*"))
+
+
+def test_an_answer_may_sum_an_array_in_a_fresh_process():
+    """NumPy imports lazily on a process's first ndarray.sum(), through the built-ins of
+    the expression's frame: they must let it."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.path.insert(0, 'scripts'); import teaching; "
+        "print(teaching.compute({'id': 'x', 'answer': 'np.arange(n).sum()'}, {'n': 4}))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "6.0", done.stderr[-500:]
