@@ -565,15 +565,17 @@ def test_every_test_file_is_named_after_the_file_it_tests():
         assert (ROOT / "scripts" / name).exists() or (ROOT / "tests" / name).exists(), path.name
 
 
-def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
+def _check_guide_table(heading: str, notebooks_of) -> None:
+    """The run times of the guide's week table under ``heading`` (its fourth column) are
+    the measured ones, one per notebook that ``notebooks_of(second column)`` names."""
     guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
-    table = guide.split("## The syllabus at a glance", 1)[1].split("\n\n| week |", 1)[1]
+    table = guide.split(heading, 1)[1].split("\n\n| week |", 1)[1]
     rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")]
     times = execute_notebook.read_times()
     checked = []
     for row in rows:  # the header's separator starts "|-"
-        week, chapters, _study, run_time = (cell.strip() for cell in row.strip("|").split("|")[:4])
-        notebooks = list(dict.fromkeys(re.findall(r"notebooks/([\w]+\.ipynb)", chapters)))
+        week, chapters, _, run_time = (cell.strip() for cell in row.strip("|").split("|")[:4])
+        notebooks = notebooks_of(chapters, times)
         stated = [float(s) for s in re.findall(r"(\d+) s\b", run_time)]
         assert len(stated) == len(notebooks), f"week {week}: one run time per notebook"
         for name, seconds in zip(notebooks, stated, strict=True):
@@ -583,24 +585,21 @@ def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
     assert sorted(checked) == sorted(path.name for path in CHAPTERS)
 
 
+def test_instructor_guide_syllabus_run_times_are_the_measured_ones():
+    def linked(chapters, times):
+        return list(dict.fromkeys(re.findall(r"notebooks/([\w]+\.ipynb)", chapters)))
+
+    _check_guide_table("## The syllabus at a glance", linked)
+
+
 def test_instructor_guide_before_each_lab_run_times_are_the_measured_ones():
-    """The table of "Before each lab: Each week" (notebooks named 1, 6a, ...)."""
-    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
-    table = guide.split("### Each week", 1)[1].split("\n\n| week |", 1)[1]
-    rows = [line for line in table.split("\n\n", 1)[0].splitlines() if line.startswith("| ")]
-    times = execute_notebook.read_times()
-    by_number = {name.split("_")[0].lstrip("0"): name for name in times}
-    checked = []
-    for row in rows:
-        week, numbers, _runtime, run_time = (cell.strip() for cell in row.strip("|").split("|")[:4])
-        names = [by_number[number.strip()] for number in numbers.split(",")]
-        stated = [float(s) for s in re.findall(r"(\d+) s\b", run_time)]
-        assert len(stated) == len(names), f"week {week}: one run time per notebook"
-        for name, seconds in zip(names, stated, strict=True):
-            measured = float(times[name]["seconds"])
-            assert _agrees(seconds, measured), f"week {week}: {name} {seconds:.0f} s, {measured}"
-            checked.append(name)
-    assert sorted(checked) == sorted(path.name for path in CHAPTERS)
+    """The table of "Before each lab: Each week" names notebooks by number (1, 6a)."""
+
+    def numbered(chapters, times):
+        by_number = {name.split("_")[0].lstrip("0"): name for name in times}
+        return [by_number[number.strip()] for number in chapters.split(",")]
+
+    _check_guide_table("### Each week", numbered)
 
 
 def test_every_errata_item_and_glossary_term_has_a_stable_anchor():
