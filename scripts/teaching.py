@@ -367,6 +367,7 @@ h1 { font-size: 1.6em; margin: 0.2em 0; } h2 { font-size: 1.2em; margin-top: 1.6
 ol.questions > li { margin-bottom: 1.1em; break-inside: avoid; }
 ol.choices { list-style-type: lower-alpha; margin: 0.3em 0; }
 .blank { border-bottom: 1px solid #333; display: inline-block; min-width: 12em; }
+.name { margin: 0.8em 0 1.2em; }
 .lines { border: 1px solid #bbb; height: 7em; margin-top: 0.4em; }
 .lines.long { height: 12em; }
 .answer { background: #eef5ee; border-left: 3px solid #2a7a2a; padding: 0.3em 0.7em;
@@ -378,6 +379,12 @@ code, pre { font-size: 0.92em; }
 mjx-container[jax="CHTML"] { font-size: 110%; }
 @media print { body { margin: 0; max-width: none; } }
 """
+
+
+NAME_LINE = (
+    '<p class="name">Name: <span class="blank">&nbsp;</span> '
+    'Student number: <span class="blank">&nbsp;</span></p>'
+)
 
 
 def form_line(seed: int | None) -> str:
@@ -449,7 +456,7 @@ def quiz_page(bank: dict, seed: int | None, key: bool) -> str:
     else:
         body.insert(
             0,
-            "<p>Choose one answer for each multiple-choice question. Give "
+            NAME_LINE + "<p>Choose one answer for each multiple-choice question. Give "
             "numeric answers to the precision asked, with their unit.</p>",
         )
     return PAGE.format(
@@ -702,6 +709,7 @@ def exam_page(exam: dict, seed: int | None, key: bool, known: dict[str, dict]) -
         body.append(f'<ol class="questions" start="{count + 1}">{"".join(items)}</ol>')
         count += len(items)
     header = f'<p class="meta">{exam["covers"]} · {exam["minutes"]} minutes · {total:g} points</p>'
+    header += "" if key else NAME_LINE
     if key:
         header += MARKING
     title = f"{exam['title']}{', solutions' if key else ''}"
