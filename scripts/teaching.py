@@ -585,8 +585,7 @@ def write_quizzes(out: Path, seed: int | None, pdf: bool = True) -> list[Path]:
 
 def typeset_and_print(out: Path, pages: list[Path], pdf: bool) -> None:
     """Typeset the pages' maths in Node.js and print each to an A4 PDF beside it."""
-    sys.path[:0] = [str(ROOT / "scripts")]
-    import slides
+    import slides  # scripts/, beside this one
 
     slides.typeset_pages(out, pages)
     if not pdf:
@@ -638,6 +637,7 @@ def problem_parts(problem: dict) -> list[dict]:
 
 
 def part_points(part: dict) -> float:
+    """A written question scores a point per rubric criterion; others their ``points``."""
     return float(len(part["rubric"])) if part["type"] == "written" else float(part["points"])
 
 
@@ -676,11 +676,7 @@ def exam_page(exam: dict, seed: int | None, key: bool, known: dict[str, dict]) -
         items = []
         for qid in section.get("questions", []):
             question = known[qid]
-            points = (
-                float(len(question["rubric"]))
-                if question["type"] == "written"
-                else float(section["points_each"])
-            )
+            points = part_points({**question, "points": section.get("points_each")})
             total += points
             items.append(question_html(instance(question, seed), key, points))
         for problem in section.get("problems", []):
@@ -699,7 +695,8 @@ def exam_page(exam: dict, seed: int | None, key: bool, known: dict[str, dict]) -
             ]
             for part in parts:
                 shown = render(part, given if part["type"] == "numeric" else None)
-                shown["text"] = fill(part["text"], {**given, **shown.get("values", {})})
+                if part["type"] == "written":  # render fills a numeric part's text itself
+                    shown["text"] = fill(part["text"], given)
                 inner = question_html(shown, key, part_points(part))
                 if not key and part["type"] == "written":
                     inner = inner.replace('class="lines"', 'class="lines long"')
