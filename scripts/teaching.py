@@ -46,8 +46,9 @@ MIN_QUESTIONS = 15
 # to zero.
 SMALLEST_ANSWER = 1e-4
 MODULES = (
-    "attention cnn compression deploy distributed economics explain generation gpt ner nn "
-    "privacy rnn scale scaling sharding text vision"
+    "attention cnn compression deploy distributed economics explain generalisation "
+    "generation gpt ner nn norm privacy rnn scale scaling seq2seq sharding text "
+    "transformer vision"
 ).split()
 # The built-ins an answer expression may call: arithmetic, nothing that reaches outside.
 # Python's import machinery stays, because NumPy's C code imports lazily (the first

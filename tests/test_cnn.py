@@ -392,3 +392,89 @@ def test_bad_receptive_field_arguments_are_rejected():
         cnn.receptive_field([3, 3], dilations=[1, 0])
     with pytest.raises(TypeError, match=r"kernels\[1\] must be an integer ≥ 1, got 2.5"):
         cnn.receptive_field([3, 2.5])
+
+
+# Residual networks -------------------------------------------------------------
+
+
+def test_basic_block_adds_the_identity_when_the_shape_stays():
+    torch.manual_seed(0)
+    block = cnn.basic_block(4, 4).eval()
+    assert block.projection is None
+    x = torch.randn(2, 4, 6, 6)
+    with torch.no_grad():
+        np.testing.assert_allclose(block(x), torch.relu(block.residual(x) + x), atol=1e-6)
+    plain = cnn.basic_block(4, 4, shortcut=False).eval()
+    plain.load_state_dict(block.state_dict())
+    with torch.no_grad():
+        np.testing.assert_allclose(plain(x), torch.relu(block.residual(x)), atol=1e-6)
+        assert (plain(x) - block(x)).abs().max() > 0.1
+
+
+def test_basic_block_projects_with_a_strided_1x1_convolution():
+    block = cnn.basic_block(4, 8, stride=2)
+    conv = block.projection[0]
+    assert (conv.kernel_size, conv.stride, conv.in_channels, conv.out_channels) == (
+        (1, 1),
+        (2, 2),
+        4,
+        8,
+    )
+    assert block(torch.randn(3, 4, 7, 7)).shape == (3, 8, 4, 4)
+    assert cnn.basic_block(4, 8, shortcut=False).projection is None
+
+
+def test_the_shortcut_passes_the_gradient_unchanged():
+    """∂y/∂x = I + ∂F/∂x: with F switched off (its last BN scaled to 0), dy = dx."""
+    block = cnn.basic_block(3, 3).eval()
+    with torch.no_grad():
+        block.residual[4].weight.zero_()
+    x = (torch.rand(2, 3, 5, 5) + 0.1).requires_grad_()  # positive: the ReLU passes it
+    g = torch.randn(2, 3, 5, 5)
+    (block(x) * g).sum().backward()
+    assert (x.grad - g).abs().max() < 1e-6
+
+
+@pytest.mark.parametrize("batch_norm", [True, False])
+def test_small_resnet_shapes_and_parameters(batch_norm):
+    model = cnn.small_resnet((16, 32), 1, batch_norm=batch_norm)
+    assert model(torch.randn(2, 1, 28, 28)).shape == (2, 10)
+    bias = 0 if batch_norm else 1
+    bn = 2 if batch_norm else 0
+    stem = 9 * 16 + 16 * (bias + bn)
+    block_1 = 2 * (9 * 16 * 16 + 16 * (bias + bn))
+    block_2 = (9 * 16 * 32 + 32 * (bias + bn)) + (9 * 32 * 32 + 32 * (bias + bn))
+    projection = 16 * 32 + 32 * (bias + bn)
+    head = 32 * 10 + 10
+    expected = stem + block_1 + block_2 + projection + head
+    assert sum(p.numel() for p in model.parameters()) == expected
+    has_bn = any(isinstance(m, torch.nn.BatchNorm2d) for m in model.modules())
+    assert has_bn == batch_norm
+
+
+def test_small_resnet_depth_and_plain_version():
+    deep = cnn.small_resnet((8, 16), 3)
+    plain = cnn.small_resnet((8, 16), 3, shortcut=False)
+    convs = [m for m in plain.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert len(convs) == 1 + 2 * 3 * 2  # the stem and two per block, no projection
+    assert len(deep.blocks) == len(plain.blocks) == 6
+    assert deep.blocks[3].projection is not None and plain.blocks[3].projection is None
+
+
+def test_bad_resnet_arguments_are_rejected():
+    with pytest.raises(ValueError, match="c_in"):
+        cnn.basic_block(0, 4)
+    with pytest.raises(TypeError, match="stride"):
+        cnn.basic_block(4, 4, stride=1.5)
+    with pytest.raises(TypeError, match="shortcut"):
+        cnn.basic_block(4, 4, shortcut="yes")
+    with pytest.raises(TypeError, match="batch_norm"):
+        cnn.small_resnet(batch_norm=1)
+    with pytest.raises(ValueError, match="widths"):
+        cnn.small_resnet(())
+    with pytest.raises(TypeError, match="widths"):
+        cnn.small_resnet(16)
+    with pytest.raises(ValueError, match="classes"):
+        cnn.small_resnet(classes=1)
+    with pytest.raises(ValueError, match="blocks_per_stage"):
+        cnn.small_resnet(blocks_per_stage=0)

@@ -241,16 +241,74 @@ def test_training_lowers_the_loss_and_stops(model, monkeypatch):
         generator=torch.Generator().manual_seed(0),
     )
     assert [r["step"] for r in history] == [10, 20, 30]
-    assert set(history[0]) == {"step", "seconds", "lr", "train_loss", "val_loss"}
+    assert set(history[0]) == {"step", "seconds", "cpu_seconds", "lr", "train_loss", "val_loss"}
     assert history[-1]["train_loss"] < before - 0.5
     assert history[-1]["lr"] < 3e-3 and m.training
     # A clock that advances 0.1 s at each reading: training stops at the first reading of at
     # least 0.2 s, after exactly one step, however fast or busy the machine is.
     clock = itertools.count(0.0, 0.1)
-    monkeypatch.setattr(gpt, "time", types.SimpleNamespace(perf_counter=lambda: next(clock)))
+    monkeypatch.setattr(
+        gpt,
+        "time",
+        types.SimpleNamespace(perf_counter=lambda: next(clock), process_time=lambda: 0.0),
+    )
     timed = gpt.train(m, data, max_seconds=0.2, batch_size=4, eval_interval=10_000, eval_iters=1)
     assert len(timed) == 1 and timed[0]["step"] == 1
     assert timed[0]["seconds"] == pytest.approx(0.3) and "val_loss" not in timed[0]
+
+
+def test_sequence_loss_scores_every_token_once_with_its_context(model):
+    ids = tokens((100,))
+    block = model.config.block_size  # 16
+
+    def by_hand(stride):
+        """Each token t ≥ 1 predicted by the first window that ends at or after it."""
+        total, scored = 0.0, 0
+        begins = list(range(0, len(ids) - block, stride))
+        if begins[-1] + block < len(ids) - 1:
+            begins.append(len(ids) - 1 - block)
+        for b in begins:
+            logits = model(ids[None, b : b + block])[0][0]
+            for j, t in enumerate(range(b + 1, b + block + 1)):
+                if t > scored:
+                    total -= torch.log_softmax(logits[j], -1)[ids[t]].item()
+                    scored = t
+        assert scored == len(ids) - 1
+        return total / scored
+
+    for stride in (1, 5, 8, 16):
+        assert gpt.sequence_loss(model, ids, stride) == pytest.approx(by_hand(stride), abs=1e-5)
+    assert gpt.sequence_loss(model, ids) == pytest.approx(by_hand(8), abs=1e-5)  # half
+    # a text shorter than a window is one window: the mean loss of its predictions
+    short = ids[:10]
+    logits = model(short[None, :-1])[0][0]
+    expected = F.cross_entropy(logits, short[1:]).item()
+    assert gpt.sequence_loss(model, short) == pytest.approx(expected, abs=1e-6)
+    # context matters: stride 1 gives every token its longest context
+    model.train()
+    gpt.sequence_loss(model, ids)
+    assert model.training  # the mode is restored
+
+
+def test_training_can_score_the_whole_validation_text():
+    torch.manual_seed(0)
+    tok = gpt.CharTokenizer(TEXT)
+    data = torch.tensor(tok.encode(TEXT * 4))
+    m = gpt.GPT(tiny(vocab_size=tok.vocab_size))
+    history = gpt.train(
+        m,
+        data,
+        data[:60],
+        max_steps=4,
+        batch_size=4,
+        eval_interval=2,
+        eval_iters=1,
+        score_text=True,
+    )
+    assert history[-1]["val_loss"] == pytest.approx(gpt.sequence_loss(m, data[:60]))
+    assert history[-1]["cpu_seconds"] >= history[0]["cpu_seconds"] >= 0
+    with pytest.raises(ValueError, match="score_text needs val_data"):
+        gpt.train(m, data, max_steps=1, score_text=True)
 
 
 # Bad inputs ------------------------------------------------------------------
@@ -362,6 +420,20 @@ def test_config_rejects_bad_sizes(overrides, error, message):
         (lambda m: gpt.bigram_log_probs(torch.tensor([0, 5]), 3), ValueError, "must lie in"),
         (lambda m: gpt.bigram_loss(torch.zeros(3, 3), torch.tensor([1])), ValueError, "two tokens"),
         (lambda m: gpt.GPT({"vocab_size": 5}), TypeError, "config must be a GPTConfig"),
+        (
+            lambda m: gpt.sequence_loss(torch.nn.Linear(2, 2), tokens((9,))),
+            TypeError,
+            "must be a GPT",
+        ),
+        (lambda m: gpt.sequence_loss(m, tokens((1,))), ValueError, "at least two tokens"),
+        (lambda m: gpt.sequence_loss(m, tokens((2, 9))), ValueError, "1-D"),
+        (
+            lambda m: gpt.sequence_loss(m, tokens((30,)), stride=17),
+            ValueError,
+            "at most block_size",
+        ),
+        (lambda m: gpt.sequence_loss(m, tokens((30,)), stride=0), ValueError, "stride"),
+        (lambda m: gpt.sequence_loss(m, tokens((30,)) + 30), ValueError, "must lie in"),
     ],
 )
 def test_bad_inputs_raise_clear_errors(model, make_call, error, message):

@@ -144,3 +144,77 @@ def test_twenty_tokens_per_parameter_rule():
         scaling.tokens_per_parameter_optimal(1e24, tokens_per_parameter=0)
     with pytest.raises(ValueError, match="compute_flop must be finite and > 0 everywhere"):
         scaling.chinchilla_optimal(-1)
+
+
+def test_besiroglu_refit_matches_a_torch_minimisation_and_twenty_tokens():
+    budget = 5.76e23
+    n_opt, d_opt = scaling.chinchilla_optimal(budget, scaling.BESIROGLU)
+    assert 6 * n_opt * d_opt == pytest.approx(budget)
+    log_n = torch.tensor(math.log(1e9), dtype=torch.float64, requires_grad=True)
+    optimizer = torch.optim.Adam([log_n], lr=0.05)
+    c = scaling.BESIROGLU
+    for _ in range(3000):
+        optimizer.zero_grad()
+        n = torch.exp(log_n)
+        loss = c["E"] + c["A"] / n ** c["alpha"] + c["B"] / (budget / (6 * n)) ** c["beta"]
+        loss.backward()
+        optimizer.step()
+    assert math.exp(log_n.item()) == pytest.approx(n_opt, rel=1e-3)
+    assert scaling.chinchilla_loss(n_opt, d_opt, scaling.BESIROGLU) == pytest.approx(
+        loss.item(), rel=1e-9
+    )
+    # The replication's point: its optimum is near 20 tokens per parameter (and near
+    # Chinchilla's 70e9 parameters), the paper's own fit far from it.
+    assert 17 < d_opt / n_opt < 23
+    n_paper, d_paper = scaling.chinchilla_optimal(budget)
+    assert d_paper / n_paper > 80
+
+
+def test_chinchilla_functions_reject_bad_constants():
+    with pytest.raises(TypeError, match="constants must be a dict with exactly the keys"):
+        scaling.chinchilla_optimal(1e24, {"E": 1.0})
+    with pytest.raises(TypeError, match="constants must be a dict"):
+        scaling.chinchilla_loss(1e9, 1e10, [1.69, 406.4, 410.7, 0.34, 0.28])
+    bad = {**scaling.CHINCHILLA, "alpha": -0.3}
+    with pytest.raises(ValueError, match=r"constants\['alpha'\] must be a finite number > 0"):
+        scaling.chinchilla_optimal(1e24, bad)
+
+
+def test_fit_power_law_recovers_a_known_exponent():
+    sizes = np.array([100.0, 300.0, 1000.0, 3000.0])
+    fit = scaling.fit_power_law(sizes, 5.0 * sizes**-0.7)
+    assert fit.exponent == pytest.approx(0.7)
+    assert fit.coefficient == pytest.approx(5.0)
+    assert fit.r_squared == pytest.approx(1.0)
+    np.testing.assert_allclose(fit.predict(sizes), 5.0 * sizes**-0.7, rtol=1e-9)
+
+
+def test_fit_power_law_agrees_with_torch_least_squares():
+    rng = np.random.default_rng(1)
+    sizes = np.geomspace(50, 5000, 12)
+    losses = 3.0 * sizes**-0.4 * np.exp(rng.normal(0, 0.1, size=12))
+    fit = scaling.fit_power_law(sizes, losses)
+    design = torch.tensor(
+        np.column_stack([np.log(sizes), np.ones_like(sizes)]), dtype=torch.float64
+    )
+    target = torch.tensor(np.log(losses), dtype=torch.float64).unsqueeze(1)
+    slope, intercept = torch.linalg.lstsq(design, target).solution.squeeze().tolist()
+    assert fit.exponent == pytest.approx(-slope, rel=1e-9)
+    assert fit.coefficient == pytest.approx(math.exp(intercept), rel=1e-9)
+    assert 0 < fit.r_squared < 1
+
+
+@pytest.mark.parametrize(
+    ("sizes", "losses", "error", "message"),
+    [
+        ([10, 10], [1, 2], ValueError, "two different sizes"),
+        ([10, 20], [1, 0], ValueError, "> 0"),
+        ([10, 20, 40], [1, 2], ValueError, "equal length"),
+        ([10, float("inf")], [1, 2], ValueError, "finite"),
+        ("big", [1, 2], TypeError, "sizes must be a positive number or array"),
+        ([10, 20], None, TypeError, "losses must be a positive number or array"),
+    ],
+)
+def test_fit_power_law_rejects_bad_input(sizes, losses, error, message):
+    with pytest.raises(error, match=message):
+        scaling.fit_power_law(sizes, losses)

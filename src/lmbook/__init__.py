@@ -8,13 +8,24 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.scaling``: growth fits, training compute and scaling laws (chapter 1)
 - ``lmbook.nn``: a NumPy multilayer perceptron, losses, backpropagation, optimizers
   (chapter 2)
-- ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward (chapter 3)
+- ``lmbook.generalisation``: data splits, weight decay, dropout, early stopping and
+  initialisation (chapter 2, part 2)
+- ``lmbook.cnn``: convolution and pooling in NumPy, forward and backward, and a small
+  ResNet in PyTorch (chapter 3)
+- ``lmbook.norm``: batch and layer normalisation in NumPy, forward and backward
+  (chapter 3)
 - ``lmbook.rnn``: Elman RNN, LSTM and GRU in NumPy, with backpropagation through time
   (chapter 4)
+- ``lmbook.seq2seq``: date translation, Bahdanau attention, an RNN encoder–decoder,
+  greedy decoding and beam search (chapter 4)
 - ``lmbook.attention``: scaled dot-product and multi-head attention, masks, positions
   (chapter 5)
 - ``lmbook.gpt``: a tiny character-level GPT in PyTorch, with a bigram baseline
   (chapter 5)
+- ``lmbook.transformer``: cross-attention and the encoder–decoder Transformer
+  (chapter 5)
+- ``lmbook.diagrams``: the book's diagrams of networks, cells and attention, drawn
+  in code (chapters 2–5)
 - ``lmbook.bench``: the peak memory of one call (chapter 5)
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function
   (chapter 3 on)

@@ -1,4 +1,5 @@
-"""Convolution and pooling in NumPy, forward and backward (chapter 3).
+"""Convolution and pooling in NumPy, forward and backward, and a small ResNet
+in PyTorch (chapter 3).
 
 Chapter 3 ("Convolutional networks") derives every formula here and checks each
 function against ``torch.nn.functional`` and ``tf.nn``.
@@ -18,12 +19,17 @@ Arrays must be float32 or float64; results keep that dtype.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from lmbook import validate
+
+if TYPE_CHECKING:
+    import torch
 
 # Checks --------------------------------------------------------------------
 
@@ -440,3 +446,139 @@ def receptive_field(
         field += d * (k - 1) * jump
         jump *= s
     return field
+
+
+# Residual networks (PyTorch) -------------------------------------------------
+
+
+@functools.cache
+def _resnet_classes() -> tuple[type, type]:
+    """The two PyTorch classes of the small ResNet, defined on first use so that
+    importing ``lmbook.cnn`` loads no framework.
+    """
+    import torch
+    from torch import nn
+
+    class BasicBlock(nn.Module):
+        """y = ReLU(F(x) + s(x)), F = conv3×3 → BN → ReLU → conv3×3 → BN (chapter 3).
+
+        s is the identity when the shape stays, else a strided 1×1 convolution with
+        BN (a projection); with ``shortcut=False`` the block is plain, y = ReLU(F(x)).
+        With ``batch_norm=False`` the convolutions have biases and nothing normalises.
+        """
+
+        def __init__(
+            self, c_in: int, c_out: int, stride: int, shortcut: bool, batch_norm: bool
+        ):
+            super().__init__()
+
+            def norm() -> nn.Module:
+                return nn.BatchNorm2d(c_out) if batch_norm else nn.Identity()
+
+            bias = not batch_norm  # BN's β takes the place of a bias
+            self.residual = nn.Sequential(
+                nn.Conv2d(c_in, c_out, 3, stride=stride, padding=1, bias=bias),
+                norm(),
+                nn.ReLU(),
+                nn.Conv2d(c_out, c_out, 3, padding=1, bias=bias),
+                norm(),
+            )
+            self.has_shortcut = shortcut
+            self.projection = None
+            if shortcut and (stride != 1 or c_in != c_out):
+                self.projection = nn.Sequential(
+                    nn.Conv2d(c_in, c_out, 1, stride=stride, bias=bias), norm()
+                )
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            out = self.residual(x)
+            if self.has_shortcut:
+                out = out + (x if self.projection is None else self.projection(x))
+            return torch.relu(out)
+
+    class SmallResNet(nn.Module):
+        """Stem, stages of basic blocks, global average pooling, one dense layer."""
+
+        def __init__(
+            self,
+            in_channels: int,
+            classes: int,
+            widths: tuple[int, ...],
+            blocks_per_stage: int,
+            shortcut: bool,
+            batch_norm: bool,
+        ):
+            super().__init__()
+            self.stem = nn.Sequential(
+                nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=not batch_norm),
+                nn.BatchNorm2d(widths[0]) if batch_norm else nn.Identity(),
+                nn.ReLU(),
+                nn.MaxPool2d(2),
+            )
+            blocks, c_in = [], widths[0]
+            for stage, width in enumerate(widths):
+                for index in range(blocks_per_stage):
+                    stride = 2 if stage > 0 and index == 0 else 1
+                    blocks.append(BasicBlock(c_in, width, stride, shortcut, batch_norm))
+                    c_in = width
+            self.blocks = nn.Sequential(*blocks)
+            self.head = nn.Linear(c_in, classes)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            features = self.blocks(self.stem(x))
+            return self.head(features.mean(dim=(2, 3)))  # global average pooling
+
+    return BasicBlock, SmallResNet
+
+
+def basic_block(
+    c_in: int,
+    c_out: int,
+    stride: int = 1,
+    *,
+    shortcut: bool = True,
+    batch_norm: bool = True,
+) -> torch.nn.Module:
+    """A ResNet basic block as a ``torch.nn.Module`` (chapter 3, after He et al. 2016).
+
+    Two 3×3 convolutions with batch norm, F(x), added to the shortcut s(x) before
+    the last ReLU: the identity when ``stride == 1`` and ``c_in == c_out``, else a
+    1×1 convolution with that stride (and batch norm) that matches the shapes.
+    ``shortcut=False`` gives the same block without the addition, and
+    ``batch_norm=False`` the block without normalisation, for comparison.
+    """
+    c_in = validate.count("c_in", c_in)
+    c_out = validate.count("c_out", c_out)
+    stride = validate.count("stride", stride)
+    shortcut = validate.flag("shortcut", shortcut)
+    batch_norm = validate.flag("batch_norm", batch_norm)
+    return _resnet_classes()[0](c_in, c_out, stride, shortcut, batch_norm)
+
+
+def small_resnet(
+    widths: Sequence[int] = (16, 32),
+    blocks_per_stage: int = 1,
+    *,
+    in_channels: int = 1,
+    classes: int = 10,
+    shortcut: bool = True,
+    batch_norm: bool = True,
+) -> torch.nn.Module:
+    """A small ResNet for digits as a ``torch.nn.Module`` (chapter 3).
+
+    A 3×3 stem of ``widths[0]`` channels with batch norm, ReLU and 2×2 max pooling,
+    then one stage of ``blocks_per_stage`` basic blocks per width (every stage after
+    the first starts with stride 2, halving the map), global average pooling and a
+    dense layer to ``classes`` logits. ``shortcut=False`` removes every shortcut,
+    leaving a plain network of the same depth and parameters save the projections;
+    ``batch_norm=False`` removes every batch norm (the convolutions get biases).
+    """
+    widths = tuple(_int_list("widths", widths, None))
+    blocks_per_stage = validate.count("blocks_per_stage", blocks_per_stage)
+    in_channels = validate.count("in_channels", in_channels)
+    classes = validate.integer("classes", classes, minimum=2)
+    shortcut = validate.flag("shortcut", shortcut)
+    batch_norm = validate.flag("batch_norm", batch_norm)
+    return _resnet_classes()[1](
+        in_channels, classes, widths, blocks_per_stage, shortcut, batch_norm
+    )

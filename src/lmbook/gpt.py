@@ -436,6 +436,57 @@ def estimate_loss(
     return result
 
 
+@torch.no_grad()
+def sequence_loss(model: GPT, ids: torch.Tensor, stride: int | None = None) -> float:
+    """Mean cross-entropy (nats per token) of ``model`` on every token of the 1-D
+    ``ids`` after the first, each predicted from up to ``block_size`` earlier tokens
+    (chapter 5, section 5.9).
+
+    Windows of ``block_size`` tokens slide by ``stride`` (half a window by default);
+    the first window scores all its predictions, every later one only its last
+    ``stride``, so that each token is scored once, with at least
+    ``block_size - stride`` tokens of context (fewer only at the start of the text).
+    This is how chapter 4 scores its LSTM: every character of the text, once.
+    """
+    if not isinstance(model, GPT):
+        raise TypeError(f"model must be a GPT, got {type(model).__name__}")
+    block = model.config.block_size
+    _check_tokens("ids", ids, 1, model.config.vocab_size)
+    if len(ids) < 2:
+        raise ValueError("ids needs at least two tokens: one to read, one to predict")
+    if stride is None:
+        stride = max(1, block // 2)
+    validate.count("stride", stride)
+    if stride > block:
+        raise ValueError(
+            f"stride = {stride} must be at most block_size = {block}, or tokens "
+            "between windows would go unscored"
+        )
+    device = next(model.parameters()).device
+    ids = ids.long().to(device)
+    # Window b reads ids[b : b + block] and predicts ids[b + 1 : b + block + 1].
+    begins = list(range(0, max(1, len(ids) - block), stride))
+    if begins[-1] + block < len(ids) - 1:  # a last window that reaches the end
+        begins.append(len(ids) - 1 - block)
+    was_training = model.training
+    model.eval()
+    total, scored = 0.0, 0  # scored: tokens 1..scored have their prediction
+    for first in range(0, len(begins), 64):  # 64 windows per forward pass
+        batch = begins[first : first + 64]
+        length = min(block, len(ids) - 1 - batch[0])
+        x = torch.stack([ids[b : b + length] for b in batch])
+        y = torch.stack([ids[b + 1 : b + length + 1] for b in batch])
+        losses = F.cross_entropy(
+            model(x)[0].transpose(1, 2), y, reduction="none"
+        ).double()
+        for row, b in enumerate(batch):
+            new = b + length - scored  # predictions no earlier window made
+            total += losses[row, length - new :].sum().item()
+            scored += new
+    model.train(was_training)
+    return total / scored
+
+
 def train(
     model: GPT,
     train_data: torch.Tensor,
@@ -453,6 +504,7 @@ def train(
     eval_interval: int = 100,
     eval_iters: int = 20,
     generator: torch.Generator | None = None,
+    score_text: bool = False,
     verbose: bool = False,
 ) -> list[dict[str, float]]:
     """Train ``model`` with AdamW until ``max_steps`` or ``max_seconds`` of wall clock
@@ -463,9 +515,11 @@ def train(
     ``max_steps`` (over ``max_seconds`` when no step count is given, which makes
     the run depend on the machine's speed). Weight decay applies to matrices
     only, not to biases and LayerNorm gains. Every ``eval_interval`` steps, and
-    at the end, a record {step, seconds, lr, train_loss, val_loss} goes into the
-    returned history (losses from :func:`estimate_loss`; ``seconds`` includes
-    evaluation, and the time budget counts it too).
+    at the end, a record {step, seconds, cpu_seconds, lr, train_loss, val_loss}
+    goes into the returned history (losses from :func:`estimate_loss`, or with
+    ``score_text`` the validation loss of :func:`sequence_loss` on all of
+    ``val_data``; ``seconds`` is wall-clock time and ``cpu_seconds`` this process's
+    CPU time, both counting evaluation, which the time budget counts too).
 
     The loop is written out here rather than handed to :func:`lmbook.train.fit`:
     it counts steps, not epochs, sets the learning rate before every step and
@@ -489,7 +543,10 @@ def train(
     validate.non_negative("weight_decay", weight_decay)
     validate.integer("warmup_steps", warmup_steps, minimum=0)
     validate.flag("cosine", cosine)
+    validate.flag("score_text", score_text)
     validate.flag("verbose", verbose)
+    if score_text and val_data is None:
+        raise ValueError("score_text needs val_data, the text to score")
     splits = {"train": train_data} | ({} if val_data is None else {"val": val_data})
     params = [p for p in model.parameters() if p.requires_grad]
     groups = [
@@ -499,11 +556,20 @@ def train(
     optimizer = torch.optim.AdamW(groups, lr=lr, betas=(0.9, 0.99))
     device = next(model.parameters()).device
     history: list[dict[str, float]] = []
-    start, step = time.perf_counter(), 0
+    start, cpu_start, step = time.perf_counter(), time.process_time(), 0
 
     def evaluate():
-        losses = estimate_loss(model, splits, batch_size, eval_iters)
-        record = {"step": step, "seconds": time.perf_counter() - start, "lr": rate}
+        if score_text:
+            losses = estimate_loss(model, {"train": train_data}, batch_size, eval_iters)
+            losses["val"] = sequence_loss(model, val_data)
+        else:
+            losses = estimate_loss(model, splits, batch_size, eval_iters)
+        record = {
+            "step": step,
+            "seconds": time.perf_counter() - start,
+            "cpu_seconds": time.process_time() - cpu_start,
+            "lr": rate,
+        }
         history.append(record | {f"{name}_loss": loss for name, loss in losses.items()})
         if verbose:
             print(", ".join(f"{key} {value:.4g}" for key, value in history[-1].items()))

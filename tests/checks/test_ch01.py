@@ -5,10 +5,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from audit import AuditTests, number
+from audit import AuditTests, Row, number
 
-from lmbook import checks
+from lmbook import checks, scaling
 from lmbook.checks import ch01
+
+# Exercise 1.5: section 1.6's runs that learned (1,200 digits), against the exponent
+# of the fit that wrongly kept the chance-level run.
+SIZES, LOSSES = [160, 310, 610, 1210], [1.683, 1.048, 0.211, 0.110]
+EXPONENT = scaling.fit_power_law(SIZES, LOSSES).exponent  # 1.45
+
+
+def experiment(**changes):
+    answer = {
+        "parameters": SIZES,
+        "test_losses": LOSSES,
+        "exponent": EXPONENT,
+        "baseline": 1.23,
+        "verdict": "steeper",
+    }
+    return {**answer, **changes}
+
 
 AUDIT = [
     number(
@@ -45,6 +62,46 @@ AUDIT = [
             (1.0, "once per doubling time"),
         ],
         solve=lambda start, end, months: months / np.log2(end / start),
+    ),
+    Row(
+        checks.ch01_scaling_experiment,
+        experiment(),
+        [
+            (
+                experiment(
+                    parameters=[85, *SIZES],
+                    test_losses=[2.305, *LOSSES],
+                    exponent=scaling.fit_power_law([85, *SIZES], [2.305, *LOSSES]).exponent,
+                ),
+                "chance level",
+            ),
+            (experiment(exponent=2.0), "not the exponent of your own runs"),
+            (experiment(verdict="shallower"), "does not describe your own fit"),
+            (experiment(verdict="about the same"), "falls faster with size"),
+            (experiment(baseline=2.0), "falls more slowly"),
+        ],
+        [
+            (None, "No answer yet"),
+            ({"parameters": SIZES}, "exactly the keys"),
+            (experiment(parameters="many"), "list of finite numbers"),
+            (experiment(test_losses=[1.0, 0.5, float("nan"), 0.2]), "list of finite numbers"),
+            (experiment(test_losses=[1.0, 0.5, -0.1, 0.2]), "positive numbers only"),
+            (experiment(test_losses=LOSSES[:3]), "one entry per run"),
+            (experiment(parameters=[160, 310], test_losses=[1.6, 1.0]), "at least three runs"),
+            (experiment(exponent="1.45"), "single number"),
+            (experiment(baseline=-1.0), "section 1.6's fitted exponent"),
+            (experiment(verdict="up"), "should be one of"),
+            (experiment(verdict=None), "should be one of"),
+        ],
+        "value",
+        [
+            experiment(verdict=" Steeper"),
+            experiment(baseline=1.40),  # within 10%: the direction or "about the same"
+            experiment(baseline=1.40, verdict="about the same"),
+            experiment(baseline=2.0, verdict="shallower"),
+            experiment(exponent=round(EXPONENT, 2)),
+        ],
+        experiment(exponent=2.0),
     ),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from audit import AuditTests, function, number
+from audit import AuditTests, Row, function, number
 
 from lmbook import checks, nn
 from lmbook.checks import ch02
@@ -23,6 +23,29 @@ def naive_sigmoid_derivative(z):
 
 def linear_backward(dz, a, w):
     return dz @ w, dz.T @ a, dz.sum(axis=0)
+
+
+# Exercise 2.6: section 2.4's bowl (curvatures 1 and 10, tilted by 30°) descended for
+# 25 steps; the loss before every step and after the last.
+ANGLE = np.deg2rad(30)
+ROTATION = np.array([[np.cos(ANGLE), -np.sin(ANGLE)], [np.sin(ANGLE), np.cos(ANGLE)]])
+BOWL = ROTATION @ np.diag([1.0, 10.0]) @ ROTATION.T
+
+
+def bowl_history(lr, steps=25):
+    theta, losses = np.array([-2.5, 1.5]), []
+    for _ in range(steps + 1):
+        losses.append(float(0.5 * theta @ BOWL @ theta))
+        theta = theta - lr * BOWL @ theta
+    return losses
+
+
+CALM, WILD = bowl_history(0.19), bowl_history(0.22)
+
+
+def runs(**changes):
+    answer = {"learning_rates": [0.19, 0.22], "histories": [CALM, WILD], "diverged": [False, True]}
+    return {**answer, **changes}
 
 
 AUDIT = [
@@ -89,6 +112,52 @@ AUDIT = [
             (1.0, "applies a softmax to the probabilities"),
         ],
         solve=lambda classes: np.log(np.e + classes - 1) - 1,
+    ),
+    Row(
+        checks.ch02_divergence_experiment,
+        runs(),
+        [
+            (runs(diverged=[True, False]), "its own history says otherwise"),
+            (runs(diverged=[False, False]), "its own history says otherwise"),
+            (
+                runs(learning_rates=[0.1, 0.19], histories=[bowl_history(0.1), CALM]),
+                "all your runs converged",
+            ),
+            (
+                runs(learning_rates=[0.22, 0.3], histories=[WILD, bowl_history(0.3)]),
+                "all your runs diverged",
+            ),
+        ],
+        [
+            (None, "No answer yet"),
+            ({"learning_rates": [0.19]}, "exactly the keys"),
+            (runs(histories=np.array([CALM, WILD])), "should be lists"),
+            (runs(diverged=[False]), "at least two runs"),
+            (
+                {"learning_rates": [0.19], "histories": [CALM], "diverged": [False]},
+                "at least two runs",
+            ),
+            (runs(histories=[CALM[:5], WILD]), "at least 10 losses"),
+            (runs(histories=[CALM, "up"]), "at least 10 losses"),
+            (runs(histories=[CALM, [[1.0, 2.0]] * 12]), "at least 10 losses"),
+            (runs(histories=[CALM, [-1.0] * 12]), "negative loss"),
+            (runs(histories=[CALM, [float("inf")] * 12]), "before the first step"),
+            (runs(diverged=[False, "yes"]), "True or False"),
+            (runs(learning_rates=[0.19, -0.22]), "should be positive"),
+            (runs(learning_rates=[0.19, "fast"]), "single number"),
+        ],
+        "value",
+        [
+            runs(diverged=[np.False_, np.True_]),
+            runs(histories=[CALM, [*WILD[:20], float("inf"), float("nan")]]),
+            runs(histories=(CALM, np.array(WILD)), learning_rates=(0.19, 0.22)),
+            runs(
+                learning_rates=[0.19, 0.22, 0.15],
+                histories=[CALM, WILD, bowl_history(0.15)],
+                diverged=[False, True, False],
+            ),
+        ],
+        runs(diverged=[True, False]),
     ),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from audit import AuditTests, function, number
+from audit import AuditTests, Row, function, number
 
 from lmbook import checks, cnn
 from lmbook.checks import ch03
@@ -44,6 +44,18 @@ def receptive_field(convolutions_per_block):
         field += jump  # the 2×2 pooling
         jump *= 2
     return field
+
+
+def experiment(with_shortcuts, without_shortcuts, verdict):
+    """An answer to Exercise 3.6; accuracies given as counts of the 500 validation images."""
+    return {
+        "with shortcuts": [n / 500 for n in with_shortcuts],
+        "without shortcuts": [n / 500 for n in without_shortcuts],
+        "verdict": verdict,
+    }
+
+
+HELP = experiment([50, 322, 355], [50, 137, 186], "shortcuts help")  # the notebook's runs
 
 
 AUDIT = [
@@ -103,6 +115,42 @@ AUDIT = [
             (224, "widens the view"),
         ],
         solve=receptive_field,
+    ),
+    Row(
+        checks.ch03_shortcut_experiment,
+        HELP,
+        [
+            (experiment([50, 322, 355], [50, 137, 186], "no clear difference"), "3 percentage"),
+            (experiment([50, 322, 355], [50, 137, 186], "shortcuts hurt"), "your own histories"),
+            (experiment([300, 400], [300, 395], "shortcuts help"), "does not match"),
+            (experiment([300, 390], [300, 400], "shortcuts help"), "does not match"),
+            (experiment([300, 400], [300, 400], "no clear difference"), "shortcut=False"),
+            (experiment([300, 400, 410], [300, 400], "shortcuts help"), "same number of passes"),
+            (
+                {**HELP, "with shortcuts": [0.2, 0.6543, 0.7123]},
+                "validation images",
+            ),
+        ],
+        [
+            (None, "No answer yet"),
+            ({**HELP, "with shortcuts": None}, "No answer yet"),
+            ({**HELP, "verdict": None}, "No answer yet"),
+            ({"with shortcuts": [0.5]}, "exactly the keys"),
+            ({**HELP, "verdict": "helps a lot"}, "should be one of"),
+            ({**HELP, "verdict": 1}, "should be one of"),
+            ({**HELP, "without shortcuts": 0.5}, "one validation accuracy per pass"),
+            ({**HELP, "without shortcuts": []}, "one validation accuracy per pass"),
+            ({**HELP, "without shortcuts": [0.5, 1.5]}, "between 0 and 1"),
+            ({**HELP, "without shortcuts": [0.5, float("nan")]}, "finite"),
+            ({**HELP, "without shortcuts": [0.5, "0.6"]}, "single number"),
+        ],
+        also_right=[
+            experiment([50, 322, 355], [50, 137, 186], " Shortcuts help "),
+            experiment([300, 400], [300, 395], "no clear difference"),
+            experiment([300, 400], [300, 416], "shortcuts hurt"),
+            experiment([300, 401], [300, 416], "no clear difference"),  # a gap of 3.0 points
+        ],
+        generic=experiment([300, 400], [300, 450], "shortcuts help"),
     ),
 ]
 

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 import torch
-from audit import AuditTests, function, number
+from audit import AuditTests, Row, function, number
 
 from lmbook import checks, rnn
 from lmbook.checks import ch04
@@ -57,6 +57,19 @@ def wraps_the_library(params, x, h):
     from lmbook.rnn import gru_cell
 
     return gru_cell(params, x, h)
+
+
+# Exercise 4.6: beam widths and their exact matches on 500 validation pairs, as a learner
+# might measure them (any counts will do: the checker reads the conclusions off them).
+def beams(**changes):
+    answer = {
+        "beam_widths": [1, 2, 4, 8],
+        "correct": [361, 370, 374, 374],
+        "examples": 500,
+        "best_width": 4,
+        "beam_beats_greedy": True,
+    }
+    return {**answer, **changes}
 
 
 AUDIT = [
@@ -128,6 +141,42 @@ AUDIT = [
         ],
         also_right=[gru_cell_in_torch, gru_vandal],
         generic=lambda params, x, h: np.tanh(h @ params["W_hn"]),
+    ),
+    Row(
+        checks.ch04_beam_experiment,
+        beams(),
+        [
+            (beams(best_width=2), "not among those with the most"),
+            (beams(best_width=1), "not among those with the most"),
+            (beams(beam_beats_greedy=False), "did get more exact matches"),
+            (
+                beams(correct=[374, 370, 374, 360], best_width=1),
+                "did not get more exact matches",
+            ),
+        ],
+        [
+            (None, "No answer yet"),
+            ({"beam_widths": [1, 2]}, "exactly the keys"),
+            (beams(correct=np.array([361, 370, 374, 374])), "should be lists"),
+            (beams(correct=[361, 370]), "at least two runs"),
+            (beams(beam_widths=[1], correct=[361]), "at least two runs"),
+            (beams(beam_widths=[2, 4, 8, 16]), "among them 1"),
+            (beams(beam_widths=[1, 2, 2, 8]), "distinct widths"),
+            (beams(correct=[361, 370, 374, 501]), "cannot exceed"),
+            (beams(correct=[361, 370.5, 374, 374]), "whole number"),
+            (beams(correct=[361, -1, 374, 374]), "whole number"),
+            (beams(examples="500"), "single number"),
+            (beams(best_width=3), "one of your widths"),
+            (beams(beam_beats_greedy="yes"), "True or False"),
+        ],
+        "value",
+        [
+            beams(beam_beats_greedy=np.True_),
+            beams(best_width=8),
+            beams(beam_widths=(1, 16), correct=(400, 390), best_width=1, beam_beats_greedy=False),
+            beams(correct=[374, 374, 374, 374], best_width=2, beam_beats_greedy=False),
+        ],
+        beams(best_width=2),
     ),
 ]
 

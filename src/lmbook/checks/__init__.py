@@ -26,27 +26,41 @@ import importlib
 from lmbook.checks.ch01 import (
     ch01_chinchilla_rule,
     ch01_doubling_months,
+    ch01_scaling_experiment,
     ch01_training_compute,
 )
 from lmbook.checks.ch02 import (
+    ch02_divergence_experiment,
     ch02_linear_backward,
     ch02_max_learning_rate,
     ch02_sigmoid_derivative,
     ch02_softmax_as_logits_loss,
 )
+from lmbook.checks.ch02b import (
+    ch02b_dropout_backward,
+    ch02b_kaiming_bound,
+    ch02b_regulariser_experiment,
+)
 from lmbook.checks.ch03 import (
     ch03_flatten_size,
     ch03_max_pool_backward,
     ch03_output_size,
+    ch03_shortcut_experiment,
     ch03_vgg_receptive_field,
 )
 from lmbook.checks.ch04 import (
+    ch04_beam_experiment,
     ch04_forget_bias,
     ch04_gru_step,
     ch04_lstm_parameters,
     ch04_vanishing_steps,
 )
-from lmbook.checks.ch05 import ch05_attention_flops, ch05_causal_mask, ch05_score_scale
+from lmbook.checks.ch05 import (
+    ch05_attention_flops,
+    ch05_causal_mask,
+    ch05_position_experiment,
+    ch05_score_scale,
+)
 from lmbook.checks.ch06a import (
     ch06a_bert_large_parameters,
     ch06a_mean_pool,
@@ -118,21 +132,29 @@ __all__ = [
     "ch01_training_compute",
     "ch01_chinchilla_rule",
     "ch01_doubling_months",
+    "ch01_scaling_experiment",
     "ch02_sigmoid_derivative",
     "ch02_linear_backward",
     "ch02_max_learning_rate",
     "ch02_softmax_as_logits_loss",
+    "ch02_divergence_experiment",
+    "ch02b_kaiming_bound",
+    "ch02b_dropout_backward",
+    "ch02b_regulariser_experiment",
     "ch03_output_size",
     "ch03_flatten_size",
     "ch03_max_pool_backward",
     "ch03_vgg_receptive_field",
+    "ch03_shortcut_experiment",
     "ch04_lstm_parameters",
     "ch04_vanishing_steps",
     "ch04_forget_bias",
+    "ch04_beam_experiment",
     "ch04_gru_step",
     "ch05_causal_mask",
     "ch05_attention_flops",
     "ch05_score_scale",
+    "ch05_position_experiment",
     "ch06a_wordpiece",
     "ch06a_bert_large_parameters",
     "ch06a_mean_pool",

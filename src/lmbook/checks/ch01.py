@@ -1,17 +1,28 @@
-"""Checkers of chapter 1: the rise of large models (Exercises 1.1–1.3).
+"""Checkers of chapter 1: the rise of large models (Exercises 1.1–1.3 and 1.5).
 
 Notebook: ``notebooks/01_rise_of_large_models.ipynb``. Each checker takes the variable
 that the notebook's checker cell passes (``answer_1``) and names it in its messages. Its
 keyword arguments are the exercise's given values, with the notebook's as defaults: the
 hidden test of :mod:`lmbook.checks.grading` calls it with others (``SECOND_CASES``).
+Exercise 1.5 is an experiment: its checker takes the learner's own measurements and
+checks the conclusion drawn from them, so any correct outcome passes.
 """
 
 from __future__ import annotations
 
 import math
 
+import numpy as np
+
 from lmbook import scaling
-from lmbook.checks.core import Hint, SecondCase, check_close
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_number,
+    check_close,
+    next_hint,
+)
 
 HINTS = {
     hint.exercise: hint
@@ -33,8 +44,22 @@ HINTS = {
             "exponential growth multiplies the size by 2 once per doubling time.",
             "count the doublings, log2(final / initial), and divide the months by it.",
         ),
+        Hint(
+            "1.5",
+            "the exponent is minus the slope of the straight line through "
+            "(log parameters, log test loss), fitted to your own runs.",
+            "pass your runs' parameter counts and losses to scaling.fit_power_law, "
+            "store its exponent, and compare it with the exponent of section 1.6 "
+            "to choose the verdict.",
+        ),
     )
 }
+
+# Exercise 1.5: the keys of the answer, and the words a verdict may use.
+EXPERIMENT_KEYS = ("parameters", "test_losses", "exponent", "baseline", "verdict")
+VERDICTS = ("steeper", "shallower", "about the same")
+CHANCE_LOSS = math.log(10)  # uniform guessing among the ten digits, in nats
+SAME_WITHIN = 0.1  # "about the same": exponents within 10% of each other
 
 SECOND_CASES = {
     "ch01_training_compute": SecondCase(
@@ -50,6 +75,7 @@ SECOND_CASES = {
             "budget": float(rng.integers(1, 100)) * 10.0 ** rng.integers(21, 26)
         },
     ),
+    "ch01_scaling_experiment": SecondCase("answer_5"),
     "ch01_doubling_months": SecondCase(
         "answer_3",
         draw=lambda rng: {
@@ -136,4 +162,91 @@ def ch01_doubling_months(
                 "a doubling is a factor of 2: use log2, not log10.",
             ),
         ],
+    )
+
+
+def _positive_series(answer: dict, key: str) -> np.ndarray:
+    """``answer[key]`` as a 1-D float array of positive finite numbers."""
+    try:
+        values = np.asarray(answer[key], dtype=float)
+    except (TypeError, ValueError):
+        values = None
+    if values is None or values.ndim != 1 or not np.all(np.isfinite(values)):
+        raise AnswerError(
+            f'answer_5["{key}"] should be a list of finite numbers, one per run, '
+            f"got {answer[key]!r}"
+        )
+    if not np.all(values > 0):
+        raise AnswerError(f'answer_5["{key}"] should hold positive numbers only.')
+    return values
+
+
+def ch01_scaling_experiment(answer: object) -> None:
+    """Exercise 1.5: a rerun of section 1.6's scaling experiment and its verdict.
+
+    ``answer`` is a dict: ``parameters`` and ``test_losses`` of the runs fitted,
+    ``exponent`` (the learner's fitted exponent), ``baseline`` (section 1.6's exponent)
+    and ``verdict``, one of "steeper", "shallower" or "about the same". The checker
+    fits the runs again and checks the exponent and the verdict against that fit.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            "No answer yet: run your experiment and set answer_5 to a dict with the "
+            f"keys {', '.join(EXPERIMENT_KEYS)}."
+        )
+    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
+        raise AnswerError(
+            "answer_5 should be a dict with exactly the keys "
+            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
+        )
+    parameters = _positive_series(answer, "parameters")
+    losses = _positive_series(answer, "test_losses")
+    if parameters.shape != losses.shape:
+        raise AnswerError(
+            'answer_5["parameters"] and answer_5["test_losses"] should have one entry '
+            f"per run each, got {parameters.size} and {losses.size}."
+        )
+    if np.unique(parameters).size < 3:
+        raise AnswerError(
+            "A power law needs at least three runs of different sizes; answer_5 has "
+            f"{np.unique(parameters).size}."
+        )
+    exponent = as_number(answer["exponent"], 'answer_5["exponent"]', "(exponent)")
+    baseline = as_number(answer["baseline"], 'answer_5["baseline"]', "(exponent)")
+    if baseline <= 0:
+        raise AnswerError(
+            'answer_5["baseline"] should be section 1.6\'s fitted exponent, a positive '
+            "number."
+        )
+    verdict = answer["verdict"]
+    if not isinstance(verdict, str) or verdict.strip().lower() not in VERDICTS:
+        raise AnswerError(
+            f'answer_5["verdict"] should be one of {", ".join(map(repr, VERDICTS))}, '
+            f"got {verdict!r}"
+        )
+    if np.any(losses >= 0.95 * CHANCE_LOSS):
+        raise AnswerError(
+            "Not quite: a run with a test loss near ln 10 learned nothing (it is at "
+            "chance level) and bends the line; leave such runs out of the fit, as "
+            "section 1.6 does."
+        )
+    refit = scaling.fit_power_law(parameters, losses).exponent
+    if not math.isclose(exponent, refit, rel_tol=0.02, abs_tol=0.005):
+        raise AnswerError(
+            f'Not quite: answer_5["exponent"] = {exponent:.4g} is not the exponent of '
+            f"your own runs. {next_hint(HINTS['1.5'])}"
+        )
+    direction = "steeper" if refit > baseline else "shallower"
+    close = abs(refit - baseline) <= SAME_WITHIN * baseline
+    allowed = {direction, "about the same"} if close else {direction}
+    verdict = verdict.strip().lower()
+    if verdict not in allowed:
+        faster = "faster" if refit > baseline else "more slowly"
+        raise AnswerError(
+            f"Not quite: the loss of your runs falls {faster} with size than in "
+            f'section 1.6, so the verdict "{verdict}" does not describe your own fit.'
+        )
+    print(
+        f"Correct: your {parameters.size} runs fall with exponent {refit:.3g} against "
+        f"{baseline:.3g} in section 1.6: {verdict}."
     )

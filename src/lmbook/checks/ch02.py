@@ -1,11 +1,13 @@
-"""Checkers of chapter 2: the mathematics of neural networks (Exercises 2.1–2.4).
+"""Checkers of chapter 2: the mathematics of neural networks (Exercises 2.1–2.4, 2.6).
 
 Notebook: ``notebooks/02_neural_network_math.ipynb``. Each checker takes the variable
 that the notebook's checker cell passes (``answer_3``, or the function the learner
 wrote) and names that variable in its messages. The keyword arguments of a number's
 checker are the exercise's given values, with the notebook's as defaults; a function's
 checker takes the ``seed`` of its test inputs. The hidden test of
-:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``).
+:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``). Exercise 2.6
+is an experiment: its checker reads the learner's own loss histories and checks the
+stated outcome of each run against them, so any correct outcome passes.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from lmbook.checks.core import (
     as_array,
     as_finite_array,
     as_function,
+    as_number,
     call,
     check_close,
     next_hint,
@@ -59,8 +62,20 @@ HINTS = {
             "apply softmax to the vector (1, 0, …, 0) with one entry per class and "
             "take −log of the first entry.",
         ),
+        Hint(
+            "2.6",
+            "a run has diverged when its loss ends above where it started (or "
+            "overflows to inf); read that off each history, not off the bound.",
+            "for each run compare the last loss of its history with the first, set "
+            "its entry of diverged to last > first, and keep one rate below "
+            "2/λ_max and one above it.",
+        ),
     )
 }
+
+# Exercise 2.6: the keys of the answer and the shortest history it may give.
+EXPERIMENT_KEYS = ("learning_rates", "histories", "diverged")
+MIN_STEPS = 10
 
 
 def _curvatures(rng: np.random.Generator) -> dict[str, float]:
@@ -77,6 +92,7 @@ SECOND_CASES = {
     "ch02_sigmoid_derivative": SecondCase("sigmoid_derivative", seeded=True),
     "ch02_linear_backward": SecondCase("linear_backward", seeded=True),
     "ch02_max_learning_rate": SecondCase("answer_3", draw=_curvatures),
+    "ch02_divergence_experiment": SecondCase("answer_6"),
     "ch02_softmax_as_logits_loss": SecondCase(
         "answer_4",
         draw=lambda rng: {
@@ -228,4 +244,90 @@ def ch02_softmax_as_logits_loss(answer: object, classes: int = 10) -> None:
                 "subtract the logit of the true class, which is 1.",
             ),
         ],
+    )
+
+
+def _run_diverged(history: object, run: int) -> bool:
+    """Whether one loss history diverged: it overflowed, or it ends above its start."""
+    try:
+        losses = np.asarray(history, dtype=float)
+    except (TypeError, ValueError):
+        losses = None
+    if losses is None or losses.ndim != 1 or losses.size < MIN_STEPS:
+        raise AnswerError(
+            f'answer_6["histories"][{run}] should be a list of at least {MIN_STEPS} '
+            f"losses, one per step, got {history!r}"
+        )
+    if np.any(losses[np.isfinite(losses)] < 0):
+        raise AnswerError(
+            f'answer_6["histories"][{run}] holds a negative loss; a squared-error or '
+            "cross-entropy loss is never negative."
+        )
+    if not np.isfinite(losses[0]):
+        raise AnswerError(
+            f'answer_6["histories"][{run}] starts at {losses[0]}: record the loss '
+            "before the first step too."
+        )
+    return bool(not np.all(np.isfinite(losses)) or losses[-1] > losses[0])
+
+
+def ch02_divergence_experiment(answer: object) -> None:
+    """Exercise 2.6: gradient descent run at learning rates of the learner's choice.
+
+    ``answer`` is a dict: ``learning_rates`` (one per run), ``histories`` (each run's
+    loss before every step and after the last) and ``diverged`` (a bool per run, the
+    learner's reading). A run diverged if its loss overflowed or ends above where it
+    started. The runs must include one that diverged and one that did not.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            "No answer yet: run your experiment and set answer_6 to a dict with the "
+            f"keys {', '.join(EXPERIMENT_KEYS)}."
+        )
+    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
+        raise AnswerError(
+            "answer_6 should be a dict with exactly the keys "
+            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
+        )
+    rates, histories, stated = (answer[key] for key in EXPERIMENT_KEYS)
+    runs = [rates, histories, stated]
+    if not all(isinstance(value, list | tuple) for value in runs):
+        raise AnswerError(
+            "answer_6's three entries should be lists with one item per run, got "
+            f"{', '.join(type(value).__name__ for value in runs)}."
+        )
+    if len({len(value) for value in runs}) != 1 or len(rates) < 2:
+        raise AnswerError(
+            "answer_6 should describe at least two runs, with one learning rate, one "
+            f"history and one outcome each; got {len(rates)}, {len(histories)} and "
+            f"{len(stated)}."
+        )
+    for run, rate in enumerate(rates):
+        value = as_number(rate, f'answer_6["learning_rates"][{run}]', "(learning rate)")
+        if value <= 0:
+            raise AnswerError(
+                f'answer_6["learning_rates"][{run}] should be positive, got {value}.'
+            )
+    for run, outcome in enumerate(stated):
+        if not isinstance(outcome, bool | np.bool_):
+            raise AnswerError(
+                f'answer_6["diverged"][{run}] should be True or False, got {outcome!r}'
+            )
+    measured = [_run_diverged(history, run) for run, history in enumerate(histories)]
+    if all(measured) or not any(measured):
+        side = "diverged" if all(measured) else "converged"
+        raise AnswerError(
+            f"Not quite: all your runs {side}. Add a learning rate on the other side "
+            "of the bound 2/λ_max, so that the experiment shows both outcomes."
+        )
+    for run, (said, seen) in enumerate(zip(stated, measured, strict=True)):
+        if bool(said) != seen:
+            raise AnswerError(
+                f"Not quite: run {run} (learning rate {float(rates[run]):g}) is "
+                f"reported as {'diverged' if said else 'not diverged'}, but its own "
+                f"history says otherwise. {next_hint(HINTS['2.6'])}"
+            )
+    print(
+        f"Correct: {sum(measured)} of your {len(measured)} runs diverged, as you "
+        "reported, and the others did not."
     )

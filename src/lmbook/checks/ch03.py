@@ -1,4 +1,4 @@
-"""Checkers of chapter 3: convolutional networks (Exercises 3.1–3.4).
+"""Checkers of chapter 3: convolutional networks (Exercises 3.1–3.4 and 3.6).
 
 Notebook: ``notebooks/03_convolutional_networks.ipynb``. Each checker takes the variable
 that the notebook's checker cell passes (``answer_1``, or the function the learner
@@ -19,6 +19,7 @@ from lmbook.checks.core import (
     SecondCase,
     as_finite_array,
     as_function,
+    as_number,
     call,
     check_close,
     next_hint,
@@ -58,8 +59,24 @@ HINTS = {
             "pooling (K = 2, S = 2); start from 1 and, layer by layer, add (K − 1)·J, "
             "where J is the product of the strides before that layer.",
         ),
+        Hint(
+            "3.6",
+            "read the verdict off your own two histories: only the validation "
+            "accuracies after the last pass count, and a gap of more than 3 "
+            "percentage points (15 of the 500 validation images) is a clear one.",
+            "subtract the last accuracy without shortcuts from the last accuracy with "
+            "them: above 0.03 the shortcuts help, below −0.03 they hurt, and in "
+            "between there is no clear difference.",
+        ),
     )
 }
+
+# Exercise 3.6: the keys of the answer, the verdicts, the gap that counts as clear, and
+# the size of the validation set whose accuracies the histories hold.
+EXPERIMENT_KEYS = ("with shortcuts", "without shortcuts", "verdict")
+VERDICTS = ("shortcuts help", "shortcuts hurt", "no clear difference")
+CLEAR_GAP = 0.03
+VALIDATION_IMAGES = 500
 
 
 def _stem_values(rng: np.random.Generator) -> dict[str, int]:
@@ -110,6 +127,8 @@ SECOND_CASES = {
     ),
     "ch03_max_pool_backward": SecondCase("my_max_pool_backward", seeded=True),
     "ch03_vgg_receptive_field": SecondCase("answer_4", draw=_blocks),
+    # An experiment: the learner's own runs are the data, so there is no second case.
+    "ch03_shortcut_experiment": SecondCase("answer_6"),
 }
 
 
@@ -308,4 +327,95 @@ def ch03_vgg_receptive_field(
                 "count the last pooling layer too: its 2×2 window adds one more step.",
             ),
         ],
+    )
+
+
+def _history(answer: dict, key: str) -> list[float]:
+    """One run's validation accuracies, checked to be measured on the 500 images."""
+    name = f'answer_6["{key}"]'
+    history = answer[key]
+    if history is None:
+        raise AnswerError(
+            f"No answer yet: {name} is None; train the network and store its "
+            "validation accuracy after each pass, a list of numbers."
+        )
+    if not isinstance(history, list | tuple) or not history:
+        raise AnswerError(
+            f"{name} should be a list with one validation accuracy per pass, got "
+            f"{history!r}"
+        )
+    values = [
+        as_number(v, f"{name}[{i}]", "(a fraction)") for i, v in enumerate(history)
+    ]
+    if not all(0 <= v <= 1 for v in values):
+        raise AnswerError(
+            f"{name} should hold accuracies between 0 and 1, got {history!r}"
+        )
+    counts = np.asarray(values) * VALIDATION_IMAGES
+    if np.abs(counts - np.round(counts)).max() > 1e-6:
+        raise AnswerError(
+            f"Not quite: {name} does not look like accuracies on the "
+            f"{VALIDATION_IMAGES} validation images (each should be a whole number of "
+            f"images divided by {VALIDATION_IMAGES}). Store the eval_accuracy values "
+            "that short_run returns, unrounded."
+        )
+    return values
+
+
+def ch03_shortcut_experiment(answer: object) -> None:
+    """Exercise 3.6: the deep network trained with and without shortcuts, and a verdict.
+
+    ``answer`` is a dict: ``"with shortcuts"`` and ``"without shortcuts"`` (each run's
+    validation accuracy after every pass, on the 500 validation images) and
+    ``"verdict"``, the learner's reading of their own runs: the shortcuts help (the
+    last accuracy is more than 3 points higher with them), hurt (more than 3 points
+    lower) or make no clear difference. Any outcome is right if the verdict matches it.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            "No answer yet: run your experiment and set answer_6 to a dict with the "
+            f"keys {', '.join(repr(k) for k in EXPERIMENT_KEYS)}."
+        )
+    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
+        raise AnswerError(
+            "answer_6 should be a dict with exactly the keys "
+            f"{', '.join(repr(k) for k in EXPERIMENT_KEYS)}, got {answer!r}"
+        )
+    with_shortcuts = _history(answer, "with shortcuts")
+    without_shortcuts = _history(answer, "without shortcuts")
+    stated = answer["verdict"]
+    if stated is None:
+        raise AnswerError(
+            'No answer yet: answer_6["verdict"] is None; read it off your two runs.'
+        )
+    if not isinstance(stated, str) or stated.strip().lower() not in VERDICTS:
+        raise AnswerError(
+            'answer_6["verdict"] should be one of '
+            f"{', '.join(repr(v) for v in VERDICTS)}, got {stated!r}"
+        )
+    if len(with_shortcuts) != len(without_shortcuts):
+        raise AnswerError(
+            "Not quite: the two runs should train for the same number of passes, but "
+            f"your histories have {len(with_shortcuts)} and {len(without_shortcuts)} "
+            "entries. Train both for the same passes over the same images."
+        )
+    if with_shortcuts == without_shortcuts:
+        raise AnswerError(
+            "Not quite: the two histories are identical, so both runs trained the same "
+            "network. Build the second one with shortcut=False."
+        )
+    # The gap in images, so that exactly 3 points (15 images) is not clear.
+    gap = round((with_shortcuts[-1] - without_shortcuts[-1]) * VALIDATION_IMAGES)
+    clear = round(CLEAR_GAP * VALIDATION_IMAGES)
+    measured = VERDICTS[2]
+    if abs(gap) > clear:
+        measured = VERDICTS[0] if gap > 0 else VERDICTS[1]
+    if stated.strip().lower() != measured:
+        raise AnswerError(
+            f"Not quite: your verdict {stated!r} does not match your own histories. "
+            f"{next_hint(HINTS['3.6'])}"
+        )
+    print(
+        f"Correct: your runs end at {with_shortcuts[-1]:.3f} with shortcuts and "
+        f"{without_shortcuts[-1]:.3f} without, so {measured!r} is what they show."
     )

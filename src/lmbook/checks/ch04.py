@@ -1,11 +1,13 @@
-"""Checkers of chapter 4: recurrent networks (Exercises 4.1–4.4).
+"""Checkers of chapter 4: recurrent networks (Exercises 4.1–4.4 and 4.6).
 
 Notebook: ``notebooks/04_recurrent_networks.ipynb``. Each checker takes the variable
 that the notebook's checker cell passes (``answer_1``, or the function the learner
 wrote) and names that variable in its messages. The keyword arguments of a number's
 checker are the exercise's given values, with the notebook's as defaults; a function's
 checker takes the ``seed`` of its test inputs. The hidden test of
-:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``).
+:mod:`lmbook.checks.grading` calls them with others (``SECOND_CASES``). Exercise 4.6
+is an experiment: its checker reads the learner's own counts of exact matches and checks
+the stated conclusions against them, so any correct outcome passes.
 """
 
 from __future__ import annotations
@@ -60,6 +62,14 @@ HINTS = {
             "weights are stored as (out, in), so multiply x @ W.T; compute r and z "
             "with sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ "
             "(h W_hn^T + b_hn)), then h' = (1 − z) ⊙ n + z ⊙ h.",
+        ),
+        Hint(
+            "4.6",
+            "read each conclusion off your own counts: the best width is one with the "
+            "most exact matches, and greedy decoding is the width 1.",
+            "find the largest count in answer_6['correct'], give a width that reached "
+            "it, and compare the largest count of the widths above 1 with the count "
+            "of width 1: only a strictly larger count beats greedy decoding.",
         ),
     )
 }
@@ -128,7 +138,17 @@ SECOND_CASES = {
     "ch04_vanishing_steps": SecondCase("answer_2", draw=_decay),
     "ch04_forget_bias": SecondCase("answer_3", draw=_memory),
     "ch04_gru_step": SecondCase("my_gru_step", seeded=True),
+    "ch04_beam_experiment": SecondCase("answer_6"),
 }
+
+# Exercise 4.6: the keys of the answer.
+EXPERIMENT_KEYS = (
+    "beam_widths",
+    "correct",
+    "examples",
+    "best_width",
+    "beam_beats_greedy",
+)
 
 
 def ch04_lstm_parameters(
@@ -326,4 +346,87 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
             raise AnswerError(f"Not quite. Hint: {hint}")
     raise AnswerError(
         f"Not quite: the new states differ from a GRU step. {next_hint(HINTS['4.4'])}"
+    )
+
+
+def _whole(value: object, name: str, low: int) -> int:
+    number = as_number(value, name, "(a whole number)")
+    if not number.is_integer() or number < low:
+        raise AnswerError(f"{name} should be a whole number ≥ {low}, got {value!r}.")
+    return int(number)
+
+
+def ch04_beam_experiment(answer: object) -> None:
+    """Exercise 4.6: beam widths of the learner's choice on the validation pairs.
+
+    ``answer`` is a dict: ``beam_widths`` (one per run, including 1), ``correct`` (the
+    exact matches of each run), ``examples`` (the number of pairs), ``best_width`` (a
+    width with the most matches) and ``beam_beats_greedy`` (whether a width above 1
+    got strictly more matches than width 1). The stated conclusions must follow from
+    the learner's own counts.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            "No answer yet: run your experiment and set answer_6 to a dict with the "
+            f"keys {', '.join(EXPERIMENT_KEYS)}."
+        )
+    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
+        raise AnswerError(
+            "answer_6 should be a dict with exactly the keys "
+            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
+        )
+    widths, counts = answer["beam_widths"], answer["correct"]
+    if not all(isinstance(value, list | tuple) for value in (widths, counts)):
+        raise AnswerError(
+            'answer_6["beam_widths"] and answer_6["correct"] should be lists with one '
+            f"item per run, got {type(widths).__name__} and {type(counts).__name__}."
+        )
+    if len(widths) != len(counts) or len(widths) < 2:
+        raise AnswerError(
+            "answer_6 should describe at least two runs, with one width and one count "
+            f"each; got {len(widths)} widths and {len(counts)} counts."
+        )
+    examples = _whole(answer["examples"], 'answer_6["examples"]', 1)
+    widths = [
+        _whole(w, f'answer_6["beam_widths"][{i}]', 1) for i, w in enumerate(widths)
+    ]
+    counts = [_whole(c, f'answer_6["correct"][{i}]', 0) for i, c in enumerate(counts)]
+    if len(set(widths)) != len(widths) or 1 not in widths or max(widths) == 1:
+        raise AnswerError(
+            'answer_6["beam_widths"] should hold distinct widths, among them 1 (greedy '
+            f"decoding) and at least one wider beam; got {widths}."
+        )
+    if max(counts) > examples:
+        raise AnswerError(
+            f"a count of exact matches cannot exceed the {examples} examples; got "
+            f"{max(counts)}."
+        )
+    best, beats = answer["best_width"], answer["beam_beats_greedy"]
+    if not isinstance(beats, bool | np.bool_):
+        raise AnswerError(
+            f'answer_6["beam_beats_greedy"] should be True or False, got {beats!r}'
+        )
+    best = _whole(best, 'answer_6["best_width"]', 1)
+    if best not in widths:
+        raise AnswerError(
+            f'answer_6["best_width"] should be one of your widths {widths}, got {best}.'
+        )
+    top = max(counts)
+    if counts[widths.index(best)] != top:
+        raise AnswerError(
+            f"Not quite: width {best} is not among those with the most exact matches "
+            "in "
+            f"your own counts. {next_hint(HINTS['4.6'])}"
+        )
+    greedy = counts[widths.index(1)]
+    wider = max(c for w, c in zip(widths, counts, strict=True) if w > 1)
+    if bool(beats) != (wider > greedy):
+        raise AnswerError(
+            "Not quite: your own counts say that a wider beam "
+            f"{'did' if wider > greedy else 'did not'} get more exact matches than "
+            f"greedy decoding. {next_hint(HINTS['4.6'])}"
+        )
+    print(
+        f"Correct: width {best} got the most exact matches of your {len(widths)} runs, "
+        f"and a wider beam {'did' if beats else 'did not'} beat greedy decoding."
     )

@@ -1,4 +1,4 @@
-"""Checkers of chapter 5: attention and Transformers (Exercises 5.1–5.3).
+"""Checkers of chapter 5: attention and Transformers (Exercises 5.1–5.3 and 5.5).
 
 Notebook: ``notebooks/05_attention_and_transformers.ipynb``. Each checker takes the
 variable that the notebook's checker cell passes (``answer_2``, or the function the
@@ -20,6 +20,7 @@ from lmbook.checks.core import (
     Hint,
     SecondCase,
     as_function,
+    as_number,
     call,
     check_close,
     next_hint,
@@ -48,6 +49,13 @@ HINTS = {
             "the variance of q·k adds up the variances of its d_k products q_i·k_i.",
             "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); "
             "multiply the scores by one over the standard deviation of q·k.",
+        ),
+        Hint(
+            "5.5",
+            "a lower validation loss is the better model; compare your own two "
+            "numbers, whatever they turned out to be.",
+            "put the two losses your runs printed under 'with' and 'without', and set "
+            "'better' to the key whose loss is the smaller.",
         ),
     )
 }
@@ -82,6 +90,8 @@ SECOND_CASES = {
     "ch05_causal_mask": SecondCase("my_causal_mask", seeded=True),
     "ch05_attention_flops": SecondCase("answer_2", draw=_draw_attention_flops),
     "ch05_score_scale": SecondCase("answer_3", draw=_draw_score_scale),
+    # An experiment: the learner's own measurements, nothing to draw again.
+    "ch05_position_experiment": SecondCase("answer_5"),
 }
 
 
@@ -205,4 +215,64 @@ def ch05_score_scale(answer: object, variance: float = 4.0, d_k: int = 64) -> No
                 "divide by the standard deviation: the factor is below 1.",
             ),
         ],
+    )
+
+
+def ch05_position_experiment(answer: object) -> None:
+    """Exercise 5.5: the validation losses of a small GPT trained with and without
+    position embeddings, and which of the two is better, judged from those numbers.
+
+    ``answer`` is a dict ``{"with": loss, "without": loss, "better": "with" or
+    "without"}``, the losses in nats per character as the learner measured them.
+    Any outcome of the experiment is accepted if the verdict follows from the
+    learner's own numbers; losses closer than 0.005 nats may be called either way.
+    """
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            'No answer yet: set answer_5 = {"with": ..., "without": ..., '
+            '"better": ...} from your two runs.'
+        )
+    if not isinstance(answer, dict) or set(answer) != {"with", "without", "better"}:
+        raise AnswerError(
+            'answer_5 should be a dict with exactly the keys "with", "without" and '
+            f'"better"; got {type(answer).__name__}'
+            + (
+                f" with keys {sorted(map(str, answer))}"
+                if isinstance(answer, dict)
+                else ""
+            )
+            + "."
+        )
+    losses = {}
+    for key in ("with", "without"):
+        value = as_number(answer[key], f'answer_5["{key}"]', "nats per character")
+        if not 0 < value < 10:
+            raise AnswerError(
+                f'answer_5["{key}"] = {value:g} is not a validation loss in nats per '
+                "character of this model (a positive number, below ln 66 ≈ 4.19 plus "
+                "a little for a poor model); put the number your run printed."
+            )
+        losses[key] = value
+    better = answer["better"]
+    better = better.strip().lower() if isinstance(better, str) else better
+    if better not in ("with", "without"):
+        raise AnswerError(
+            'answer_5["better"] should be the string "with" or "without", '
+            f"got {better!r}."
+        )
+    if losses["with"] == losses["without"]:
+        raise AnswerError(
+            "Your two losses are identical, so the runs did not differ: check that "
+            "the model without positions really has its position table set to zero "
+            "and frozen."
+        )
+    if abs(losses["with"] - losses["without"]) >= 0.005:
+        lower = min(losses, key=losses.get)
+        if better != lower:
+            raise AnswerError(
+                f"Not quite: by your own numbers. {next_hint(HINTS['5.5'])}"
+            )
+    print(
+        f"Correct: by your measurements the model {better} positions predicts the "
+        "validation text better; now explain why in words."
     )

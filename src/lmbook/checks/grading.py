@@ -46,6 +46,7 @@ __all__ = ["answer_source", "hidden_test", "rerun_answer"]
 CHAPTERS = (
     "ch01",
     "ch02",
+    "ch02b",
     "ch03",
     "ch04",
     "ch05",
