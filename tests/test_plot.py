@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from PIL import Image
 
 from lmbook import plot
 
@@ -92,6 +93,19 @@ def test_retina_png_has_twice_the_pixels_it_is_shown_at_in_a_palette():
     with Image.open(full) as image:  # what the book style crops, it crops alike
         assert image.size == pixels
     assert len(data) < len(full.getvalue())
+    plt.close(fig)
+
+
+def test_retina_png_takes_a_figures_own_palette_size():
+    fig, ax = plt.subplots(figsize=(3, 2))
+    ax.imshow(np.linspace(0, 1, 400).reshape(20, 20), cmap="viridis")
+    full, _ = plot.retina_png(fig)
+    fig.palette_colors = 8
+    few, _ = plot.retina_png(fig)
+    with Image.open(io.BytesIO(few)) as image:
+        assert len(image.getcolors()) <= 8
+    assert len(few) < len(full)
+    assert plot.retina_png(fig, colors=256)[0] == full  # an explicit size wins
     plt.close(fig)
 
 

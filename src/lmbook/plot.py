@@ -64,17 +64,24 @@ def use_book_style() -> None:
         shell.display_formatter.formatters["image/png"].for_type(plt.Figure, retina_png)
 
 
-def retina_png(fig: plt.Figure, colors: int = 256) -> tuple[bytes, dict[str, int]]:
+def retina_png(
+    fig: plt.Figure, colors: int | None = None
+) -> tuple[bytes, dict[str, int]]:
     """``fig`` as a PNG with twice the pixels it is shown at, and its display size.
 
     A screen with two pixels per point (most phones and laptops) shows a 1x figure
     soft; twice the pixels would make the file two to three times as large, so the
     image is reduced to a palette of ``colors`` colours, which a line plot or a
-    colour map (256 shades) barely uses up. This is how notebooks display figures
-    once :func:`use_book_style` has run; photographs use :func:`show_as_jpeg`.
+    colour map (256 shades) barely uses up. By default that is 256, or the figure's
+    ``palette_colors`` attribute where it has one: :mod:`lmbook.diagrams` sets 32,
+    enough for flat boxes, arrows and text, and a third smaller as a file. This is how
+    notebooks display figures once :func:`use_book_style` has run; photographs use
+    :func:`show_as_jpeg`.
     """
     if not isinstance(fig, plt.Figure):
         raise TypeError(f"fig must be a matplotlib Figure, got {type(fig).__name__}")
+    if colors is None:  # a figure drawn in a few flat colours says how many it needs
+        colors = getattr(fig, "palette_colors", 256)
     colors = validate.integer("colors", colors, minimum=2, maximum=256)
     from PIL import Image
 
