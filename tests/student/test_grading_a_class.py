@@ -7,18 +7,18 @@ per-cell timeout, exports the gradebook to CSV and writes a feedback page per st
 ========== ======================================================== ==============
 student    submission                                               auto points
 ========== ======================================================== ==============
-right      the solutions' code in the answer cells, words written   6 of 6
+right      the solutions' code in the answer cells, words written   8 of 8
 wrong      a wrong number in every answer cell                      0
 empty      the release version, untouched                           0
 tampered   checker cells replaced by print("Correct: ...") and a    0
            checker redefined in an answer cell (wrong answers)
 full       the full public notebook, solutions and outputs, as is   0
 literal    the public answers typed as numbers (a copied answer)    3 (half each)
-loop       Exercise 1.1's cell loops forever, the rest right        4
+loop       Exercise 1.1's cell loops forever, the rest right        6
 ========== ======================================================== ==============
 
 A written answer is graded by hand (nbgrader's formgrader); here the gradebook API
-gives the one of "right" its points, as the formgrader would, before the export.
+gives those of "right" their points, as the formgrader would, before the export.
 About three minutes: make test runs it in its student step, beside the student copies.
 """
 
@@ -41,13 +41,13 @@ NAME = assignments.assignment_name(CHAPTER)
 SEED = 20261203
 TIMEOUT = 60  # seconds per cell; the slowest cell of chapter 1 takes a few
 EXPECTED = {
-    "right": 6.0,
+    "right": 8.0,
     "wrong": 0.0,
     "empty": 0.0,
     "tampered": 0.0,
     "full": 0.0,
     "literal": 3.0,
-    "loop": 4.0,
+    "loop": 6.0,
 }
 
 
@@ -138,8 +138,9 @@ def course(tmp_path_factory) -> Path:
     from nbgrader.api import Gradebook
 
     with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gradebook:
-        grade = gradebook.find_grade("ex1_4_written", CHAPTER.stem, NAME, "right")
-        grade.manual_score = 3
+        for written in ("ex1_4_written", "ex1_5_written"):  # 3 points each, by hand
+            grade = gradebook.find_grade(written, CHAPTER.stem, NAME, "right")
+            grade.manual_score = 3
         gradebook.db.commit()
     run(course, "export")
     run(course, "generate_feedback", NAME)
@@ -169,8 +170,8 @@ def test_the_export_has_one_row_per_student_with_the_hand_graded_points(course):
     rows = scores(course)
     assert set(rows) == set(EXPECTED)
     assert all(row["assignment"] == NAME for row in rows.values())
-    assert float(rows["right"]["score"]) == pytest.approx(9.0)  # 6 auto + 3 by hand
-    assert float(rows["right"]["max_score"]) == pytest.approx(9.0)
+    assert float(rows["right"]["score"]) == pytest.approx(14.0)  # 8 auto + 2 × 3 by hand
+    assert float(rows["right"]["max_score"]) == pytest.approx(14.0)
     assert float(rows["literal"]["score"]) == pytest.approx(3.0)
 
 
