@@ -76,7 +76,7 @@ AUDIT = [
             ({"with": 2.5, "without": 2.5, "better": "with"}, "did not differ"),
         ],
         [
-            ({"with": 2.48, "without": 2.44}, 'keys "with", "without" and "better"'),
+            ({"with": 2.48, "without": 2.44}, "exactly the keys 'with', 'without', 'better'"),
             ({"with": 2.48, "without": None, "better": "with"}, "No answer yet"),
             ({"with": -1.0, "without": 2.44, "better": "with"}, "not a validation loss"),
             ({"with": 2.48, "without": 2.44, "better": True}, '"with" or "without"'),

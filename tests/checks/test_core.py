@@ -313,3 +313,19 @@ def test_a_wrong_answer_shows_the_message_alone_in_a_kernel(root):
     for leak in ("16 * 7e9", "2.0 / 4.0", "check_close", "def ch0", ".py"):
         assert leak not in shown, leak
     assert notebook.cells[4].outputs[0].text == "the kernel goes on\n"
+
+
+# Experiment records ---------------------------------------------------------------
+
+
+def test_a_record_must_be_a_dict_with_exactly_its_keys():
+    record = {"a": 1, "b": 2}
+    assert core.as_record(record, "answer_9", ("a", "b")) is record
+    with pytest.raises(core.AnswerError, match="No answer yet.*answer_9.*'a', 'b'"):
+        core.as_record(None, "answer_9", ("a", "b"))
+    with pytest.raises(core.AnswerError, match="No answer yet"):
+        core.as_record(..., "answer_9", ("a", "b"))
+    with pytest.raises(core.AnswerError, match="got a dict with the keys 'a'"):
+        core.as_record({"a": 1}, "answer_9", ("a", "b"))
+    with pytest.raises(core.AnswerError, match="got a list"):
+        core.as_record([1, 2], "answer_9", ("a", "b"))

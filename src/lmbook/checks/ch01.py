@@ -20,6 +20,7 @@ from lmbook.checks.core import (
     Hint,
     SecondCase,
     as_number,
+    as_record,
     check_close,
     next_hint,
 )
@@ -189,16 +190,7 @@ def ch01_scaling_experiment(answer: object) -> None:
     and ``verdict``, one of "steeper", "shallower" or "about the same". The checker
     fits the runs again and checks the exponent and the verdict against that fit.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            "No answer yet: run your experiment and set answer_5 to a dict with the "
-            f"keys {', '.join(EXPERIMENT_KEYS)}."
-        )
-    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
-        raise AnswerError(
-            "answer_5 should be a dict with exactly the keys "
-            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
-        )
+    answer = as_record(answer, "answer_5", EXPERIMENT_KEYS)
     parameters = _positive_series(answer, "parameters")
     losses = _positive_series(answer, "test_losses")
     if parameters.shape != losses.shape:

@@ -25,6 +25,7 @@ from lmbook.checks.core import (
     as_finite_array,
     as_function,
     as_number,
+    as_record,
     call,
     check_close,
     next_hint,
@@ -279,16 +280,7 @@ def ch02_divergence_experiment(answer: object) -> None:
     learner's reading). A run diverged if its loss overflowed or ends above where it
     started. The runs must include one that diverged and one that did not.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            "No answer yet: run your experiment and set answer_6 to a dict with the "
-            f"keys {', '.join(EXPERIMENT_KEYS)}."
-        )
-    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
-        raise AnswerError(
-            "answer_6 should be a dict with exactly the keys "
-            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
-        )
+    answer = as_record(answer, "answer_6", EXPERIMENT_KEYS)
     rates, histories, stated = (answer[key] for key in EXPERIMENT_KEYS)
     runs = [rates, histories, stated]
     if not all(isinstance(value, list | tuple) for value in runs):

@@ -24,6 +24,7 @@ from lmbook.checks.core import (
     SecondCase,
     as_array,
     as_function,
+    as_record,
     call,
     check_close,
     next_hint,
@@ -199,17 +200,7 @@ def ch02b_regulariser_experiment(answer: object) -> None:
     with per-epoch ``loss`` and ``validation loss``) and ``gap`` ("grew" or
     "shrank"), which must agree with the gaps computed from the two histories.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            "No answer yet: run your experiment and set answer_3 to a dict with the "
-            f"keys {', '.join(EXPERIMENT_KEYS)}."
-        )
-    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
-        shown = sorted(answer) if isinstance(answer, dict) else type(answer).__name__
-        raise AnswerError(
-            "answer_3 should be a dict with exactly the keys "
-            f"{', '.join(EXPERIMENT_KEYS)}, got {shown}"
-        )
+    answer = as_record(answer, "answer_3", EXPERIMENT_KEYS)
     stated = answer["gap"]
     if stated not in ("grew", "shrank"):
         raise AnswerError(

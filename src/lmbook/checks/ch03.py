@@ -20,6 +20,7 @@ from lmbook.checks.core import (
     as_finite_array,
     as_function,
     as_number,
+    as_record,
     call,
     check_close,
     next_hint,
@@ -371,16 +372,7 @@ def ch03_shortcut_experiment(answer: object) -> None:
     last accuracy is more than 3 points higher with them), hurt (more than 3 points
     lower) or make no clear difference. Any outcome is right if the verdict matches it.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            "No answer yet: run your experiment and set answer_6 to a dict with the "
-            f"keys {', '.join(repr(k) for k in EXPERIMENT_KEYS)}."
-        )
-    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
-        raise AnswerError(
-            "answer_6 should be a dict with exactly the keys "
-            f"{', '.join(repr(k) for k in EXPERIMENT_KEYS)}, got {answer!r}"
-        )
+    answer = as_record(answer, "answer_6", EXPERIMENT_KEYS)
     with_shortcuts = _history(answer, "with shortcuts")
     without_shortcuts = _history(answer, "without shortcuts")
     stated = answer["verdict"]

@@ -24,6 +24,7 @@ from lmbook.checks.core import (
     as_array,
     as_function,
     as_number,
+    as_record,
     call,
     check_close,
     next_hint,
@@ -365,16 +366,7 @@ def ch04_beam_experiment(answer: object) -> None:
     got strictly more matches than width 1). The stated conclusions must follow from
     the learner's own counts.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            "No answer yet: run your experiment and set answer_6 to a dict with the "
-            f"keys {', '.join(EXPERIMENT_KEYS)}."
-        )
-    if not isinstance(answer, dict) or set(answer) != set(EXPERIMENT_KEYS):
-        raise AnswerError(
-            "answer_6 should be a dict with exactly the keys "
-            f"{', '.join(EXPERIMENT_KEYS)}, got {answer!r}"
-        )
+    answer = as_record(answer, "answer_6", EXPERIMENT_KEYS)
     widths, counts = answer["beam_widths"], answer["correct"]
     if not all(isinstance(value, list | tuple) for value in (widths, counts)):
         raise AnswerError(

@@ -21,6 +21,7 @@ from lmbook.checks.core import (
     SecondCase,
     as_function,
     as_number,
+    as_record,
     call,
     check_close,
     next_hint,
@@ -227,22 +228,7 @@ def ch05_position_experiment(answer: object) -> None:
     Any outcome of the experiment is accepted if the verdict follows from the
     learner's own numbers; losses closer than 0.005 nats may be called either way.
     """
-    if answer is None or answer is Ellipsis:
-        raise AnswerError(
-            'No answer yet: set answer_5 = {"with": ..., "without": ..., '
-            '"better": ...} from your two runs.'
-        )
-    if not isinstance(answer, dict) or set(answer) != {"with", "without", "better"}:
-        raise AnswerError(
-            'answer_5 should be a dict with exactly the keys "with", "without" and '
-            f'"better"; got {type(answer).__name__}'
-            + (
-                f" with keys {sorted(map(str, answer))}"
-                if isinstance(answer, dict)
-                else ""
-            )
-            + "."
-        )
+    answer = as_record(answer, "answer_5", ("with", "without", "better"))
     losses = {}
     for key in ("with", "without"):
         value = as_number(answer[key], f'answer_5["{key}"]', "nats per character")

@@ -40,6 +40,7 @@ __all__ = [
     "as_finite_array",
     "as_function",
     "as_number",
+    "as_record",
     "call",
     "check_close",
     "forget_wrong_answers",
@@ -261,6 +262,29 @@ def as_number(answer: object, name: str, unit: str) -> float:
     if not math.isfinite(value):
         raise AnswerError(f"{name} is {value}; expected a finite number in {unit}.")
     return value
+
+
+def as_record(answer: object, name: str, keys: Iterable[str]) -> dict:
+    """``answer`` as a dict with exactly ``keys`` (an experiment's record), or
+    :class:`AnswerError` naming ``name`` and the keys expected.
+    """
+    keys = tuple(keys)
+    listed = ", ".join(repr(key) for key in keys)
+    if answer is None or answer is Ellipsis:
+        raise AnswerError(
+            f"No answer yet: run your experiment and set {name} to a dict with the "
+            f"keys {listed}."
+        )
+    if not isinstance(answer, dict) or set(answer) != set(keys):
+        shown = (
+            f"a dict with the keys {', '.join(sorted(map(repr, answer)))}"
+            if isinstance(answer, dict)
+            else f"a {type(answer).__name__}"
+        )
+        raise AnswerError(
+            f"{name} should be a dict with exactly the keys {listed}, got {shown}."
+        )
+    return answer
 
 
 def check_close(
