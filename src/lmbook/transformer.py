@@ -114,20 +114,41 @@ class MultiheadAttention(torch.nn.Module):
         )
 
 
-class _FeedForward(torch.nn.Module):
-    """The position-wise network of both layers: Linear, ReLU, dropout, Linear."""
+class _Layer(torch.nn.Module):
+    """What both layers share: the position-wise network (Linear, ReLU, dropout,
+    Linear), self-attention, cross-attention in a decoder, and one LayerNorm and one
+    dropout per sub-layer, named (``norm1``, ``dropout1``, ...) and registered in the
+    order PyTorch's layers use, so that weights copy across.
+    """
 
-    def __init__(self, d_model: int, dim_feedforward: int, dropout: float) -> None:
+    def __init__(
+        self,
+        d_model: int,
+        nhead: int,
+        dim_feedforward: int,
+        dropout: float,
+        cross_attention: bool,
+    ) -> None:
+        _check_layer_sizes(d_model, nhead, dim_feedforward, dropout)
         super().__init__()
         self.linear1 = torch.nn.Linear(d_model, dim_feedforward)
         self.linear2 = torch.nn.Linear(dim_feedforward, d_model)
         self.dropout = torch.nn.Dropout(dropout)
+        self.d_model = d_model
+        self.self_attn = MultiheadAttention(d_model, nhead)
+        if cross_attention:
+            self.multihead_attn = MultiheadAttention(d_model, nhead)
+        sublayers = 3 if cross_attention else 2
+        for k in range(1, sublayers + 1):
+            setattr(self, f"norm{k}", torch.nn.LayerNorm(d_model))
+        for k in range(1, sublayers + 1):
+            setattr(self, f"dropout{k}", torch.nn.Dropout(dropout))
 
     def ff(self, x: torch.Tensor) -> torch.Tensor:
         return self.linear2(self.dropout(torch.relu(self.linear1(x))))
 
 
-class EncoderLayer(_FeedForward):
+class EncoderLayer(_Layer):
     """A post-LN encoder layer (chapter 5, section 5.10): self-attention over the
     whole source (no causal mask), then the feed-forward network, each as
     x ← LN(x + dropout(f(x))).
@@ -143,14 +164,9 @@ class EncoderLayer(_FeedForward):
         dim_feedforward: int = 2048,
         dropout: float = 0.1,
     ) -> None:
-        _check_layer_sizes(d_model, nhead, dim_feedforward, dropout)
-        super().__init__(d_model, dim_feedforward, dropout)
-        self.d_model = d_model
-        self.self_attn = MultiheadAttention(d_model, nhead)
-        self.norm1 = torch.nn.LayerNorm(d_model)
-        self.norm2 = torch.nn.LayerNorm(d_model)
-        self.dropout1 = torch.nn.Dropout(dropout)
-        self.dropout2 = torch.nn.Dropout(dropout)
+        super().__init__(
+            d_model, nhead, dim_feedforward, dropout, cross_attention=False
+        )
 
     def forward(
         self, src: torch.Tensor, src_padding_mask: torch.Tensor | None = None
@@ -161,7 +177,7 @@ class EncoderLayer(_FeedForward):
         return self.norm2(x + self.dropout2(self.ff(x)))
 
 
-class DecoderLayer(_FeedForward):
+class DecoderLayer(_Layer):
     """A post-LN decoder layer (chapter 5, section 5.10): masked (causal)
     self-attention over the target, cross-attention from the target (queries) to
     the encoder's output ``memory`` (keys and values; no causal mask, the source's
@@ -178,17 +194,7 @@ class DecoderLayer(_FeedForward):
         dim_feedforward: int = 2048,
         dropout: float = 0.1,
     ) -> None:
-        _check_layer_sizes(d_model, nhead, dim_feedforward, dropout)
-        super().__init__(d_model, dim_feedforward, dropout)
-        self.d_model = d_model
-        self.self_attn = MultiheadAttention(d_model, nhead)
-        self.multihead_attn = MultiheadAttention(d_model, nhead)
-        self.norm1 = torch.nn.LayerNorm(d_model)
-        self.norm2 = torch.nn.LayerNorm(d_model)
-        self.norm3 = torch.nn.LayerNorm(d_model)
-        self.dropout1 = torch.nn.Dropout(dropout)
-        self.dropout2 = torch.nn.Dropout(dropout)
-        self.dropout3 = torch.nn.Dropout(dropout)
+        super().__init__(d_model, nhead, dim_feedforward, dropout, cross_attention=True)
 
     def forward(
         self,
