@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pytest
 import torch
-from audit import AuditTests, Row, number
+from audit import AuditTests, Row, number, verdict
 
 from lmbook import checks, generation, nn
 from lmbook.checks import ch06d
@@ -80,6 +81,7 @@ AUDIT = [
             TEMPERATURE_PROBS.tolist(),
             TEMPERATURE_PROBS.numpy(),
             [0.87, 0.12, 0.02],  # two decimals, summing to 1.01
+            [0.867, 0.117, 0.016],  # three decimals ("or more")
         ],
         generic=[0.6, 0.3, 0.1],
         solve=lambda logits, temperature: nn.softmax(np.array(logits) / temperature),
@@ -89,3 +91,32 @@ AUDIT = [
 
 class TestAudit(AuditTests):
     module, rows = ch06d, AUDIT
+
+
+@pytest.mark.parametrize("decimals", [2, 3, 4])
+def test_the_temperature_checker_takes_rounded_answers_in_every_second_case(decimals):
+    """Exercise 6d.3 asks for two decimals or more: its answer rounded so is accepted for
+    the notebook's values and for every drawn second case, and an answer 0.02 off in one
+    probability is not."""
+    case = ch06d.SECOND_CASES["ch06d_temperature_probs"]
+    draws = [{"logits": (2.0, 1.0, 0.0), "temperature": 0.5}]
+    draws += [case.draw(np.random.default_rng(seed)) for seed in range(200)]
+    for values in draws:
+        expected = nn.softmax(np.array(values["logits"]) / values["temperature"])
+        rounded = np.round(expected, decimals)
+        off = rounded.copy()
+        off[np.argmax(expected)] -= 0.02
+        checked = [
+            verdict(checks.ch06d_temperature_probs, a.tolist(), **values) for a in (rounded, off)
+        ]
+        assert checked[0] == "accepted", (values, rounded)
+        assert checked[1] != "accepted", (values, off)
+
+
+def test_the_temperature_checker_takes_either_rounding_of_a_half_way_value():
+    """Probabilities (0.75, 0.125, 0.125): 0.125 rounds to 0.12 (Python and NumPy round
+    half to even) or to 0.13 (by hand, half up); both are correctly rounded."""
+    values = {"logits": (math.log(6), 0.0, 0.0), "temperature": 1.0}
+    for answer in ([0.75, 0.12, 0.12], [0.75, 0.13, 0.13], [0.75, 0.125, 0.125]):
+        assert verdict(checks.ch06d_temperature_probs, answer, **values) == "accepted", answer
+    assert verdict(checks.ch06d_temperature_probs, [0.75, 0.14, 0.11], **values) != "accepted"
