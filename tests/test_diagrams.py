@@ -24,6 +24,12 @@ DEFAULTS = [
     "transformer_block",
     "encoder_decoder",
     "residual_block",
+    "tokenisation_to_encoder",
+    "masked_language_modelling",
+    "fine_tuning_head",
+    "bio_viterbi",
+    "vgg16_blocks",
+    "transfer_learning",
 ]
 
 
@@ -89,6 +95,15 @@ def test_each_diagram_is_a_small_crisp_figure(name):
         ),
         ("residual_block", ["conv 3×3", "BN", "ReLU", "identity", r"F(x) + x"]),
         ("im2col", [r"W_\mathrm{mat}", r"X_\mathrm{col}", "9×4", "2×9", "im2col"]),
+        (
+            "tokenisation_to_encoder",
+            ["[CLS]", "##for", "[SEP]", "29278", "position embedding", "h_\\mathrm{[CLS]}"],
+        ),
+        ("masked_language_modelling", ["[MASK]", "80%", "10%: random", "−100", "ignored"]),
+        ("fine_tuning_head", ["h_\\mathrm{[CLS]}", "384 → 2", "softmax", "label $y$", "top 2"]),
+        ("bio_viterbi", ["B-PER", "I-LOC", "forbidden", "Viterbi", "PER: 江泽民"]),
+        ("vgg16_blocks", ["block 5", "softmax", "flatten\n25,088", "predictions"]),
+        ("transfer_learning", ["1,000 classes", "removed", "5 classes", "last 2 blocks"]),
     ],
 )
 def test_diagrams_show_their_key_labels(name, labels):
@@ -96,6 +111,17 @@ def test_diagrams_show_their_key_labels(name, labels):
     shown = texts(fig)
     for label in labels:
         assert label in shown, f"{name} lacks {label!r}"
+    plt.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("tuned", "wording"), [(1, "the last block,"), (2, "the last 2 blocks,"), (7, "last 7 blocks,")]
+)
+def test_transfer_learning_says_block_or_blocks(tuned, wording):
+    fig = diagrams.transfer_learning(blocks=7, fine_tuned_blocks=tuned, classes=10)
+    shown = texts(fig)
+    assert wording in shown
+    assert "1 block" not in shown and "10 classes" in shown
     plt.close(fig)
 
 
@@ -164,6 +190,18 @@ def test_attention_weights_rows_sum_to_one():
         ("transformer_block", {"norm": "sandwich"}, ValueError, "norm must be one of"),
         ("encoder_decoder", {"norm": None}, TypeError, "norm must be one of"),
         ("residual_block", {"downsample": "yes"}, TypeError, "downsample must be True or False"),
+        ("tokenisation_to_encoder", {"layers": 0}, ValueError, "layers must be"),
+        ("tokenisation_to_encoder", {"segments": None}, TypeError, "segments must be"),
+        ("masked_language_modelling", {"show_labels": 1}, TypeError, "show_labels must be"),
+        ("fine_tuning_head", {"trainable_layers": 7}, ValueError, r"trainable_layers .* \[0, 6\]"),
+        ("fine_tuning_head", {"pooling": "max"}, ValueError, "pooling must be one of"),
+        ("fine_tuning_head", {"classes": 1}, ValueError, "classes must be"),
+        ("fine_tuning_head", {"width": 0}, ValueError, "width must be"),
+        ("bio_viterbi", {"forbidden": "no"}, TypeError, "forbidden must be True or False"),
+        ("vgg16_blocks", {"image_size": 100}, ValueError, "multiple of 32"),
+        ("vgg16_blocks", {"image_size": 224.0}, TypeError, "image_size must be an integer"),
+        ("transfer_learning", {"fine_tuned_blocks": 6}, ValueError, "fine_tuned_blocks"),
+        ("transfer_learning", {"blocks": 2}, ValueError, "blocks must be"),
     ],
 )
 def test_bad_parameters_are_refused_with_a_message(name, kwargs, error, message):
@@ -178,3 +216,88 @@ def test_style_does_not_leak_and_does_not_depend_on_the_callers_settings():
     fonts = {t.get_fontfamily()[0] for t in fig.axes[0].texts}
     assert fonts == {"DejaVu Sans"}
     plt.close(fig)
+
+
+def test_tokens_and_ids_are_those_of_the_books_tokenizer():
+    from lmbook import text
+
+    tokenizer, _ = text.load_minilm()
+    ids = tokenizer("an unforgettable film")["input_ids"]
+    assert tuple(tokenizer.convert_ids_to_tokens(ids)) == diagrams.TOKENS_06
+    assert tuple(ids) == diagrams.TOKEN_IDS_06
+    shown = texts(diagrams.tokenisation_to_encoder())
+    assert all(f"{i}" in shown for i in ids)
+    words = tokenizer("the film was a delight to watch")["input_ids"]
+    assert tuple(tokenizer.convert_ids_to_tokens(words)) == diagrams.MLM_TOKENS
+    for token, i in diagrams.MLM_IDS.items():
+        assert tokenizer.convert_tokens_to_ids(token) == i
+    assert tokenizer.convert_tokens_to_ids("river") != tokenizer.unk_token_id
+    plt.close("all")
+
+
+def test_mlm_labels_are_ignored_except_where_selected():
+    fig = diagrams.masked_language_modelling()
+    shown = [t.get_text() for t in fig.axes[0].texts]
+    assert shown.count("−100") == len(diagrams.MLM_TOKENS) - 3
+    assert shown.count("ignored") == len(diagrams.MLM_TOKENS) - 3
+    assert "−100" not in texts(diagrams.masked_language_modelling(show_labels=False))
+    plt.close("all")
+
+
+@pytest.mark.parametrize("image_size", [224, 64])
+def test_vgg16_numbers_agree_with_vision(image_size):
+    from lmbook import vision
+
+    table = vision.vgg16_layers(image_size)
+    fig = diagrams.vgg16_blocks(image_size)
+    shown = texts(fig)
+    convs = table[table.kind == "conv"]
+    for b in range(1, 6):
+        block = convs[convs.name.str.startswith(f"block{b}_")]
+        side, _, channels = block.output_shape.iloc[0]
+        assert f"{side}×{side}" in shown
+        assert f"{len(block)}× conv\n{channels} ch" in shown
+    pooled = table[table.kind == "pool"].output_shape.iloc[-1]
+    assert f"{pooled[0]}×{pooled[1]}×{pooled[2]}" in shown
+    dense = table[table.kind == "dense"]
+    assert [f"{shape[0]:,}" for shape in dense.output_shape] == ["4,096", "4,096", "1,000"]
+    assert f"{int(table.params.sum()):,} parameters" in shown
+    plt.close(fig)
+
+
+def test_bio_lattice_uses_the_tags_and_rules_of_ner():
+    from lmbook import ner
+
+    assert diagrams.BIO_TAGS == tuple(ner.TAGS)
+    allowed, may_start = ner.allowed_transitions()
+    index = {tag: i for i, tag in enumerate(ner.TAGS)}
+    path = [index[tag] for _, _, tag in diagrams.BIO_SENTENCE]
+    assert may_start[path[0]]
+    assert all(allowed[a, b] for a, b in zip(path, path[1:], strict=False))
+    t, slip = diagrams.BIO_ARGMAX_SLIP
+    assert not allowed[path[t - 1], index[slip]]  # the crossed-out edge is forbidden
+    for a in ner.TAGS:
+        for b in ner.TAGS:
+            assert diagrams._bio_allowed(a, b) == allowed[index[a], index[b]]
+        assert diagrams._bio_allowed("", a) == may_start[index[a]]
+    assert "forbidden" not in texts(diagrams.bio_viterbi(forbidden=False))
+    plt.close("all")
+
+
+def test_bio_viterbi_without_a_chinese_font_writes_pinyin(monkeypatch):
+    monkeypatch.setattr(diagrams, "_cjk_font", lambda: None)
+    fig, _ = rendered(diagrams.bio_viterbi)
+    shown = texts(fig)
+    assert "jiāng" in shown and "江" not in shown
+    plt.close(fig)
+
+
+def test_frozen_and_trained_parts_follow_the_parameters():
+    head_only = texts(diagrams.fine_tuning_head(trainable_layers=0))
+    assert "reach the head only" in head_only and "frozen" in head_only
+    full = texts(diagrams.fine_tuning_head(layers=12, trainable_layers=12, pooling="mean"))
+    assert "whole encoder" in full and "frozen" not in full and "mean of" in full
+    assert "768 → 3" in texts(diagrams.fine_tuning_head(width=768, classes=3))
+    shown = texts(diagrams.transfer_learning(blocks=6, fine_tuned_blocks=3, classes=10))
+    assert "10 classes" in shown and "last 3 blocks" in shown and "6" in shown.split("\n")
+    plt.close("all")

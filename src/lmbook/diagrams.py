@@ -1,4 +1,4 @@
-"""Diagrams of the networks in chapters 2 to 5, drawn with matplotlib.
+"""Diagrams of the networks in chapters 2 to 7, drawn with matplotlib.
 
 Each public function draws one diagram and returns a ``matplotlib.figure.Figure``.
 A notebook cell that ends with the call shows it: once
@@ -9,9 +9,10 @@ figures are not registered with pyplot, so a cell shows each exactly once.
 
 The symbols are those of the chapters: W, b, z, a, δ and ℓ of chapter 2; H, K, S and P
 of chapter 3; the gates i, f, g, o and r, z, n of chapter 4; Q, K, V, d_k, E and h of
-chapter 5. Colours follow :data:`lmbook.plot.PALETTE`: blue for data and the forward
-pass, vermillion for gradients, green for the additive (residual) paths, purple for
-attention, orange for what the figure points at.
+chapter 5; the tokens, tags and blocks of chapters 6 and 7. Colours follow
+:data:`lmbook.plot.PALETTE`: blue for data and the forward pass, vermillion for
+gradients, green for the additive (residual) paths and new heads, purple for attention
+and special tokens, orange for what the figure points at; grey for what is frozen.
 """
 
 from __future__ import annotations
@@ -1734,4 +1735,697 @@ def residual_block(downsample: bool = False) -> Figure:
     _arrow(ax, (xadd, top), (xadd, y + 0.13), color=GREEN, lw=2.4)
     _text(ax, 2.97, top + 0.38, label, size=SMALL, color=GREEN)
     _text(ax, 6.3, top, r"$\mathrm{ReLU}(F(x) + x)$", size=SMALL)
+    return fig
+
+
+# Chapters 6 and 7 -------------------------------------------------------------------
+
+
+def _tokens(ax, xs, y, labels, colors, w=0.64, h=0.34, size=SMALL):
+    """A row of boxes, one per token, centred at ``xs`` on height ``y``."""
+    for x, label, color in zip(xs, labels, colors, strict=True):
+        _box(ax, x, y, w, h, label, color=color, size=size)
+
+
+def _row_labels(ax, x, rows, size=SMALL):
+    """Grey labels at the left edge, one per ``(y, text)``."""
+    for y, label in rows:
+        _text(ax, x, y, label, size=size, color=GREY, ha="left")
+
+
+def _down(ax, xs, y0, y1, color=GREY):
+    for x in xs:
+        _arrow(ax, (x, y0), (x, y1), color=color, lw=1)
+
+
+def _vector(ax, x, y, values, color, cell=0.12, outline=None):
+    """A row vector of ``len(values)`` cells centred on (x, y), shaded by value."""
+    _matrix(
+        ax,
+        x - len(values) * cell / 2,
+        y + cell / 2,
+        1,
+        len(values),
+        cell,
+        outline or color,
+        faces=_heat(np.asarray(values)[None], color),
+        lw=0.6,
+    )
+
+
+def _bar(ax, x, y, w, h, color):
+    """A flat rectangle from ``x`` to ``x + w``, centred on height ``y``."""
+    ax.add_patch(
+        Rectangle(
+            (x, y - h / 2), w, h, facecolor=_tint(color, 0.45), edgecolor=color, lw=0.9
+        )
+    )
+
+
+def _encoder_bar(ax, x0, x1, y, text, h=0.5, color=BLUE, stack=3):
+    """A wide box drawn as a stack of ``stack`` layers, the front one labelled."""
+    for k in range(stack - 1, 0, -1):
+        _box(ax, (x0 + x1) / 2 + 0.05 * k, y + 0.05 * k, x1 - x0, h, color=color)
+    _box(ax, (x0 + x1) / 2, y, x1 - x0, h, text, color=color, size=SMALL, fill=0.25)
+
+
+TOKENS_06 = ("[CLS]", "an", "un", "##for", "##get", "##table", "film", "[SEP]")
+TOKEN_IDS_06 = (101, 2019, 4895, 29278, 18150, 10880, 2143, 102)
+
+
+def _token_color(token: str) -> str:
+    return PURPLE if token.startswith("[") else ORANGE if token[:2] == "##" else BLUE
+
+
+@_styled
+def tokenisation_to_encoder(layers: int = 6, segments: bool = True) -> Figure:
+    """From a sentence to contextual vectors: WordPiece, ids, embeddings, encoder
+    (§6.2, §6.3).
+
+    The tokenizer of bert-base-uncased (all-MiniLM-L6-v2 shares it) splits "an
+    unforgettable film" into [CLS], word pieces (## marks a piece that continues a
+    word) and [SEP]; each id picks a row of the token embedding table, to which the
+    position embedding (and, with ``segments``, the segment embedding of sentence A)
+    is added. ``layers`` encoder layers (1 to 24) then give one contextual vector per
+    token; the one at [CLS] is what a classifier head reads. The embedding values
+    drawn are made up.
+    """
+    n_layers = validate.integer("layers", layers, minimum=1, maximum=24)
+    segments = _flag("segments", segments)
+    n = len(TOKENS_06)
+    xs = 2.3 + 0.7 * np.arange(n)
+    rng = np.random.default_rng(0)
+    embeddings = [("token embedding $E[\\mathrm{id}]$", BLUE)]
+    embeddings.append(("+ position embedding $P[i]$", GREEN))
+    if segments:
+        embeddings.append(("+ segment embedding $S[A]$", PURPLE))
+    top = 3.75 + 0.36 * len(embeddings)
+    fig, ax = _canvas(7.6, top + 0.3)
+    y_tok, y_ids = top - 0.6, top - 1.1
+    ys = y_ids - 0.5 - 0.36 * np.arange(len(embeddings) + 1)
+    y_sum = ys[-1]
+    y_enc, y_out = y_sum - 0.8, y_sum - 1.6
+    _text(ax, xs.mean(), top, '"an unforgettable film"', size=FS)
+    _arrow(ax, (xs.mean(), top - 0.15), (xs.mean(), y_tok + 0.2), color=GREY, lw=1)
+    _tokens(ax, xs, y_tok, TOKENS_06, [_token_color(t) for t in TOKENS_06])
+    _text(
+        ax,
+        xs[2:6].mean(),
+        y_tok - 0.28,
+        "one word, four pieces",
+        size=7.5,
+        color=ORANGE,
+    )
+    for x, i in zip(xs, TOKEN_IDS_06, strict=True):
+        _text(ax, x, y_ids, f"{i}", size=SMALL)
+    total = np.zeros((n, 4))
+    for (_, color), y in zip(embeddings, ys, strict=False):
+        rows = rng.standard_normal((n, 4))
+        if color == PURPLE:
+            rows[:] = rows[0]  # one segment: the same vector everywhere
+        total += rows
+        for x, row in zip(xs, rows, strict=True):
+            _vector(ax, x, y, row, color)
+    for x, row in zip(xs, total, strict=True):
+        _vector(ax, x, y_sum, row, INK)
+    _down(ax, xs, y_ids - 0.12, ys[0] + 0.1)
+    _down(ax, xs, y_sum - 0.08, y_enc + 0.36)
+    _encoder_bar(
+        ax,
+        xs[0] - 0.35,
+        xs[-1] + 0.25,
+        y_enc,
+        f"{n_layers} encoder layer{'s' * (n_layers > 1)}: self-attention "
+        "(every token sees every other) + FFN",
+    )
+    _down(ax, xs, y_enc - 0.28, y_out + 0.1)
+    for k, x in enumerate(xs):
+        values = rng.standard_normal(4)
+        _vector(ax, x, y_out, values, ORANGE if k == 0 else SKY, outline=INK)
+    ax.add_patch(
+        Rectangle((xs[0] - 0.3, y_out - 0.13), 0.6, 0.26, fill=False, ec=ORANGE, lw=2.2)
+    )
+    _text(
+        ax,
+        xs[0] - 0.3,
+        y_out - 0.35,
+        "$h_\\mathrm{[CLS]}$: read by a classifier head (§6.7)",
+        size=7.5,
+        color=ORANGE,
+        ha="left",
+    )
+    _text(
+        ax,
+        xs[-1] + 0.35,
+        y_out - 0.35,
+        "each vector: 384 numbers in MiniLM, 768 in BERT-base",
+        size=7.5,
+        color=GREY,
+        ha="right",
+    )
+    _row_labels(
+        ax,
+        0.08,
+        [
+            (top, "text"),
+            (y_tok, "WordPiece tokens"),
+            (y_ids, "token ids"),
+            *[(y, label) for (label, _), y in zip(embeddings, ys, strict=False)],
+            (y_sum, "= input vector $x_i$"),
+            (y_enc, "encoder"),
+            (y_out, "contextual vectors $h_i$"),
+        ],
+    )
+    return fig
+
+
+MLM_TOKENS = ("[CLS]", "the", "film", "was", "a", "delight", "to", "watch", "[SEP]")
+MLM_IDS = {"film": 2143, "delight": 12208, "watch": 3422}
+# Selected position → (what the input shows there, why).
+MLM_CHANGES = {
+    2: ("[MASK]", "80%: [MASK]"),
+    5: ("river", "10%: random"),
+    7: (None, "10%: kept"),
+}
+
+
+@_styled
+def masked_language_modelling(show_labels: bool = True) -> Figure:
+    """Masked language modelling, BERT's pretraining task (§6.1).
+
+    About 15% of the tokens are selected; of those, 80% become [MASK], 10% a random
+    token and 10% stay as they are, so that the model cannot tell from the input
+    which tokens it will be scored on (Devlin et al., 2019). The MLM head predicts a
+    token at every position, but the loss counts only the selected ones: with
+    ``show_labels`` the row of labels shows the original ids there and -100, which
+    ``torch.nn.CrossEntropyLoss`` ignores, everywhere else. Three of seven words are
+    selected here so that each case appears once; ids are bert-base-uncased's.
+    """
+    labels = _flag("show_labels", show_labels)
+    fig, ax = _canvas(7.6, 4.4 if labels else 3.85)
+    xs = 1.35 + 0.7 * np.arange(len(MLM_TOKENS))
+    y0 = 4.1 if labels else 3.55
+    y_in, y_enc, y_head = y0 - 1.05, y0 - 1.9, y0 - 2.7
+    selected = [k in MLM_CHANGES for k in range(len(MLM_TOKENS))]
+    corrupted = [
+        MLM_CHANGES[k][0] or t if k in MLM_CHANGES else t
+        for k, t in enumerate(MLM_TOKENS)
+    ]
+    for y, row in ((y0, MLM_TOKENS), (y_in, corrupted)):
+        colors = [_token_color(t) for t in row]
+        _tokens(
+            ax,
+            xs,
+            y,
+            row,
+            [ORANGE if k in MLM_CHANGES else c for k, c in enumerate(colors)],
+        )
+    for k, (_, why) in MLM_CHANGES.items():
+        _arrow(ax, (xs[k], y0 - 0.19), (xs[k], y_in + 0.19), color=ORANGE)
+        _text(ax, xs[k] + 0.05, (y0 + y_in) / 2, why, size=7.5, color=ORANGE, ha="left")
+    _down(ax, xs, y_in - 0.19, y_enc + 0.32)
+    _encoder_bar(
+        ax,
+        xs[0] - 0.35,
+        xs[-1] + 0.25,
+        y_enc,
+        "encoder: every position sees the whole corrupted input, both sides",
+        h=0.46,
+    )
+    _down(ax, xs, y_enc - 0.25, y_head + 0.19)
+    for k, (x, token) in enumerate(zip(xs, MLM_TOKENS, strict=True)):
+        if selected[k]:
+            _box(ax, x, y_head, 0.64, 0.38, f"p({token})", color=VERMILLION, size=7.5)
+            if labels:
+                _text(ax, x, y_head - 0.55, f"{MLM_IDS[token]}", size=SMALL)
+        else:
+            _box(ax, x, y_head, 0.64, 0.38, "ignored", color=GREY, size=7, fill=0.06)
+            if labels:
+                _text(ax, x, y_head - 0.55, "−100", size=SMALL, color=GREY)
+    rows = [
+        (y0, "original"),
+        (y_in, "model input"),
+        (y_enc, "encoder"),
+        (y_head, "MLM head"),
+    ]
+    if labels:
+        rows.append((y_head - 0.55, "labels"))
+    _row_labels(ax, 0.08, rows)
+    _text(
+        ax,
+        4.1,
+        0.25,
+        r"$L = -\frac{1}{|M|}\sum_{i \in M} \log p(x_i \mid \tilde{x})$, "
+        "$M$: the selected positions (15% of tokens)",
+        size=SMALL,
+    )
+    return fig
+
+
+def _frozen_or_trained(ax, xs, y, w, h, labels, trained, size=SMALL):
+    """Boxes at ``xs``: grey where frozen, blue where ``trained``."""
+    for x, label, t in zip(xs, labels, trained, strict=True):
+        _box(ax, x, y, w, h, label, color=BLUE if t else GREY, size=size, fill=0.3)
+
+
+def _gradients(ax, start, y, targets, label):
+    """Gradient arrows: from ``start`` down to a line at height ``y``, then up into
+    each ``(x, top)`` of ``targets``."""
+    left = min(x for x, _ in targets)
+    _line(ax, start, (start[0], y), (left, y), color=VERMILLION, lw=1.5)
+    for x, top in targets:
+        _arrow(ax, (x, y), (x, top), color=VERMILLION, lw=1.5)
+    _text(ax, left, y - 0.2, label, size=7.5, color=VERMILLION, ha="left")
+
+
+@_styled
+def fine_tuning_head(
+    layers: int = 6,
+    trainable_layers: int = 2,
+    pooling: str = "cls",
+    classes: int = 2,
+    width: int = 384,
+) -> Figure:
+    """Fine-tuning a pretrained encoder with a new classification head (§6.7).
+
+    The encoder's ``layers`` layers (1 to 12) come pretrained; the top
+    ``trainable_layers`` of them (0 to ``layers``; the embeddings too when it equals
+    ``layers``) are trained with the new head, the rest stay frozen (grey). The
+    sentence vector is the [CLS] token's contextual vector (``pooling="cls"``) or the
+    mean over tokens (``"mean"``), ``width`` numbers (384 in MiniLM, 768 in
+    BERT-base); a linear layer maps it to ``classes`` scores (2 to 10), softmax turns
+    them into probabilities, and cross-entropy against the label gives the loss,
+    whose gradients (vermillion) reach only the trainable parts.
+    """
+    n = validate.integer("layers", layers, minimum=1, maximum=12)
+    k = validate.integer("trainable_layers", trainable_layers, minimum=0, maximum=n)
+    pooling = _choice("pooling", pooling, ("cls", "mean"))
+    c = validate.integer("classes", classes, minimum=2, maximum=10)
+    d = validate.integer("width", width, minimum=1, maximum=8192)
+    fig, ax = _canvas(7.6, 3.7)
+    y, h = 2.3, 1.3
+    step = min(0.42, 2.5 / n)
+    w = step - 0.08
+    xl = 1.6 + step * np.arange(n)
+    trained = [i >= n - k for i in range(n)]
+    _box(ax, 0.45, y, 0.72, h, "[CLS]\nthe film\nwas a\ndelight\n[SEP]", size=7.5)
+    _arrow(ax, (0.81, y), (1.0, y))
+    _frozen_or_trained(ax, [1.14], y, 0.28, h, ["E"], [k == n])  # embeddings
+    _arrow(ax, (1.28, y), (xl[0] - w / 2, y))
+    numbers = [f"{i + 1}" if w >= 0.22 else "" for i in range(n)]
+    _frozen_or_trained(ax, xl, y, w, h, numbers, trained)
+    right = xl[-1] + w / 2
+    stages = [
+        (
+            4.45,
+            0.8,
+            "$h_\\mathrm{[CLS]}$" if pooling == "cls" else "mean of\nall $h_i$",
+        ),
+        (5.4, 0.7, f"linear\n{d} → {c}"),
+        (6.25, 0.6, "softmax"),
+        (7.1, 0.7, "cross-\nentropy"),
+    ]
+    colors = [ORANGE, GREEN, GREEN, PURPLE]
+    previous = right
+    for (x, bw, label), color in zip(stages, colors, strict=True):
+        _arrow(ax, (previous, y), (x - bw / 2, y))
+        _box(ax, x, y, bw, 0.55, label, color=color, size=SMALL, fill=0.25)
+        previous = x + bw / 2
+    _text(ax, 4.45, y - 0.45, "sentence vector", size=7.5, color=GREY)
+    _text(ax, 5.4, y + 0.45, "new head,\nrandom start", size=7.5, color=GREEN)
+    _text(ax, 6.25, y - 0.45, f"$p$ over {c}\nclasses", size=7.5, color=GREY)
+    _box(ax, 7.1, 3.4, 0.7, 0.32, "label $y$", color=PURPLE, size=SMALL)
+    _arrow(ax, (7.1, 3.24), (7.1, y + 0.275), color=PURPLE)
+    _text(
+        ax,
+        (1.0 + right) / 2,
+        y + h / 2 + 0.3,
+        f"pretrained encoder, {n} layer{'s' * (n > 1)}",
+        size=SMALL,
+    )
+    bottom = y - h / 2
+    targets = [(5.4, y - 0.275)]
+    targets += [(x, bottom) for x, t in zip(xl, trained, strict=True) if t]
+    if k == n:
+        targets.append((1.14, bottom))
+    _text(ax, 7.2, y - 0.45, r"$\ell$", color=VERMILLION, ha="left")
+    _gradients(
+        ax,
+        (7.1, y - 0.275),
+        0.95,
+        targets,
+        "gradients of the loss $\\ell$ reach the head"
+        + {0: " only", n: " and the whole encoder"}.get(
+            k, f" and the top {k} layer{'s' * (k > 1)}"
+        ),
+    )
+    frozen = "grey: frozen, no gradient, pretrained weights kept; " if k < n else ""
+    legend = f"E: embeddings; {frozen}blue: trained"
+    _text(ax, 0.1, 0.3, legend, size=7.5, color=GREY, ha="left")
+    return fig
+
+
+BIO_TAGS = ("O", "B-PER", "I-PER", "B-LOC", "I-LOC", "B-ORG", "I-ORG")  # ner.TAGS
+BIO_SENTENCE = (
+    ("江", "jiāng", "B-PER"),
+    ("泽", "zé", "I-PER"),
+    ("民", "mín", "I-PER"),
+    ("访", "fǎng", "O"),
+    ("问", "wèn", "O"),
+    ("美", "měi", "B-LOC"),
+    ("国", "guó", "I-LOC"),
+)
+BIO_ARGMAX_SLIP = (5, "I-LOC")  # the per-character argmax there breaks the BIO rules
+_CJK_FONTS = ("WenQuanYi Micro Hei", "Noto Sans CJK SC", "Noto Sans SC", "SimHei")
+
+
+@functools.cache
+def _cjk_font() -> str | None:
+    """The first installed font of ``_CJK_FONTS``, or None."""
+    for name in _CJK_FONTS:
+        properties = mpl.font_manager.FontProperties(family=name)
+        try:
+            mpl.font_manager.findfont(properties, fallback_to_default=False)
+        except ValueError:
+            continue
+        return name
+    return None
+
+
+def _bio_allowed(previous: str, tag: str) -> bool:
+    """BIO: I-X only after B-X or I-X (``previous`` "" is the start)."""
+    return not tag.startswith("I-") or previous[2:] == tag[2:]
+
+
+@_styled
+def bio_viterbi(forbidden: bool = True, pinyin: bool = True) -> Figure:
+    """BIO tags on a Chinese sentence and the Viterbi lattice that decodes them
+    (§6.9–6.11).
+
+    江泽民访问美国, "Jiang Zemin visits the United States": one tag per character,
+    B-X opening an entity of type X, I-X continuing it, O outside. The lattice has a
+    node per tag and character; grey edges are the transitions BIO allows (I-X only
+    after B-X or I-X, never first), the orange path is the best valid sequence, the
+    one Viterbi returns. With ``forbidden`` the dashed edge shows where the
+    per-character argmax would go wrong, I-LOC right after O, which decoding rules
+    out. ``pinyin`` writes each character's pinyin under it. Where no CJK font is
+    installed (``_CJK_FONTS``), the characters are written in pinyin instead.
+    """
+    forbidden = _flag("forbidden", forbidden)
+    pinyin = _flag("pinyin", pinyin)
+    font = _cjk_font()
+    fig, ax = _canvas(7.6, 5.0)
+    xs = 1.2 + 0.76 * np.arange(len(BIO_SENTENCE))
+    rows = {tag: 3.5 - 0.38 * r for r, tag in enumerate(BIO_TAGS)}
+    path = [tag for _, _, tag in BIO_SENTENCE]
+    _text(ax, xs.mean(), 4.72, "“Jiang Zemin visits the United States”", size=SMALL)
+    for x, (char, sound, _) in zip(xs, BIO_SENTENCE, strict=True):
+        if font:
+            _text(ax, x, 4.3, char, size=15, fontfamily=font)
+            if pinyin:
+                _text(ax, x, 3.98, sound, size=7.5, color=GREY)
+        else:
+            _text(ax, x, 4.3, sound, size=FS)
+    for tag, y in rows.items():
+        _text(ax, xs[0] - 0.35, y, tag, size=SMALL, ha="right")
+    light = _tint(GREY, 0.35)
+    for t in range(1, len(xs)):
+        for a, ya in rows.items():
+            for b, yb in rows.items():
+                if _bio_allowed(a, b):
+                    ax.plot(
+                        (xs[t - 1], xs[t]),
+                        (ya, yb),
+                        color=light,
+                        lw=0.5,
+                        zorder=1,
+                        antialiased=False,  # two shades, not thirty: a small PNG
+                    )
+    for t, x in enumerate(xs):
+        for tag, y in rows.items():
+            start_ok = t > 0 or _bio_allowed("", tag)
+            on_path = path[t] == tag
+            ax.add_patch(
+                Circle(
+                    (x, y),
+                    0.085,
+                    facecolor=ORANGE if on_path else "white",
+                    edgecolor=ORANGE if on_path else GREY if start_ok else light,
+                    lw=1.2,
+                    ls="-" if start_ok else (0, (2, 2)),
+                    zorder=3,
+                )
+            )
+    for t in range(1, len(xs)):
+        _line(
+            ax,
+            (xs[t - 1], rows[path[t - 1]]),
+            (xs[t], rows[path[t]]),
+            color=ORANGE,
+            lw=2.6,
+            zorder=2,
+        )
+    if forbidden:
+        t, tag = BIO_ARGMAX_SLIP
+        a, b = (xs[t - 1], rows[path[t - 1]]), (xs[t], rows[tag])
+        _line(ax, a, b, color=VERMILLION, lw=1.8, ls=(0, (3, 2)), zorder=2)
+        mid = ((a[0] + b[0]) / 2, (a[1] + b[1]) / 2)
+        _text(ax, *mid, "×", size=16, color=VERMILLION, zorder=4, weight="bold")
+        ax.add_patch(
+            Circle(b, 0.12, fill=False, edgecolor=VERMILLION, lw=1.6, zorder=4)
+        )
+    # Legend, right of the lattice.
+    lx = xs[-1] + 0.4
+    _line(ax, (lx, 3.4), (lx + 0.3, 3.4), color=ORANGE, lw=2.6)
+    _text(ax, lx + 0.38, 3.4, "best valid path\n(Viterbi)", size=7.5, ha="left")
+    _line(ax, (lx, 2.85), (lx + 0.3, 2.85), color=light, lw=1)
+    _text(ax, lx + 0.38, 2.85, "allowed\ntransition", size=7.5, ha="left")
+    _text(
+        ax,
+        lx + 0.02,
+        2.15,
+        "dashed nodes:\nI-X cannot\nstart",
+        size=7.5,
+        ha="left",
+        color=GREY,
+    )
+    if forbidden:
+        _line(
+            ax, (lx, 1.45), (lx + 0.3, 1.45), color=VERMILLION, lw=1.8, ls=(0, (3, 2))
+        )
+        _text(
+            ax,
+            lx + 0.38,
+            1.45,
+            "argmax:\nI-LOC after O,\nforbidden",
+            size=7.5,
+            ha="left",
+            color=VERMILLION,
+        )
+    # The decoded tags and the entities they spell.
+    colors = {"PER": ORANGE, "LOC": GREEN, "": GREY}
+    _tokens(
+        ax, xs, 0.78, path, [colors[tag[2:]] for tag in path], w=0.7, h=0.32, size=7.5
+    )
+    for kind, (first, last) in (("PER", (0, 2)), ("LOC", (5, 6))):
+        x0, x1 = xs[first] - 0.3, xs[last] + 0.3
+        _line(ax, (x0, 0.5), (x0, 0.42), (x1, 0.42), (x1, 0.5), color=colors[kind])
+        name = "".join(c if font else s for c, s, _ in BIO_SENTENCE[first : last + 1])
+        _text(
+            ax,
+            (x0 + x1) / 2,
+            0.22,
+            f"{kind}: {name}",
+            size=SMALL,
+            color=colors[kind],
+            fontfamily=[font or "DejaVu Sans", "DejaVu Sans"],
+        )
+    return fig
+
+
+VGG16_BLOCKS = ((64, 64), (128, 128), (256, 256, 256), (512, 512, 512), (512, 512, 512))
+VGG16_DENSE = (4096, 4096, 1000)
+
+
+@_styled
+def vgg16_blocks(image_size: int = 224) -> Figure:
+    """VGG16's five convolutional blocks and three dense layers (§7.1).
+
+    Each block is 2 or 3 convolutions 3×3 (padding 1, so the size stays) with 64,
+    128, 256, 512 and 512 channels, and ends in a 2×2 max-pool that halves the size:
+    224 → 112 → 56 → 28 → 14 → 7 for ``image_size`` 224 (a multiple of 32, 32 to
+    512). The 7·7·512 map is flattened into fc1 and fc2 of 4,096 units and a
+    1,000-way softmax (Simonyan and Zisserman, 2015). Heights grow with the square
+    root of the map's side, widths with the log of its channels; the parameter
+    count is computed as ``lmbook.vision.vgg16_layers`` does.
+    """
+    size = validate.integer("image_size", image_size, minimum=32, maximum=512)
+    if size % 32:
+        raise ValueError(
+            f"image_size must be a multiple of 32 (five poolings halve it), got {size}"
+        )
+    fig, ax = _canvas(7.6, 4.1)
+    y = 2.35
+
+    def height(side):
+        return 2.6 * np.sqrt(side / size)
+
+    _bar(ax, 0.25, y, 0.08, height(size), GREY)
+    _text(ax, 0.12, y, f"input {size}×{size}×3", size=7, rotation=90)
+    x, side, channels, params = 0.55, size, 3, 0
+    for b, block in enumerate(VGG16_BLOCKS, start=1):
+        _arrow(ax, (x - 0.2, y), (x - 0.03, y), lw=1)
+        left = x
+        for c in block:
+            w = 0.05 * np.log2(c / 16)
+            _bar(ax, x, y, w, height(side), BLUE)
+            params += 9 * channels * c + c
+            channels = c
+            x += w + 0.015
+        _text(ax, (left + x) / 2, y + height(side) / 2 + 0.12, f"{side}×{side}", size=7)
+        side //= 2
+        _bar(ax, x, y, 0.06, height(side), ORANGE)
+        x += 0.06
+        middle = (left + x) / 2
+        _text(ax, middle, y - height(size) / 2 - 0.14, f"block {b}", size=7.5)
+        _text(
+            ax,
+            middle,
+            y - height(size) / 2 - 0.45,
+            f"{len(block)}× conv\n{block[0]} ch",
+            size=7,
+            color=BLUE,
+        )
+        x += 0.31
+    _text(
+        ax,
+        x - 0.4,
+        y + height(side) / 2 + 0.12,
+        f"{side}×{side}×{channels}",
+        size=7,
+        ha="left",
+    )
+    n_in = side * side * channels
+    _arrow(ax, (x - 0.25, y), (x + 0.1, y), lw=1)
+    _text(ax, x - 0.05, y - 0.5, f"flatten\n{n_in:,}", size=7, color=GREY)
+    x += 0.3
+    for name, units in zip(("fc1", "fc2", "predictions"), VGG16_DENSE, strict=True):
+        h = 0.45 * np.log2(units) - 3.3
+        _bar(ax, x, y, 0.14, h, GREEN)
+        _text(ax, x + 0.07, y + h / 2 + 0.12, f"{units:,}", size=7)
+        _text(ax, x + 0.07, y - h / 2 - 0.12, name, size=7, color=GREEN)
+        params += n_in * units + units
+        n_in = units
+        x += 0.14
+        _arrow(ax, (x + 0.02, y), (x + 0.24, y), lw=1)
+        x += 0.26
+    _box(ax, x + 0.3, y, 0.62, 0.36, "softmax", color=PURPLE, size=7.5)
+    _text(ax, x + 0.3, y - 0.35, "1,000\nclasses", size=7, color=GREY)
+    # Legend.
+    for lx, color, label in (
+        (0.2, BLUE, "conv 3×3 + ReLU"),
+        (1.75, ORANGE, "max-pool 2×2, stride 2"),
+        (3.7, GREEN, "dense layer"),
+    ):
+        _bar(ax, lx, 0.21, 0.14, 0.14, color)
+        _text(ax, lx + 0.2, 0.21, label, size=7.5, ha="left")
+    _text(ax, 7.45, 0.21, f"{params:,} parameters", size=7.5, ha="right")
+    return fig
+
+
+def _last_blocks(count: int) -> str:
+    """'the last block' or 'the last 3 blocks': no '1 block' (fig-07-6)."""
+    return "the last block" if count == 1 else f"the last {count} blocks"
+
+
+@_styled
+def transfer_learning(
+    blocks: int = 5, fine_tuned_blocks: int = 2, classes: int = 5
+) -> Figure:
+    """Transfer learning: a backbone pretrained on ImageNet with a new head (§7.6).
+
+    Top: the pretrained network, ``blocks`` blocks (3 to 8) and a head for ImageNet's
+    1,000 classes, which is removed. Middle, feature extraction: the whole backbone is
+    frozen (grey) and only the new head for ``classes`` classes (2 to 100) is
+    trained. Bottom, fine-tuning: the last ``fine_tuned_blocks`` blocks (1 to
+    ``blocks``) are trained too, with a small learning rate. Gradients (vermillion)
+    reach only what is trained.
+    """
+    n = validate.integer("blocks", blocks, minimum=3, maximum=8)
+    m = validate.integer("fine_tuned_blocks", fine_tuned_blocks, minimum=1, maximum=n)
+    c = validate.integer("classes", classes, minimum=2, maximum=100)
+    fig, ax = _canvas(7.6, 4.7)
+    step = min(0.62, 3.1 / n)
+    xb = 2.4 + step * np.arange(n)
+    w, h = step - 0.1, 0.5
+    x_head = xb[-1] + step / 2 + 0.65
+    rows = (
+        (4.2, "1. pretrain", "ImageNet\nphotos", [True] * n, None),
+        (2.75, "2a. feature\nextraction", "new\nphotos", [False] * n, 0),
+        (1.15, "2b. fine-tuning", "new\nphotos", [i >= n - m for i in range(n)], m),
+    )
+    for y, title, source, trained, tuned in rows:
+        _text(ax, 0.08, y, title, size=SMALL, ha="left", weight="bold")
+        _box(ax, 1.55, y, 0.75, h, source, color=BLUE, size=7.5, fill=0.1)
+        _arrow(ax, (1.93, y), (xb[0] - w / 2, y))
+        labels = [f"block {i + 1}" if w >= 0.5 else f"{i + 1}" for i in range(n)]
+        _frozen_or_trained(ax, xb, y, w, h, labels, trained, size=7)
+        _arrow(ax, (xb[-1] + w / 2, y), (x_head - 0.5, y))
+        if tuned is None:
+            _box(ax, x_head, y, 1.14, h + 0.14, color=VERMILLION, fill=0, ls="--")
+            _box(ax, x_head, y, 1.0, h, "head\n1,000 classes", color=BLUE, size=7.5)
+            _text(
+                ax,
+                x_head,
+                y - 0.45,
+                "removed for the new task",
+                size=7.5,
+                color=VERMILLION,
+            )
+            continue
+        _box(
+            ax,
+            x_head,
+            y,
+            1.0,
+            h,
+            f"new head\n{c} classes",
+            color=GREEN,
+            size=7.5,
+            fill=0.3,
+        )
+        _text(
+            ax, x_head + 0.58, y + 0.05, "softmax\n+ CE", size=7, ha="left", color=GREY
+        )
+        targets = [(x_head, y - h / 2)]
+        targets += [(x, y - h / 2) for x, t in zip(xb, trained, strict=True) if t]
+        _gradients(
+            ax,
+            (x_head + 0.75, y - 0.15),
+            y - 0.55,
+            targets,
+            "gradients: new head only"
+            if tuned == 0
+            else f"gradients: the head and {_last_blocks(tuned)}, small learning rate",
+        )
+    _arrow(ax, (xb.mean(), 3.85), (xb.mean(), 3.3), color=GREY, lw=2)
+    for y in (2.75, 1.15):
+        _text(
+            ax,
+            xb.mean(),
+            y + 0.42,
+            "weights copied from the pretrained backbone",
+            size=7,
+            color=GREY,
+            backgroundcolor="white",
+        )
+    _text(
+        ax,
+        0.08,
+        0.2,
+        "grey: frozen (weights kept); blue: trained; green: new",
+        size=7.5,
+        color=GREY,
+        ha="left",
+    )
     return fig
