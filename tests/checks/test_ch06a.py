@@ -87,6 +87,14 @@ AUDIT = [
         ],
         generic=lambda s, m: s[:, 0],
     ),
+    number(
+        checks.ch06a_cls_pooling,
+        9,  # measured on the shipped model; test_cls_count_is_measured checks it
+        [(11, "mean-pooled"), (3, "first token's vector"), (9.5, "whole number")],
+        [(13, "from 0 to 12"), (-1, "from 0 to 12")],
+        also_right=[9.0, np.int64(9)],
+        generic=3,
+    ),
 ]
 
 
@@ -96,3 +104,10 @@ class TestAudit(AuditTests):
 
 def test_bert_large_has_the_published_count():
     assert BERT_LARGE == 335_141_888
+
+
+def test_cls_count_is_measured():
+    """The audit's right answer of 6a.4 is what the shipped model gives, below the
+    mean pooling's 11 (the notebook's section 6.4)."""
+    assert ch06a._search_hits("cls") == 9
+    assert ch06a._search_hits("mean") == 11

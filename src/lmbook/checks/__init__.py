@@ -63,6 +63,7 @@ from lmbook.checks.ch05 import (
 )
 from lmbook.checks.ch06a import (
     ch06a_bert_large_parameters,
+    ch06a_cls_pooling,
     ch06a_mean_pool,
     ch06a_wordpiece,
 )
@@ -70,6 +71,7 @@ from lmbook.checks.ch06b import ch06b_accuracy_margin, ch06b_trainable_parameter
 from lmbook.checks.ch06c import (
     ch06c_bio_errors,
     ch06c_entity_scores,
+    ch06c_seen_names,
     ch06c_spans_to_bio,
 )
 from lmbook.checks.ch06d import (
@@ -158,11 +160,13 @@ __all__ = [
     "ch06a_wordpiece",
     "ch06a_bert_large_parameters",
     "ch06a_mean_pool",
+    "ch06a_cls_pooling",
     "ch06b_trainable_parameters",
     "ch06b_accuracy_margin",
     "ch06c_entity_scores",
     "ch06c_spans_to_bio",
     "ch06c_bio_errors",
+    "ch06c_seen_names",
     "ch06d_perplexity_from_probs",
     "ch06d_top_p_survivors",
     "ch06d_temperature_probs",

@@ -1,5 +1,5 @@
 """Checkers of notebook 6a, chapter 6 part 1: encoders and embeddings
-(Exercises 6a.1–6a.3).
+(Exercises 6a.1–6a.4).
 
 Notebook: ``notebooks/06a_encoders_and_embeddings.ipynb``. Each checker takes the
 variable that the notebook's checker cell passes (``answer_1``, or the function the
@@ -19,6 +19,7 @@ from lmbook.checks.core import (
     SecondCase,
     as_finite_array,
     as_function,
+    as_number,
     call,
     check_close,
     next_hint,
@@ -59,6 +60,14 @@ HINTS = {
             "(one H×H linear layer); the number of heads does not change the count.",
         ),
         Hint(
+            "6a.4",
+            "the [CLS] vector is the first token's vector of the last layer, and the "
+            "search compares normalised vectors by their dot product.",
+            "tokenize the corpus and the questions with padding, take "
+            "last_hidden_state[:, 0], normalise each row to length 1, and count the "
+            "questions whose highest-scoring corpus entry is their answer.",
+        ),
+        Hint(
             "6a.3",
             "a masked mean averages over the real tokens only: padding counts neither "
             "in the sum nor in the number of tokens.",
@@ -88,6 +97,42 @@ SECOND_CASES = {
     "ch06a_wordpiece": SecondCase("answer_1"),  # worked by hand: no second case
     "ch06a_bert_large_parameters": SecondCase("answer_2", draw=_draw_bert_shape),
     "ch06a_mean_pool": SecondCase("answer_3", seeded=True),
+    # Measured on the shipped model and the notebook's fixed corpus: no second case.
+    "ch06a_cls_pooling": SecondCase("answer_4"),
+}
+
+# Section 6.4's help-desk corpus and questions (question: index of its answer).
+HELP_DESK = (
+    "How to reset your password if you have forgotten it.",
+    "Refunds are paid back to the original card within five business days.",
+    "Orders over 50 euros ship free of charge.",
+    "You can change the delivery address until the parcel leaves the warehouse.",
+    "Our stores open at nine in the morning and close at eight in the evening.",
+    "Gift cards never expire and can be used online or in a store.",
+    "To cancel a subscription, go to Account, then Plans, then Cancel.",
+    "Damaged items can be returned within thirty days for a replacement.",
+    "We accept Visa, Mastercard, PayPal and bank transfer.",
+    "Two-factor authentication adds a code sent to your phone when you sign in.",
+    "The warranty covers manufacturing defects for two years.",
+    "Students get a ten percent discount with a valid university email.",
+    "Tracking numbers are emailed as soon as the courier collects the parcel.",
+    "Large furniture is delivered by appointment, usually within two weeks.",
+    "You can delete your account and all personal data from the privacy settings.",
+    "Prices include VAT for deliveries inside the European Union.",
+)
+QUESTIONS = {
+    "I can't remember my login details": 0,
+    "When will I get my money back?": 1,
+    "Do I pay postage on a big order?": 2,
+    "What time do your shops shut?": 4,
+    "How do I stop my monthly plan?": 6,
+    "The vase arrived broken": 7,
+    "Which payment methods can I use?": 8,
+    "How long is my guarantee valid?": 10,
+    "Is there a deal for college kids?": 11,
+    "Where is my package right now?": 12,
+    "Remove all my information from your systems": 14,
+    "Is tax part of the price?": 15,
 }
 
 
@@ -215,3 +260,61 @@ def ch06a_mean_pool(answer: object, seed: int = 6) -> None:
             "Not quite: the exercise asks for the mean before normalising."
         )
     raise AnswerError(f"Not quite. {next_hint(HINTS['6a.3'])}")
+
+
+def _search_hits(pooling: str) -> int:
+    """How many help-desk questions find their answer (top-1) with all-MiniLM-L6-v2's
+    vectors pooled by ``pooling``: "cls" or "mean".
+    """
+    import torch
+
+    from lmbook import text
+
+    tokenizer, encoder = text.load_minilm()
+
+    def vectors(texts: list[str]) -> torch.Tensor:
+        encoded = tokenizer(texts, padding=True, return_tensors="pt")
+        with torch.no_grad():
+            states = encoder(**encoded).last_hidden_state
+        pooled = (
+            states[:, 0]
+            if pooling == "cls"
+            else text.mean_pool(states, encoded.attention_mask)
+        )
+        return torch.nn.functional.normalize(pooled, dim=1)
+
+    top = (vectors(list(QUESTIONS)) @ vectors(list(HELP_DESK)).T).argmax(dim=1)
+    return int((top.numpy() == np.array(list(QUESTIONS.values()))).sum())
+
+
+def ch06a_cls_pooling(answer: object) -> None:
+    """Exercise 6a.4: how many of the twelve help-desk questions of section 6.4 the
+    normalised [CLS] vectors of all-MiniLM-L6-v2 answer right (top-1).
+
+    The count is measured on the shipped model, so any correct measurement is the same
+    whole number.
+    """
+    value = as_number(answer, "answer_4", "questions")
+    if not 0 <= value <= len(QUESTIONS):
+        raise AnswerError(
+            "answer_4 should be a number of questions from 0 to "
+            f"{len(QUESTIONS)}, got {answer!r}"
+        )
+    if value != int(value):
+        raise AnswerError(
+            "Not quite: answer_4 counts questions, so it is a whole number. "
+            + next_hint(HINTS["6a.4"])
+        )
+    expected = _search_hits("cls")
+    if int(value) == expected:
+        print(
+            f"Correct: {expected} of {len(QUESTIONS)} with [CLS] vectors, fewer than "
+            "with the mean pooling the model was trained with."
+        )
+        return
+    if int(value) == _search_hits("mean"):
+        raise AnswerError(
+            "Not quite: that is the count of the mean-pooled embeddings of section "
+            "6.4. Hint: take the first token's vector, last_hidden_state[:, 0]."
+        )
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6a.4'])}")
