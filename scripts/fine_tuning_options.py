@@ -37,6 +37,7 @@ OPTIONS = {
     "top 2 layers, max length 32": (4, 1, 2e-4, 0.1, 32, CPU_TRAIN_SIZE),
     "top 2 layers, 2 epochs": (4, 2, 2e-4, 0.1, 64, CPU_TRAIN_SIZE),
     "top 3 layers": (3, 1, 2e-4, 0.1, 64, CPU_TRAIN_SIZE),
+    "top 3 layers, 2 epochs": (3, 2, 2e-4, 0.1, 64, CPU_TRAIN_SIZE),
     "top 2 layers, all 10,808 snippets": (4, 1, 2e-4, 0.1, 64, None),
     "all weights": (0, 1, 5e-5, 0.1, 64, CPU_TRAIN_SIZE),
     "all weights, 2 epochs": (0, 2, 5e-5, 0.1, 64, CPU_TRAIN_SIZE),

@@ -265,12 +265,90 @@ def test_fine_tune_learns_a_separable_task(tiny_bert):
         epochs=4,
         lr=3e-3,
         batch_size=16,
-        test_inputs=inputs,
-        test_labels=labels,
+        validation_inputs=inputs,
+        validation_labels=labels,
     )
-    assert history[-1]["test_accuracy"] == 1.0
+    assert history[-1]["validation_accuracy"] == 1.0
     assert history[-1]["train_loss"] < history[0]["train_loss"]
     with pytest.raises(ValueError, match="labels"):
         text.fine_tune(classifier, inputs, labels[:10], epochs=1, lr=1e-3)
     with pytest.raises(ValueError, match="lie in"):
         text.fine_tune(classifier, inputs, labels + 1, epochs=1, lr=1e-3)
+
+
+def test_fine_tune_scores_validation_and_never_takes_a_test_set(tiny_bert):
+    """Options are chosen on validation (chapter 6.8): the history has no test column."""
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, 32)
+    inputs = [torch.tensor([101, 2000 + 1000 * y, 102]) for y in labels]
+    held_out = 1 - labels  # every validation label flipped: accuracy is 1 - training's
+    classifier = text.EncoderClassifier(tiny_bert, trainable_from=0)
+    history = text.fine_tune(
+        classifier,
+        inputs,
+        labels,
+        epochs=3,
+        lr=3e-3,
+        batch_size=16,
+        validation_inputs=inputs,
+        validation_labels=held_out,
+    )
+    assert [sorted(row) for row in history] == [
+        ["epoch", "seconds", "train_loss", "validation_accuracy"]
+    ] * 3
+    predicted = text.predict(classifier, inputs)
+    assert history[-1]["validation_accuracy"] == pytest.approx(np.mean(predicted == held_out))
+    assert (
+        "validation_accuracy"
+        not in text.fine_tune(classifier, inputs, labels, epochs=1, lr=1e-3)[0]
+    )
+    with pytest.raises(TypeError, match="test_inputs"):
+        text.fine_tune(
+            classifier, inputs, labels, epochs=1, lr=1e-3, test_inputs=inputs, test_labels=labels
+        )
+    with pytest.raises(ValueError, match="both validation_inputs and validation_labels"):
+        text.fine_tune(classifier, inputs, labels, epochs=1, lr=1e-3, validation_inputs=inputs)
+    with pytest.raises(ValueError, match="32 validation inputs but 10 labels"):
+        text.fine_tune(
+            classifier,
+            inputs,
+            labels,
+            epochs=1,
+            lr=1e-3,
+            validation_inputs=inputs,
+            validation_labels=labels[:10],
+        )
+
+
+def test_to_transformers_gives_the_same_logits_and_survives_save_and_load(
+    tiny_bert, minilm, tmp_path
+):
+    from transformers import pipeline
+
+    tokenizer, _ = minilm
+    classifier = text.EncoderClassifier(tiny_bert, trainable_from=1, seed=3).eval()
+    texts = ["a good film", "a bad film with a long and tedious title"]
+    encoded = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        ours = classifier(encoded.input_ids, encoded.attention_mask)
+        model = text.to_transformers(classifier, ["rotten", "fresh"])
+        theirs = model(**encoded).logits
+    assert torch.allclose(ours, theirs, atol=1e-6)
+    model.save_pretrained(tmp_path)
+    reloaded = text.mean_pool_model_class().from_pretrained(tmp_path).eval()
+    assert reloaded.config.id2label == {0: "rotten", 1: "fresh"}
+    with torch.no_grad():
+        assert torch.equal(reloaded(**encoded).logits, theirs)
+        loss = reloaded(**encoded, labels=torch.tensor([1, 0])).loss
+    expected = torch.nn.functional.cross_entropy(theirs, torch.tensor([1, 0]))
+    assert torch.allclose(loss, expected)
+    classify = pipeline("text-classification", model=reloaded, tokenizer=tokenizer, device=-1)
+    probabilities = torch.softmax(theirs, dim=1)
+    for row, prediction in enumerate(classify(texts)):
+        label = int(probabilities[row].argmax())
+        assert prediction["label"] == ["rotten", "fresh"][label]
+        assert prediction["score"] == pytest.approx(float(probabilities[row, label]), abs=1e-5)
+    with pytest.raises(TypeError, match="must be a text.EncoderClassifier"):
+        text.to_transformers(tiny_bert, ["rotten", "fresh"])
+    with pytest.raises(ValueError, match="must name the 2 classes"):
+        text.to_transformers(classifier, ["only one"])

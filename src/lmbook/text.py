@@ -8,6 +8,7 @@ package, so everything here runs offline.
 from __future__ import annotations
 
 import copy
+import functools
 import time
 import unicodedata
 import warnings
@@ -569,8 +570,8 @@ def fine_tune(
     batch_size: int = 32,
     warmup: float = 0.1,
     seed: int = 0,
-    test_inputs=None,
-    test_labels=None,
+    validation_inputs=None,
+    validation_labels=None,
     device: str = "cpu",
 ):
     """Train ``classifier`` with AdamW and a warm-up-then-linear schedule (chapter 6.7).
@@ -578,7 +579,10 @@ def fine_tune(
     ``inputs`` is a list of per-example tensors (token ids, or cached states), cut
     into batches of similar lengths (:func:`length_batches`) and padded with a mask.
     The loop is :func:`lmbook.train.fit`'s, with the schedule stepped after every
-    batch. Returns one row per epoch: mean training loss, test accuracy, seconds.
+    batch. Returns one row per epoch: mean training loss, seconds and, when
+    ``validation_inputs`` and ``validation_labels`` are given, the accuracy on them.
+    Options are chosen on that validation set; the test set is scored once, after the
+    choice, outside this function (chapter 6.8).
     """
     labels = check_labels(labels, classifier.head.out_features)
     if len(inputs) != len(labels):
@@ -603,17 +607,25 @@ def fine_tune(
             for batch in length_batches(lengths, batch_size, rng):
                 yield pad([inputs[i] for i in batch]), labels[batch]
 
-    test = (
+    if (validation_inputs is None) != (validation_labels is None):
+        raise ValueError(
+            "give both validation_inputs and validation_labels, or neither"
+        )
+    held_out = (
         None
-        if test_inputs is None
-        else check_labels(test_labels, classifier.head.out_features)
+        if validation_labels is None
+        else check_labels(validation_labels, classifier.head.out_features)
     )
+    if held_out is not None and len(validation_inputs) != len(held_out):
+        raise ValueError(
+            f"{len(validation_inputs)} validation inputs but {len(held_out)} labels"
+        )
     clock = [time.perf_counter()]
 
     def score(model, row):
-        if test is not None:
-            row["test_accuracy"] = float(
-                np.mean(predict(model, test_inputs) == test.numpy())
+        if held_out is not None:
+            row["validation_accuracy"] = float(
+                np.mean(predict(model, validation_inputs) == held_out.numpy())
             )
         now = time.perf_counter()
         row["seconds"], clock[0] = now - clock[0], now
@@ -629,3 +641,73 @@ def fine_tune(
         device=device,
         progress=False,
     )
+
+
+# The Hugging Face format (chapter 6.8) ---------------------------------------
+
+
+@functools.cache
+def mean_pool_model_class():
+    """``BertMeanPoolForSequenceClassification``: :class:`EncoderClassifier`'s
+    architecture as a ``transformers`` model (chapter 6.8).
+
+    A ``BertModel`` without its pooler, mean pooling over real tokens, dropout and a
+    linear head, so that a classifier trained here can be saved with
+    ``save_pretrained``, loaded with ``from_pretrained`` and run by ``pipeline``.
+    ``BertForSequenceClassification`` would read the [CLS] vector through BERT's
+    pooler instead, which all-MiniLM-L6-v2 was never trained to use.
+    """
+    from transformers import BertModel, BertPreTrainedModel
+    from transformers.modeling_outputs import SequenceClassifierOutput
+
+    class BertMeanPoolForSequenceClassification(BertPreTrainedModel):
+        def __init__(self, config):
+            super().__init__(config)
+            self.bert = BertModel(config, add_pooling_layer=False)
+            self.dropout = torch.nn.Dropout(config.hidden_dropout_prob)
+            self.classifier = torch.nn.Linear(config.hidden_size, config.num_labels)
+            self.post_init()
+
+        def forward(
+            self, input_ids, attention_mask=None, token_type_ids=None, labels=None, **_
+        ):
+            if attention_mask is None:
+                attention_mask = torch.ones_like(input_ids)
+            states = self.bert(
+                input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            ).last_hidden_state
+            pooled = mean_pool(states, attention_mask)
+            logits = self.classifier(self.dropout(pooled))
+            loss = None
+            if labels is not None:
+                loss = torch.nn.functional.cross_entropy(logits, labels)
+            return SequenceClassifierOutput(loss=loss, logits=logits)
+
+    return BertMeanPoolForSequenceClassification
+
+
+def to_transformers(classifier, labels: Sequence[str]):
+    """The trained :class:`EncoderClassifier` as a ``transformers`` model with the same
+    weights and named labels (chapter 6.8), in eval mode on the CPU.
+    """
+    if not isinstance(classifier, EncoderClassifier):
+        raise TypeError(
+            "classifier must be a text.EncoderClassifier, got "
+            f"{type(classifier).__name__}"
+        )
+    if isinstance(labels, str) or len(labels) != classifier.head.out_features:
+        raise ValueError(
+            f"labels must name the {classifier.head.out_features} classes in order, "
+            f"got {labels!r}"
+        )
+    config = copy.deepcopy(classifier.encoder.config)
+    config.num_labels = len(labels)
+    config.id2label = dict(enumerate(labels))
+    config.label2id = {label: index for index, label in enumerate(labels)}
+    config.hidden_dropout_prob = classifier.dropout.p
+    model = mean_pool_model_class()(config)
+    loaded = model.bert.load_state_dict(classifier.encoder.state_dict(), strict=False)
+    if loaded.missing_keys:  # the encoder's pooler is left out on purpose, not more
+        raise ValueError(f"the encoder lacks the weights {loaded.missing_keys}")
+    model.classifier.load_state_dict(classifier.head.state_dict())
+    return model.to(next(classifier.parameters()).dtype).eval()

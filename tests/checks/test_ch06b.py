@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from audit import AuditTests, number
+import numpy as np
+from audit import AuditTests, number, verdict
 
 from lmbook import checks
 from lmbook.checks import ch06b
@@ -15,12 +16,12 @@ MARGIN_SE = math.sqrt(0.84 * 0.16 / 1000)
 AUDIT = [
     number(
         checks.ch06b_trainable_parameters,
-        3 * MINILM_LAYER + (384 * 2 + 2),
+        4 * MINILM_LAYER + (384 * 2 + 2),
         [
-            (2 * MINILM_LAYER + 770, "for two layers"),  # the count the training cell prints
-            (3 * MINILM_LAYER, "head"),
+            (3 * MINILM_LAYER + 770, "for three layers"),  # the count the training cell prints
+            (4 * MINILM_LAYER, "head"),
             (6 * MINILM_LAYER + 770, "not all six"),
-            (3 * (MINILM_LAYER - 1536) + 770, "LayerNorms"),
+            (4 * (MINILM_LAYER - 1536) + 770, "LayerNorms"),
             (1e6, "same parameters"),
         ],
         solve=lambda H, F, layers: (
@@ -46,3 +47,25 @@ AUDIT = [
 
 class TestAudit(AuditTests):
     module, rows = ch06b, AUDIT
+
+
+def two_figures(value: float) -> float:
+    return float(f"{value:.1e}")
+
+
+def test_the_margin_rounded_to_two_figures_is_accepted_for_every_second_case():
+    """Rounding to two significant figures moves 0.0105 by 4.8%, more than a fixed 2.5%."""
+    draw = ch06b.SECOND_CASES["ch06b_accuracy_margin"].draw
+    for seed in range(300):
+        values = draw(np.random.default_rng(seed))
+        margin = 1.96 * math.sqrt(values["accuracy"] * (1 - values["accuracy"]) / values["n"])
+        assert verdict(checks.ch06b_accuracy_margin, two_figures(margin), **values) == "accepted"
+        for wrong in (two_figures(margin) * 0.9, two_figures(margin) * 1.1):
+            assert verdict(checks.ch06b_accuracy_margin, wrong, **values) != "accepted"
+
+
+def test_a_margin_far_from_two_figures_is_accepted_only_when_correctly_rounded():
+    # 0.97 on 1,000 snippets: 1.96 * sqrt(0.97 * 0.03 / 1000) = 0.010573, which is 0.011
+    assert verdict(checks.ch06b_accuracy_margin, 0.011, accuracy=0.97, n=1000) == "accepted"
+    assert verdict(checks.ch06b_accuracy_margin, 0.010, accuracy=0.97, n=1000) != "accepted"
+    assert verdict(checks.ch06b_accuracy_margin, 0.012, accuracy=0.97, n=1000) != "accepted"
