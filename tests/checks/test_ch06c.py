@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from audit import AuditTests, Row
+from audit import AuditTests, Row, function
 
-from lmbook import checks
+from lmbook import checks, ner
 from lmbook.checks import ch06c
+
+
+def seen_share(train, test):  # the notebook's solution
+    seen = {(text[a:b], kind) for text, tags in train for a, b, kind in ner.bio_to_spans(tags)}
+    mentions = [(text[a:b], kind) for text, tags in test for a, b, kind in ner.bio_to_spans(tags)]
+    return sum(mention in seen for mention in mentions) / len(mentions)
+
+
+def names(examples):
+    return [(text[a:b], kind) for text, tags in examples for a, b, kind in ner.bio_to_spans(tags)]
+
 
 BIO_GOLD = ["B-PER", "I-PER", "I-PER", "O", "O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "I-ORG"]
 
@@ -76,6 +87,59 @@ AUDIT = [
         generic=5,
     ),
 ]
+
+
+AUDIT.append(
+    function(
+        checks.ch06c_seen_names,
+        seen_share,
+        [
+            (lambda train, test: 100 * seen_share(train, test), "not a percentage"),
+            (
+                lambda train, test: np.mean(
+                    [text in {t for t, _ in names(train)} for text, _ in names(test)]
+                ),
+                "compare the type",
+            ),
+            (
+                lambda train, test: (
+                    len(set(names(test)) & set(names(train))) / len(set(names(test)))
+                ),
+                "repeats included",
+            ),
+            (lambda train, test: seen_share(test, train), "the other way round"),
+            (lambda train, test: 0.0, "every mention in the test set counts"),
+        ],
+        [
+            ("seen", "answer_4 should be a function"),
+            (lambda train, test: [0.5, 0.5], "answer_4(train, test)"),
+            (lambda train: 0.5, "raised TypeError"),
+            (lambda train, test: float("nan"), "nan or inf"),
+        ],
+        also_right=[
+            lambda train, test: np.float32(seen_share(train, test)),
+            lambda train, test: torch.tensor(seen_share(train, test)),
+        ],
+        generic=lambda train, test: 0.0,
+    )
+)
+
+
+def test_seen_names_corpus_separates_the_usual_mistakes():
+    """Each drawn corpus gives each mistake its own number (so its hint can be given)."""
+    shares = set()
+    for seed in range(20):
+        train, test = ch06c._corpus(np.random.default_rng(seed))
+        right = seen_share(train, test)
+        assert 0 < right < 1
+        shares.add(round(right, 9))
+        wrong = [
+            np.mean([text in {t for t, _ in names(train)} for text, _ in names(test)]),
+            len(set(names(test)) & set(names(train))) / len(set(names(test))),
+            seen_share(test, train),
+        ]
+        assert all(abs(value - right) > 1e-6 for value in wrong), (seed, right, wrong)
+    assert len(shares) >= 5  # a constant cannot pass the hidden test
 
 
 class TestAudit(AuditTests):

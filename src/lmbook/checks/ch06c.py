@@ -1,19 +1,29 @@
 """Checkers of notebook 6c, chapter 6 part 3: named entity recognition
-(Exercises 6c.1–6c.3).
+(Exercises 6c.1–6c.4).
 
 Notebook: ``notebooks/06c_named_entity_recognition.ipynb``. Each checker takes the
 variable that the notebook's checker cell passes (``answer_1``) and names that variable
-in its messages. The three exercises are worked by hand on the tags they show, so they
-have no second case (``SECOND_CASES``).
+in its messages. Exercises 6c.1–6c.3 are worked by hand on the tags they show, so they
+have no second case (``SECOND_CASES``); 6c.4 asks for a function, which the hidden
+test tries on other corpora.
 """
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
 
-from lmbook.checks.core import AnswerError, Hint, SecondCase, as_finite_array, next_hint
+from lmbook.checks.core import (
+    AnswerError,
+    Hint,
+    SecondCase,
+    as_finite_array,
+    as_function,
+    call,
+    next_hint,
+)
 
 # Exercise 6c.1: 李鹏在北京会见新华社记者, gold PER 李鹏, LOC 北京, ORG 新华社.
 CH06C_GOLD = [
@@ -71,6 +81,15 @@ HINTS = {
             "go left to right; an I-X is an error unless the tag just before it is B-X "
             "or I-X with the same X. The first tag has nothing before it.",
         ),
+        Hint(
+            "6c.4",
+            "a test name counts as seen when the same string with the same type is an "
+            "entity somewhere in the training sentences; every mention in the test "
+            "set counts, repeats included.",
+            "collect the training entities as a set of (text, type) pairs with "
+            "ner.bio_to_spans, then go through every entity of every test sentence "
+            "and divide the number found in the set by the number of test entities.",
+        ),
     )
 }
 
@@ -78,6 +97,7 @@ SECOND_CASES = {  # worked by hand: no second case
     "ch06c_entity_scores": SecondCase("answer_1"),
     "ch06c_spans_to_bio": SecondCase("answer_2"),
     "ch06c_bio_errors": SecondCase("answer_3"),
+    "ch06c_seen_names": SecondCase("answer_4", seeded=True),
 }
 
 
@@ -168,3 +188,137 @@ def ch06c_bio_errors(answer: object) -> None:
         )
     direction = "too many" if int(answer) > expected else "too few"
     raise AnswerError(f"Not quite ({direction}). {next_hint(HINTS['6c.3'])}")
+
+
+def _names(examples) -> list[tuple[str, str]]:
+    """Every entity mention of tagged ``(text, tags)`` examples as (text, type)."""
+    from lmbook import ner
+
+    return [
+        (text[start:end], kind)
+        for text, tags in examples
+        for start, end, kind in ner.bio_to_spans(tags)
+    ]
+
+
+def _seen_share(train, test) -> float:
+    """The share of test entity mentions whose (text, type) is a training entity."""
+    seen = set(_names(train))
+    mentions = _names(test)
+    return sum(name in seen for name in mentions) / len(mentions)
+
+
+def _corpus(rng: np.random.Generator):
+    """A small tagged corpus for Exercise 6c.4: (train, test) lists of (text, tags).
+
+    The test set repeats a name seen in training, holds names never seen, and one
+    seen string with another type, so that each usual mistake gives another number.
+    """
+    from lmbook import ner
+
+    letters = list("甲乙丙丁戊己庚辛壬癸子丑寅卯辰巳午未申酉")
+    kinds = list(ner.TYPES)
+    pool = {}
+    while len(pool) < 10:
+        name = "".join(rng.choice(letters, size=int(rng.integers(2, 4))))
+        pool.setdefault(name, kinds[int(rng.integers(3))])
+    names = list(pool.items())
+    known = names[:5]
+    new = names[5 : 5 + int(rng.integers(1, 5))]
+    retyped = (known[0][0], kinds[(kinds.index(known[0][1]) + 1) % 3])
+    repeated = [known[1]] * int(rng.integers(2, 5))
+    mentions = repeated + known[2 : 2 + int(rng.integers(1, 4))] + new + [retyped]
+    rng.shuffle(mentions)
+
+    def sentence(entities):
+        text, spans = "", []
+        for name, kind in entities:
+            text += "的" * int(rng.integers(1, 3))
+            spans.append((len(text), len(text) + len(name), kind))
+            text += name
+        text += "。"
+        return text, ner.spans_to_bio(len(text), spans)
+
+    train = [sentence(known[i : i + 2]) for i in range(0, 5, 2)] + [sentence(known)]
+    test = [sentence(mentions[i : i + 3]) for i in range(0, len(mentions), 3)]
+    return train, test
+
+
+@functools.cache
+def _peoples_daily_splits():
+    """People's Daily cut into sentences, split by date as in the notebook, and a
+    random split of the same sentences with the same sizes (seed 0).
+    """
+    from lmbook import ner
+
+    examples = ner.load_peoples_daily()
+    n = len(examples)
+    parts = [examples[: int(0.8 * n)], examples[int(0.9 * n) :]]
+    by_date = [
+        [p for text, tags in part for p in ner.to_sentences(text, tags)]
+        for part in parts
+    ]
+    pooled = [p for text, tags in examples for p in ner.to_sentences(text, tags)]
+    order = np.random.default_rng(0).permutation(len(pooled))
+    shuffled = [pooled[i] for i in order]
+    random = [shuffled[: len(by_date[0])], shuffled[-len(by_date[1]) :]]
+    return by_date, random
+
+
+def ch06c_seen_names(answer: object, seed: int = 4) -> None:
+    """Exercise 6c.4: a function answer_4(train, test) that returns the share of the
+    test set's entity mentions whose text and type occur as an entity in training.
+
+    It is tried on a small corpus drawn from ``seed``; if it is right there, it is run
+    on People's Daily split by date and split at random, and the two shares printed.
+    """
+    signature = "answer_4(train, test)"
+    function = as_function(answer, "answer_4", signature)
+    train, test = _corpus(np.random.default_rng(seed))
+    note = "It was called with two lists of (text, tags) pairs."
+    got = float(
+        as_finite_array(
+            call(function, signature, train, test, note=note), signature, ()
+        )
+    )
+    expected = _seen_share(train, test)
+    if abs(got - expected) < 1e-6:
+        by_date, random = _peoples_daily_splits()
+        shares = [
+            float(as_finite_array(call(function, signature, *split), signature, ()))
+            for split in (by_date, random)
+        ]
+        print(
+            f"Correct: {shares[0]:.1%} of People's Daily's test names are training "
+            f"names with the split by date, {shares[1]:.1%} with a random split."
+        )
+        return
+    names = {"train": _names(train), "test": _names(test)}
+    texts = {part: {text for text, _ in found} for part, found in names.items()}
+    distinct = set(names["test"])
+    mistakes = [
+        (
+            100 * expected,
+            "a share is a number between 0 and 1, not a percentage.",
+        ),
+        (
+            sum(text in texts["train"] for text, _ in names["test"])
+            / len(names["test"]),
+            "a string seen with another type is not the same name: compare the type "
+            "too.",
+        ),
+        (
+            len(distinct & set(names["train"])) / len(distinct),
+            "count every mention of the test set, repeats included, not each distinct "
+            "name once.",
+        ),
+        (
+            _seen_share(test, train),
+            "the share is of the test set's names, looked up among the training "
+            "names, not the other way round.",
+        ),
+    ]
+    for value, advice in mistakes:
+        if abs(value - expected) > 1e-6 and abs(got - value) < 1e-6:
+            raise AnswerError(f"Not quite: {advice}")
+    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.4'])}")
