@@ -25,14 +25,15 @@ Each module serves one topic and names the chapter that explains it:
 - ``lmbook.transformer``: cross-attention and the encoder–decoder Transformer
   (chapter 5)
 - ``lmbook.diagrams``: the book's diagrams of networks, cells and attention, drawn
-  in code (chapters 2–5)
+  in code (chapters 2–7)
 - ``lmbook.bench``: the peak memory of one call (chapter 5)
 - ``lmbook.train``: the training loop chapter 2 writes by hand, as one function
   (chapter 3 on)
 - ``lmbook.vision``: VGG16 by the numbers, ImageNet preprocessing, EfficientNet-Lite0,
   Grad-CAM (chapter 7)
+- ``lmbook.mlm``: pretraining a small BERT by masked language modelling (chapter 6)
 - ``lmbook.text``, ``lmbook.ner``, ``lmbook.generation``: WordPiece, embeddings,
-  fine-tuning, entity tagging, decoding and perplexity (chapter 6)
+  fine-tuning, entity tagging with a CRF, decoding and perplexity (chapter 6)
 - ``lmbook.scale``: memory, compute, time and GPU counts for training at scale
   (chapter 8)
 - ``lmbook.distributed``: ring all-reduce and the DistributedDataParallel script

@@ -135,7 +135,7 @@ def test_written_solutions_become_cells_for_the_answer(copies):
         text = [("".join(c["source"])) for c in load(path)["cells"]]
         stubs += text.count(student_copies.WRITTEN_STUB)
         assert "<summary>Solution</summary>" not in "\n".join(text), path.name
-    assert stubs >= 21  # 17 written exercises and the words of 2.1, 2.4, 6b.2 and 9.4
+    assert stubs >= 28  # 16 written exercises and the words of 12 auto-checked ones
 
 
 def test_bad_input_is_refused(tmp_path):
