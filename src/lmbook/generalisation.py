@@ -118,19 +118,52 @@ class DropoutMLP(nn.MLP):
         x = validate.float_array("x", x, ndim=2, layout="(batch, features)")
         if x.shape[0] == 0:
             raise ValueError("x is an empty batch; expected at least one row")
+        if x.shape[1] != self.sizes[0]:
+            raise ValueError(
+                f"x has {x.shape[1]} features per row, but the "
+                f"network expects {self.sizes[0]}"
+            )
         validate.flag("training", self.training)
-        self.masks = []
-        return super().forward(x)
+        f = nn.ACTIVATIONS[self.activation][0]
+        a = x.astype(self.dtype, copy=False)
+        cache, masks = [], []
+        last = len(self.weights) - 1
+        for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
+            z = a @ w.T + b
+            cache.append((a, z))
+            if layer == last:
+                a = z
+            else:
+                a, keep = dropout_forward(f(z), self.p, self.rng, self.training)
+                masks.append(keep)
+        self._cache, self.masks = cache, masks
+        return a
 
-    def _hidden_output(self, layer: int, activation: np.ndarray) -> np.ndarray:
-        dropped, keep = dropout_forward(activation, self.p, self.rng, self.training)
-        self.masks.append(keep)
-        return dropped
-
-    def _hidden_grad(self, layer: int, grad: np.ndarray) -> np.ndarray:
-        # The backward pass of section 2.12: nn.MLP's δ recursion, with each hidden
-        # layer's error passed back through the mask its forward pass drew.
-        return dropout_backward(grad, self.masks[layer], self.p)
+    def backward(self, dlogits: np.ndarray) -> list[np.ndarray]:
+        """Gradients for every parameter: nn.MLP's δ recursion with each hidden
+        layer's error passed back through its dropout mask.
+        """
+        if self._cache is None:
+            raise RuntimeError("call forward(x) before backward(dlogits)")
+        delta = np.asarray(dlogits)
+        expected = self._cache[-1][1].shape
+        if delta.shape != expected:
+            raise ValueError(
+                "dlogits must have the shape of the logits "
+                f"{expected}, got {delta.shape}"
+            )
+        df = nn.ACTIVATIONS[self.activation][1]
+        grads: list[np.ndarray] = []
+        for layer in reversed(range(len(self.weights))):
+            a_prev, _ = self._cache[layer]
+            grads[:0] = [delta.T @ a_prev, delta.sum(axis=0)]
+            if layer > 0:
+                _, z_prev = self._cache[layer - 1]
+                upstream = dropout_backward(
+                    delta @ self.weights[layer], self.masks[layer - 1], self.p
+                )
+                delta = upstream * df(z_prev)
+        return grads
 
 
 # Weight decay (section 2.11) --------------------------------------------------

@@ -252,21 +252,9 @@ class MLP:
         for layer, (w, b) in enumerate(zip(self.weights, self.biases, strict=True)):
             z = a @ w.T + b
             cache.append((a, z))  # the layer's input and its pre-activation
-            a = z if layer == last else self._hidden_output(layer, f(z))
+            a = z if layer == last else f(z)
         self._cache = cache
         return a
-
-    def _hidden_output(self, layer: int, activation: np.ndarray) -> np.ndarray:
-        """What hidden layer ``layer`` passes on: its activation here; dropout
-        (chapter 2.12) changes it in a subclass.
-        """
-        return activation
-
-    def _hidden_grad(self, layer: int, grad: np.ndarray) -> np.ndarray:
-        """∂loss/∂(activation of hidden layer ``layer``), given ∂loss/∂(what it
-        passed on): the same here.
-        """
-        return grad
 
     def backward(self, dlogits: np.ndarray) -> list[np.ndarray]:
         """Gradients of the loss for every parameter, given ∂loss/∂logits of the
@@ -291,8 +279,7 @@ class MLP:
             grads[:0] = [delta.T @ a_prev, delta.sum(axis=0)]
             if layer > 0:
                 _, z_prev = self._cache[layer - 1]
-                upstream = self._hidden_grad(layer - 1, delta @ self.weights[layer])
-                delta = upstream * df(z_prev)
+                delta = (delta @ self.weights[layer]) * df(z_prev)
         return grads
 
     def loss_and_grads(
