@@ -22,17 +22,6 @@ from lmbook import text, validate
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 
 
-def _check_texts(texts) -> list[str]:
-    if isinstance(texts, str) or not isinstance(texts, Sequence | pd.Series):
-        raise TypeError(f"texts must be a list of strings, got {type(texts).__name__}")
-    texts = list(texts)
-    if not texts:
-        raise ValueError("texts is empty; expected at least one string")
-    if not all(isinstance(t, str) for t in texts):
-        raise TypeError("texts must contain only strings")
-    return texts
-
-
 def corpus_vocabulary(tokenizer, texts) -> list[str]:
     """The WordPiece entries that occur in ``texts``, plus the five special tokens,
     in the order of ``tokenizer``'s vocabulary (chapter 6.1).
@@ -41,7 +30,7 @@ def corpus_vocabulary(tokenizer, texts) -> list[str]:
     ``tokenizer`` does: greedy longest match finds the same pieces, all of which
     are kept.
     """
-    texts = _check_texts(texts)
+    texts = text._check_texts(texts)  # the same checks as the encoder functions
     missing = [t for t in SPECIAL_TOKENS if t not in tokenizer.get_vocab()]
     if missing:
         raise ValueError(f"tokenizer lacks the special tokens {missing}")
