@@ -534,6 +534,36 @@ def test_instructor_guide_lab_times_are_the_measured_ones():
     assert checked == len(CHAPTERS), "every chapter's lab time is stated once in the guide"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=lambda p: p.name)
+def test_every_exercise_the_prose_names_exists(path):
+    text = "\n".join(markdown_cells(path))
+    defined = set(re.findall(r"\*\*Exercise (\d+[a-d]?\.\d+)\.\*\*", text))
+    named = set(re.findall(r"(?<!\*\*)[Ee]xercises? (\d+[a-d]?\.\d+)", text))
+    assert named <= defined, f"the prose names exercises that do not exist: {named - defined}"
+
+
+@pytest.mark.parametrize("path", [*CHAPTERS, *sorted((ROOT / "book").glob("*.md"))], ids=str)
+def test_no_link_or_citation_inside_display_maths(path):
+    """MathJax would typeset a link or a {cite} role inside $$...$$ as letters."""
+    if path.suffix == ".md":
+        texts = [path.read_text(encoding="utf-8")]
+    else:
+        texts = markdown_cells(path)
+    for text in texts:
+        for maths in re.findall(r"\$\$(.*?)\$\$", text, re.S):
+            assert not re.search(r"\]\(|\{cite|\{ref", maths), maths
+
+
+@pytest.mark.parametrize("deck", sorted((ROOT / "slides").glob("ch*.md")), ids=lambda p: p.name)
+def test_slides_state_the_measured_run_time(deck):
+    """A deck's "Have open" line that gives a run time gives the measured one."""
+    times = execute_notebook.read_times()
+    line = next(x for x in deck.read_text(encoding="utf-8").splitlines() if "Have open" in x)
+    for name, seconds in re.findall(r"notebooks/([\w]+\.ipynb)`.*?about (\d+) s\b", line):
+        measured = float(times[name]["seconds"])
+        assert _agrees(float(seconds), measured), f"{deck.name}: about {seconds} s, {measured}"
+
+
 def test_a_fork_changes_one_setting(monkeypatch):
     # make execute rewrites every Colab link and the set-up cell from _config.yml's URL.
     path = ROOT / "notebooks" / "10_business_of_large_models.ipynb"
