@@ -1,0 +1,237 @@
+"""The Chinese catalogues: extract the English messages, report and update translations.
+
+    python scripts/translations.py extract            # _build/gettext/<page>.pot, ~20 s
+    python scripts/translations.py status [--min 95]  # per page: done, stale, new
+    python scripts/translations.py update             # merge new English into the .po files
+    python scripts/translations.py lint               # markup kept in every translation
+
+Sphinx's gettext builder cuts every page (book/*.md) and every notebook's Markdown into
+messages: a paragraph, a heading, a list item, a table cell, a figure's caption or alt
+text, each one line of MyST. The translations live in ``locales/zh_CN/LC_MESSAGES/``, one
+catalogue per page, as gettext ``.po`` files (``msgid`` English, ``msgstr`` Chinese).
+
+``status`` compares freshly extracted templates with the committed catalogues in memory,
+with the fuzzy matching of ``update`` (babel's ``Catalog.update``, what sphinx-intl uses):
+a message is *done* if it has a translation of its current English, *stale* if it has
+one of an earlier English (the paragraph changed since), *new* if it has none. Messages
+without a word outside maths, roles and URLs (display maths, numbers, § references) are
+*exempt*: English is their translation. A page is up to date by the share of done and
+exempt messages; ``--min`` makes ``status`` fail below a percentage. ``update`` writes
+the merged catalogues, stale messages marked fuzzy with their previous English beside
+them, for a translator to revise. ``lint`` checks that every translation keeps what the
+English's markup needs verbatim (see :func:`problems`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from babel.messages.catalog import Catalog
+from babel.messages.pofile import read_po, write_po
+
+ROOT = Path(__file__).resolve().parents[1]
+LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
+TEMPLATES = ROOT / "_build" / "gettext"
+PROJECT = "Large Models: From Neurons to Business"
+WORD = re.compile(r"[A-Za-z]{2,}")
+MATH = re.compile(r"(?<![\\$])\$(?!\$)(?:[^$\\]|\\.)+?\$")
+ROLE = re.compile(r"\{(cite(?::[a-z]+)?|ref|doc|numref|term|eq)\}`([^`]*)`")
+CODE = re.compile(r"(?<![}`])`([^`]+)`")
+LINK = re.compile(r"\]\(([^)\s]+)\)")
+NUMBERED_TITLE = re.compile(r"^\d+\. ")
+BLOCK_START = re.compile(r"^(?:[-+*>#|] |\d+[.)] )")
+NOT_WORDS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|https?://\S+", re.S)
+
+
+def exempt(msgid: str) -> bool:
+    """A message with no word to translate: display maths, numbers, roles, URLs."""
+    return msgid.startswith("\n") or not WORD.search(NOT_WORDS.sub("", msgid))
+
+
+def _roles(text: str) -> Counter:
+    """Each role's name and target; a {ref}'s text may be translated, its <label> not."""
+    found = Counter()
+    for name, body in ROLE.findall(text):
+        label = re.search(r"<([^>]+)>\s*$", body) if name == "ref" else None
+        found[name, label.group(1) if label else body] += 1
+    return found
+
+
+def problems(msgid: str, msgstr: str) -> list[str]:
+    """What a translation breaks of the English's markup; empty if nothing.
+
+    Inline maths, code, roles and link targets must come through verbatim (a role or a
+    link may move within the sentence); a title "N. ..." must be written "N\\. ...",
+    which Markdown does not read as a list (Sphinx would keep the English, silently);
+    a translation may not start a list, quote or heading the English does not start;
+    and no ``**`` may survive rendering, as it does when bold ends in Chinese punctuation
+    (“**…**”, not **“…”**).
+    """
+    from markdown_it import MarkdownIt
+
+    if not msgstr:
+        return []
+    found = []
+    if Counter(MATH.findall(msgid)) != Counter(MATH.findall(msgstr)):
+        found.append("inline maths differ from the English")
+    if _roles(msgid) != _roles(msgstr):
+        found.append("roles ({cite}, {ref} labels) differ from the English")
+
+    def codes(text: str) -> Counter:
+        return Counter(CODE.findall(ROLE.sub("", MATH.sub("", text))))
+
+    if codes(msgid) != codes(msgstr):
+        found.append("code spans differ from the English")
+    if Counter(LINK.findall(msgid)) != Counter(LINK.findall(msgstr)):
+        found.append("link targets differ from the English")
+    if NUMBERED_TITLE.match(msgid) and not re.match(r"^\d+\\\. ", msgstr):
+        found.append("a numbered title must be written 'N\\. ...'")
+    if BLOCK_START.match(msgstr) and not BLOCK_START.match(msgid):
+        found.append("the translation starts a list, quote or heading")
+    rendered = MarkdownIt("commonmark").renderInline(MATH.sub("M", ROLE.sub("R", msgstr)))
+    if "**" in re.sub(r"<code>.*?</code>", "", rendered):
+        found.append("** left after rendering")
+    return found
+
+
+def extract(out: Path = TEMPLATES, doctrees: Path | None = None) -> Path:
+    """Run Sphinx's gettext builder over the book: one ``.pot`` per page in ``out``."""
+    from jupyter_book.sphinx import build_sphinx
+
+    result = build_sphinx(
+        ROOT,
+        out,
+        noconfig=True,
+        path_config=str(ROOT / "_config.yml"),
+        confoverrides={"latex_individualpages": False},
+        doctreedir=doctrees or ROOT / "_build" / ".doctrees-gettext",
+        builder="gettext",
+        warningiserror=True,
+        keep_going=True,
+    )
+    if result not in (0, None):
+        raise RuntimeError(f"the gettext build failed ({result})")
+    return out
+
+
+def read(path: Path) -> Catalog:
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def merged(template: Path, templates: Path = TEMPLATES, locale: Path = LOCALE) -> Catalog:
+    """The page's catalogue updated to ``template``, in memory."""
+    page = template.relative_to(templates).with_suffix(".po")
+    if not (locale / page).exists():
+        return read(template)
+    catalogue = read(locale / page)
+    catalogue.update(read(template))
+    return catalogue
+
+
+@dataclass
+class PageStatus:
+    page: str
+    done: int = 0
+    stale: int = 0
+    new: int = 0
+    exempt: int = 0
+
+    @property
+    def messages(self) -> int:
+        return self.done + self.stale + self.new + self.exempt
+
+    @property
+    def share(self) -> float:
+        """Percentage of messages whose translation is current (or not needed)."""
+        return 100.0 * (self.done + self.exempt) / self.messages if self.messages else 100.0
+
+
+def status(templates: Path = TEMPLATES, locale: Path = LOCALE) -> list[PageStatus]:
+    rows = []
+    for template in sorted(templates.rglob("*.pot")):
+        row = PageStatus(str(template.relative_to(templates).with_suffix("")))
+        for message in merged(template, templates, locale):
+            if not message.id:
+                continue
+            if exempt(message.id):
+                row.exempt += 1
+            elif message.string and not message.fuzzy:
+                row.done += 1
+            elif message.string:
+                row.stale += 1
+            else:
+                row.new += 1
+        rows.append(row)
+    return rows
+
+
+def update(templates: Path = TEMPLATES, locale: Path = LOCALE) -> None:
+    for template in sorted(templates.rglob("*.pot")):
+        path = locale / template.relative_to(templates).with_suffix(".po")
+        catalogue = merged(template, templates, locale)
+        catalogue.locale = "zh_CN"
+        catalogue.fuzzy = False  # the header: the catalogue as a whole is in use
+        catalogue.project, catalogue.version = PROJECT, ""
+        catalogue.last_translator = catalogue.language_team = "the course's translators"
+        catalogue.header_comment = (
+            f"# {PROJECT}: the Chinese translation of {template.stem}.\n"
+            "# Made with scripts/translations.py (README, 'The Chinese edition').\n#"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        written = path.with_suffix(".po.new")
+        with written.open("wb") as handle:
+            # One line per message: readable diffs, and babel wraps previous ids badly.
+            write_po(handle, catalogue, width=None, include_previous=True)
+        written.replace(path)  # only a complete catalogue replaces the old one
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("command", choices=["extract", "status", "update", "lint"])
+    parser.add_argument("--min", type=float, default=0.0, help="fail below this percentage")
+    args = parser.parse_args(argv)
+    if args.command == "extract":
+        print(f"templates in {extract()}")
+        return 0
+    if args.command == "lint":
+        count = 0
+        for path in sorted(LOCALE.rglob("*.po")):
+            for message in read(path):
+                if not message.id or message.fuzzy:
+                    continue
+                for problem in problems(message.id, message.string):
+                    count += 1
+                    print(f"{path.relative_to(LOCALE)}:{message.lineno}: {problem}")
+        print(f"{count} problems")
+        return 1 if count else 0
+    if not TEMPLATES.exists():
+        extract()
+    if args.command == "update":
+        update()
+        print(f"catalogues updated in {LOCALE}")
+        return 0
+    rows = status()
+    print(f"{'page':48} {'msgs':>5} {'done':>5} {'stale':>5} {'new':>5} {'exempt':>6} {'%':>6}")
+    for row in [*rows, PageStatus("TOTAL")]:
+        if row.page == "TOTAL":
+            for name in ("done", "stale", "new", "exempt"):
+                setattr(row, name, sum(getattr(r, name) for r in rows))
+        print(
+            f"{row.page:48} {row.messages:5} {row.done:5} {row.stale:5} {row.new:5} "
+            f"{row.exempt:6} {row.share:5.1f}%"
+        )
+    below = [row.page for row in rows if row.share < args.min]
+    if below:
+        print(f"below {args.min:g}%: {', '.join(below)}")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
