@@ -42,7 +42,7 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean test-colab assignments pdf slides quizzes exams \
+	execute execute-all bench freeze clean test-colab assignments time-grading pdf slides quizzes exams \
 	instructor
 
 book: $(INSTALLED)
@@ -88,6 +88,11 @@ student:
 # explains the rest. _course/ holds the private seed and the gradebook: clean leaves it.
 assignments: $(INSTALLED)
 	$(BIN)/python scripts/assignments.py --release
+
+# Time nbgrader's autograding of each chapter's solutions into book/grading-times.csv, the
+# instructor guide's grading table (scripts/time_grading.py); on a quiet machine.
+time-grading: $(INSTALLED)
+	$(BIN)/python scripts/time_grading.py
 
 # Each student copy executes up to and through its exercises (unanswered, they fail
 # with the checker's message), then its solutions are graded as nbgrader would; and a

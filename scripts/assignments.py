@@ -30,6 +30,7 @@ whole flow.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import re
@@ -253,6 +254,26 @@ def release(course: Path, names: list[str]) -> None:
         done = nbgrader(course, "generate_assignment", name, "--force")
         if done.returncode != 0 or "ERROR" in done.stderr:
             raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n{done.stderr}")
+
+
+def answered(release_version: dict, source_version: dict) -> dict:
+    """The release version with the solutions' code and the model answers filled in: a
+    submission that earns every point (the grading test and ``scripts/time_grading.py``).
+    """
+    notebook = copy.deepcopy(release_version)
+    solutions = {
+        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id"): cell
+        for cell in source_version["cells"]
+    }
+    for cell in notebook["cells"]:
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if not grading.get("solution"):
+            continue
+        solution = "".join(solutions[grading["grade_id"]]["source"])
+        for marker in ("### BEGIN SOLUTION\n", "### END SOLUTION"):
+            solution = solution.replace(marker, "")
+        cell["source"] = solution
+    return notebook
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,5 +1,6 @@
 """The book's conventions (COURSE.md), checked on every chapter notebook and config file."""
 
+import csv
 import json
 import re
 import tomllib
@@ -562,6 +563,27 @@ def test_slides_state_the_measured_run_time(deck):
     for name, seconds in re.findall(r"notebooks/([\w]+\.ipynb)`.*?about (\d+) s\b", line):
         measured = float(times[name]["seconds"])
         assert _agrees(float(seconds), measured), f"{deck.name}: about {seconds} s, {measured}"
+
+
+def test_instructor_guide_grading_times_are_the_measured_ones():
+    """The guide's nbgrader table is book/grading-times.csv (make time-grading), one row per
+    chapter, and every chapter's solutions earned every autograded point."""
+    with (ROOT / "book" / "grading-times.csv").open(encoding="utf-8") as handle:
+        measured = {row["assignment"]: row for row in csv.DictReader(handle)}
+    assignments = {"ch" + path.name.split("_")[0] for path in CHAPTERS}
+    assert set(measured) == assignments, "time every chapter: make time-grading"
+    guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
+    table = guide.split("## Grading with nbgrader", 1)[1].split("| assignment |", 1)[1]
+    rows = [line for line in table.split("\n\n", 1)[0].splitlines()[2:]]
+    stated = {}
+    for row in rows:
+        name, seconds, minutes, points = (cell.strip() for cell in row.strip("|").split("|"))
+        stated[name.strip("`")] = (seconds, minutes, points)
+    assert set(stated) == assignments
+    for name, row in measured.items():
+        assert row["auto_points"] == row["auto_points_available"], f"{name} lost points"
+        expected = (f"{row['seconds']} s", f"{row['class_of_40_minutes']} min", row["auto_points"])
+        assert stated[name] == expected, f"{name}: the guide says {stated[name]}"
 
 
 def test_a_fork_changes_one_setting(monkeypatch):

@@ -60,19 +60,6 @@ def cell_with(notebook: dict, grade_id: str) -> dict:
     return cell
 
 
-def answered(release: dict, source: dict) -> dict:
-    """The release version with the solutions' code and the model answers filled in."""
-    notebook = copy.deepcopy(release)
-    for cell in notebook["cells"]:
-        if not nbgrader_of(cell).get("solution"):
-            continue
-        solution = "".join(cell_with(source, nbgrader_of(cell)["grade_id"])["source"])
-        for marker in ("### BEGIN SOLUTION\n", "### END SOLUTION"):
-            solution = solution.replace(marker, "")
-        cell["source"] = solution
-    return notebook
-
-
 def with_answer(notebook: dict, exercise: str, line: str) -> dict:
     """``notebook`` with Exercise ``exercise``'s ``answer_N = ...`` line replaced by ``line``."""
     notebook = copy.deepcopy(notebook)
@@ -83,7 +70,7 @@ def with_answer(notebook: dict, exercise: str, line: str) -> dict:
 
 
 def submissions(release: dict, source: dict) -> dict[str, dict]:
-    right = answered(release, source)
+    right = assignments.answered(release, source)
     wrong = release
     for exercise, line in [
         ("1.1", "answer_1 = 1e20"),
