@@ -47,10 +47,12 @@ endif
 
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python scripts/translations.py html
 	@if [ -x "$${CHROMIUM:-/usr/bin/chromium}" ]; then $(MAKE) pdf slides; else echo "No" \
 		"Chromium: the site's links to the book's PDF and to the slides lead nowhere until you" \
 		"install it and run make pdf slides."; fi
-	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html)."
+	@echo "The website is in $(CURDIR)/_build/html (open _build/html/index.html; the Chinese" \
+		"edition is in _build/html/zh)."
 
 test: $(INSTALLED) lint unit nbval student-check site-build pdf slides site-check
 	@echo "make test: all checks passed."
@@ -100,9 +102,11 @@ time-grading: $(INSTALLED)
 student-check: $(INSTALLED)
 	$(BIN)/pytest tests/student -n 2 --dist loadgroup -q
 
+# The English website, then the Chinese one into its zh/ folder (scripts/translations.py).
 site-build: $(INSTALLED)
 	rm -rf _build/html
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
+	$(BIN)/python scripts/translations.py html
 
 # The whole book as one PDF, _build/html/large-models-book.pdf (scripts/book_pdf.py):
 # the book as one HTML page, printed by Chromium. Needs a CJK font for the glossary.

@@ -4,6 +4,7 @@
     python scripts/translations.py status [--min 95]  # per page: done, stale, new
     python scripts/translations.py update             # merge new English into the .po files
     python scripts/translations.py lint               # markup kept in every translation
+    python scripts/translations.py html               # the Chinese site, _build/html/zh
 
 Sphinx's gettext builder cuts every page (book/*.md) and every notebook's Markdown into
 messages: a paragraph, a heading, a list item, a table cell, a figure's caption or alt
@@ -19,7 +20,9 @@ without a word outside maths, roles and URLs (display maths, numbers, § referen
 exempt messages; ``--min`` makes ``status`` fail below a percentage. ``update`` writes
 the merged catalogues, stale messages marked fuzzy with their previous English beside
 them, for a translator to revise. ``lint`` checks that every translation keeps what the
-English's markup needs verbatim (see :func:`problems`).
+English's markup needs verbatim (see :func:`problems`). ``html`` builds the Chinese
+website into ``_build/html/zh/`` from the same sources and ``_config.yml``, after the
+English one (``book/_ext/i18n.py`` explains what that takes).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
 TEMPLATES = ROOT / "_build" / "gettext"
 PROJECT = "Large Models: From Neurons to Business"
+TITLE = "大模型：从神经元到商业"
 WORD = re.compile(r"[A-Za-z]{2,}")
 MATH = re.compile(r"(?<![\\$])\$(?!\$)(?:[^$\\]|\\.)+?\$")
 ROLE = re.compile(r"\{(cite(?::[a-z]+)?|ref|doc|numref|term|eq)\}`([^`]*)`")
@@ -99,8 +103,9 @@ def problems(msgid: str, msgstr: str) -> list[str]:
     return found
 
 
-def extract(out: Path = TEMPLATES, doctrees: Path | None = None) -> Path:
-    """Run Sphinx's gettext builder over the book: one ``.pot`` per page in ``out``."""
+def build(builder: str, out: Path, doctrees: Path, **overrides) -> Path:
+    """Build the book with ``builder`` into ``out``, as ``jupyter-book build`` does (its
+    CLI has no way to set Sphinx's ``language``; its ``build_sphinx`` has)."""
     from jupyter_book.sphinx import build_sphinx
 
     result = build_sphinx(
@@ -108,15 +113,32 @@ def extract(out: Path = TEMPLATES, doctrees: Path | None = None) -> Path:
         out,
         noconfig=True,
         path_config=str(ROOT / "_config.yml"),
-        confoverrides={"latex_individualpages": False},
-        doctreedir=doctrees or ROOT / "_build" / ".doctrees-gettext",
-        builder="gettext",
+        confoverrides={"latex_individualpages": False, **overrides},
+        doctreedir=doctrees,
+        builder=builder,
         warningiserror=True,
         keep_going=True,
     )
     if result not in (0, None):
-        raise RuntimeError(f"the gettext build failed ({result})")
+        raise RuntimeError(f"the {builder} build failed ({result})")
     return out
+
+
+def extract(out: Path = TEMPLATES, doctrees: Path | None = None) -> Path:
+    """Run Sphinx's gettext builder over the book: one ``.pot`` per page in ``out``."""
+    return build("gettext", out, doctrees or ROOT / "_build" / ".doctrees-gettext")
+
+
+def html(out: Path = ROOT / "_build" / "html" / "zh") -> Path:
+    """The Chinese website, in a folder of the English one so that each page's switch
+    links to the same page of the other edition by a relative path."""
+    return build(
+        "html",
+        out,
+        ROOT / "_build" / ".doctrees-zh",
+        language="zh_CN",
+        html_title=TITLE,
+    )
 
 
 def read(path: Path) -> Catalog:
@@ -193,11 +215,14 @@ def update(templates: Path = TEMPLATES, locale: Path = LOCALE) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("command", choices=["extract", "status", "update", "lint"])
+    parser.add_argument("command", choices=["extract", "status", "update", "lint", "html"])
     parser.add_argument("--min", type=float, default=0.0, help="fail below this percentage")
     args = parser.parse_args(argv)
     if args.command == "extract":
         print(f"templates in {extract()}")
+        return 0
+    if args.command == "html":
+        print(f"the Chinese website is in {html()}")
         return 0
     if args.command == "lint":
         count = 0

@@ -55,10 +55,14 @@ ICON_FONT = re.compile(r"url\((\.\./vendor/fontawesome/webfonts/fa-[a-z]+-\d+)\.
 
 
 def html_pages(outdir: Path) -> list[Path]:
+    """The site's pages, without those of another edition built into a folder of it
+    (the Chinese site in zh/, which has its own _static and is processed by its build)."""
+    editions = {path.parent.name for path in outdir.glob("*/_static")}
     return [
         page
         for page in sorted(outdir.rglob("*.html"))
         if not {"_static", "_sources"} & set(page.relative_to(outdir).parts)
+        and page.relative_to(outdir).parts[0] not in editions
     ]
 
 

@@ -286,3 +286,56 @@ def test_every_figure_has_alt_text_and_a_numbered_caption(html_root, notebook):
     figures = re.findall(r'<figure class="[^"]*"[^>]*>.*?</figure>', page, re.DOTALL)
     assert len(figures) == len(outputs), "every figure of a cell has a caption"
     assert all("caption-number" in figure for figure in figures), "figures are numbered"
+
+
+# The Chinese edition (scripts/translations.py html, into _build/html/zh) ----------------
+
+
+def content_pages(root: Path) -> list[Path]:
+    return [
+        page
+        for page in sorted(root.rglob("*.html"))
+        if not {"_static", "_sources", "zh", "slides"} & set(page.relative_to(root).parts[:-1])
+        and page.name not in ("genindex.html", "search.html")
+    ]
+
+
+def test_the_chinese_edition_has_every_page(html_root, toc):
+    pages = [toc["root"]] + [c["file"] for part in toc["parts"] for c in part["chapters"]]
+    for page in pages:
+        assert (html_root / "zh" / f"{page}.html").is_file(), f"zh/{page}.html missing"
+
+
+def test_every_page_links_to_itself_in_the_other_edition(html_root):
+    """Each page's switch leads to the same path in the other edition, and back."""
+    checked = 0
+    for root, other in ((html_root, html_root / "zh"), (html_root / "zh", html_root)):
+        for page in content_pages(root):
+            if page.name == "index.html" and page.parent == root:
+                continue  # jupyter-book's redirect to the landing page
+            text = page.read_text(encoding="utf-8")
+            found = re.search(r'class="btn btn-sm lmbook-language-switch" href="([^"]+)"', text)
+            assert found, f"{page.relative_to(html_root)} has no language switch"
+            target = (page.parent / found[1]).resolve()
+            assert target == (other / page.relative_to(root)).resolve(), found[1]
+            checked += 1
+    assert checked > 40
+
+
+def test_chinese_pages_are_chinese(html_root):
+    """Declared zh-CN, titled in Chinese, each chapter's heading translated."""
+    for notebook in CHAPTERS:
+        page = html_root / "zh" / notebook.relative_to(ROOT).with_suffix(".html")
+        text = page.read_text(encoding="utf-8")
+        assert '<html lang="zh-CN"' in text
+        heading = re.search(r"<h1>([^<]*)", text)[1]
+        assert re.search(r"[\u4e00-\u9fff]", heading), f"{page.name}: {heading}"
+        assert "大模型：从神经元到商业" in re.search(r"<title>([^<]*)", text)[1]
+
+
+def test_chinese_search_indexes_words(html_root):
+    """Sphinx's Chinese search segments with jieba; without it no Chinese word is indexed."""
+    text = (html_root / "zh" / "searchindex.js").read_text(encoding="utf-8")
+    terms = json.loads(text[text.index("(") + 1 : text.rindex(")")])["terms"]
+    for word in ("参数", "词元", "注意力", "神经网络", "微调", "量化"):
+        assert word in terms, f"{word} is not in the Chinese search index"
