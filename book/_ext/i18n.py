@@ -13,7 +13,11 @@ work for this book:
    both editions then have the same anchors.
 2. **A language switch** at the end of every page's header: a link to the same page in
    the other edition (``_templates/language-switch.html``).
-3. **Links out of the Chinese edition.** The PDF of the book and the lecture decks exist
+3. **The table of contents' part captions.** sphinx-external-toc inserts the toctrees
+   (priority 100) after Sphinx has translated the page (priority 20), so their captions
+   ("Foundations", ...) stayed English in the sidebar; a transform right after inserts
+   their translations from the page's catalogue.
+4. **Links out of the Chinese edition.** The PDF of the book and the lecture decks exist
    in English only, at the English site's root; the Chinese pages link there.
 """
 
@@ -60,6 +64,26 @@ class RestoreSlugs(SphinxTransform):
             self.document.myst_slugs = slugs
         else:
             metadata.pop(SLUGS, None)
+
+
+class TranslateTocCaptions(SphinxTransform):
+    default_priority = 101  # after sphinx_external_toc's InsertToctrees (100)
+
+    def apply(self, **kwargs) -> None:
+        from sphinx import addnodes
+        from sphinx.locale import init as init_locale
+        from sphinx.util.i18n import docname_to_domain
+
+        if language(self.app) == "en":
+            return
+        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
+        dirs = [str(Path(self.env.srcdir, folder)) for folder in self.config.locale_dirs]
+        catalogue, found = init_locale(dirs, self.config.language, domain)
+        if not found:
+            return
+        for toctree in self.document.findall(addnodes.toctree):
+            if toctree.get("caption"):
+                toctree["caption"] = catalogue.gettext(toctree["caption"])
 
 
 def switch_link(pagename: str, current: str) -> dict[str, str]:
@@ -119,6 +143,7 @@ def setup(app: Sphinx) -> dict:
     app.connect("config-inited", add_switch)
     app.add_transform(KeepSlugs)
     app.add_transform(RestoreSlugs)
+    app.add_transform(TranslateTocCaptions)
     app.connect("html-page-context", page_context)
     # Before lean_pages (priority 500 by default) measures and rewrites the pages.
     app.connect("build-finished", link_english_only, priority=400)

@@ -300,6 +300,19 @@ def test_no_page_is_wider_than_a_small_screen(small_screen):
     assert {path: w for path, w in wide.items() if w > width} == {}, f"pages wider than {width}"
 
 
+def test_the_language_switch_sits_in_the_header_row(small_screen):
+    """The switch is inside the header's 3rem row with the buttons, not stacked below."""
+    _, pages = small_screen
+    for path in (chapter_page(CHAPTERS[0]), "zh/" + chapter_page(CHAPTERS[0])):
+        if path not in pages:
+            continue  # the Chinese pages are loaded at phone width only
+        page = pages[path]
+        row = page.locator(".header-article-items").first.bounding_box()
+        switch = page.locator(".lmbook-language-switch").first.bounding_box()
+        assert switch and row["y"] <= switch["y"]
+        assert switch["y"] + switch["height"] <= row["y"] + row["height"] + 1, (path, switch, row)
+
+
 def test_drawers_open_and_close_on_a_small_screen(small_screen):
     width, pages = small_screen
     failures = []

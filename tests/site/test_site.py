@@ -339,3 +339,10 @@ def test_chinese_search_indexes_words(html_root):
     terms = json.loads(text[text.index("(") + 1 : text.rindex(")")])["terms"]
     for word in ("参数", "词元", "注意力", "神经网络", "微调", "量化"):
         assert word in terms, f"{word} is not in the Chinese search index"
+
+
+def test_the_chinese_sidebar_names_its_parts_in_chinese(html_root):
+    """The table of contents' captions (Foundations, ...) come from book/intro.po."""
+    for page in (html_root / "zh" / "book" / "intro.html", html_root / "zh" / "book" / "faq.html"):
+        captions = re.findall(r'caption-text">([^<]*)', page.read_text(encoding="utf-8"))
+        assert captions and all(re.search(r"[\u4e00-\u9fff]", c) for c in captions), captions
