@@ -1,8 +1,8 @@
 """The Chinese catalogues: extract the English messages, report and update translations.
 
     python scripts/translations.py extract            # _build/gettext/<page>.pot, ~20 s
-    python scripts/translations.py status [--min 95]  # per page: done, stale, new
-    python scripts/translations.py update             # merge new English into the .po files
+    python scripts/translations.py status [--min 95]  # extract, then per page: done, stale, new
+    python scripts/translations.py update             # extract, then merge into the .po files
     python scripts/translations.py lint               # markup kept in every translation
     python scripts/translations.py html               # the Chinese site, _build/html/zh
 
@@ -235,8 +235,7 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"{path.relative_to(LOCALE)}:{message.lineno}: {problem}")
         print(f"{count} problems")
         return 1 if count else 0
-    if not TEMPLATES.exists():
-        extract()
+    extract()  # the English as it is now, so that a changed paragraph counts as stale
     if args.command == "update":
         update()
         print(f"catalogues updated in {LOCALE}")

@@ -145,6 +145,6 @@ def setup(app: Sphinx) -> dict:
     app.add_transform(RestoreSlugs)
     app.add_transform(TranslateTocCaptions)
     app.connect("html-page-context", page_context)
-    # Before lean_pages (priority 500 by default) measures and rewrites the pages.
+    # Before lean_pages (priorities 800 and 900) typesets and trims the pages.
     app.connect("build-finished", link_english_only, priority=400)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
