@@ -574,7 +574,7 @@ def test_instructor_guide_grading_times_are_the_measured_ones():
     assert set(measured) == assignments, "time every chapter: make time-grading"
     guide = (ROOT / "book" / "instructor-guide.md").read_text(encoding="utf-8")
     table = guide.split("## Grading with nbgrader", 1)[1].split("| assignment |", 1)[1]
-    rows = [line for line in table.split("\n\n", 1)[0].splitlines()[2:]]
+    rows = table.split("\n\n", 1)[0].splitlines()[2:]
     stated = {}
     for row in rows:
         name, seconds, minutes, points = (cell.strip() for cell in row.strip("|").split("|"))

@@ -171,22 +171,23 @@ def test_math_is_typeset(open_page):
     assert {"MJXTEX", "MJXTEX-I"} <= set(loaded), loaded
 
 
-def test_search_finds_a_chapter_term(open_page):
-    _, page = open_page(f"search.html?q={SEARCH_TERM}")
+def search_hits(open_page, search_page: str) -> list[str]:
+    """The addresses the site's search lists for ``search_page`` (``search.html?q=...``)."""
+    _, page = open_page(search_page)
     page.wait_for_selector("#search-results ul.search li", timeout=20_000)
-    hits = page.locator("#search-results ul.search li a").evaluate_all(
+    return page.locator("#search-results ul.search li a").evaluate_all(
         "links => links.map(link => link.href)"
     )
+
+
+def test_search_finds_a_chapter_term(open_page):
+    hits = search_hits(open_page, f"search.html?q={SEARCH_TERM}")
     assert any(SEARCH_HIT in hit for hit in hits), hits[:10]
 
 
 def test_chinese_search_finds_a_chapter_term(open_page):
     """反向传播 (backpropagation), typed as a Chinese reader would, without spaces."""
-    _, page = open_page("zh/search.html?q=反向传播")
-    page.wait_for_selector("#search-results ul.search li", timeout=20_000)
-    hits = page.locator("#search-results ul.search li a").evaluate_all(
-        "links => links.map(link => link.href)"
-    )
+    hits = search_hits(open_page, "zh/search.html?q=反向传播")
     assert any(SEARCH_HIT in hit for hit in hits), hits[:10]
 
 
