@@ -19,7 +19,7 @@ from lmbook.checks.core import AnswerError
 def test_the_package_exports_the_core_and_the_checkers_only():
     """``checks.<name>`` for the notebooks: each checker, from the module of its notebook."""
     assert checks.AnswerError is AnswerError and checks.check_close is core.check_close
-    helpers = ("AnswerError", "check_close", "hint")
+    helpers = ("AnswerError", "check_close", "hint", "language", "set_language")
     checkers = [name for name in checks.__all__ if name not in helpers]
     assert len(checkers) == len(set(checkers)) == len(checks.__all__) - len(helpers)
     for name in checkers:

@@ -607,7 +607,7 @@ def test_every_test_file_is_named_after_the_file_it_tests():
     assert {path.stem.removeprefix("test_") for path in ROOT.glob("tests/test_*.py")} == modules
     checkers = {path.stem for path in (package / "checks").glob("*.py")} - {"__init__"}
     notebooks = {"ch" + path.name.split("_")[0] for path in chapter_paths()}
-    assert checkers == notebooks | {"core", "grading"}
+    assert checkers == notebooks | {"core", "grading", "messages"}
     checker_tests = {
         path.stem.removeprefix("test_") for path in ROOT.glob("tests/checks/test_*.py")
     }

@@ -35,4 +35,7 @@ def test_wheel_and_sdist_build_and_pass_twine_check(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     # The tables the chapters load travel in the wheel, as Colab installs it.
     assert "lmbook/tables/landmark_models.csv" in names
+    # So do the checkers' Chinese messages, for the Chinese notebooks.
+    catalogues = sorted((ROOT / "src/lmbook/checks/locale/zh_CN").glob("*.po"))
+    assert catalogues and all(f"lmbook/checks/locale/zh_CN/{p.name}" in names for p in catalogues)
     assert not [name for name in names if name.startswith("tests/")]

@@ -17,6 +17,9 @@ an answer into a number, an array or a function.
 
 Hints come in two tiers (:class:`~lmbook.checks.core.Hint`): a first wrong answer
 gets the concept to use, a repeated one also the method; :func:`hint` prints both.
+:func:`set_language` switches every message and hint to Chinese (the notebooks of
+the Chinese edition call ``checks.set_language("zh_CN")``), see
+:mod:`lmbook.checks.messages`.
 Neither tier states the expected value. At grading time,
 :mod:`lmbook.checks.grading` runs each checker again with a second case.
 """
@@ -98,6 +101,7 @@ from lmbook.checks.ch11 import (
     ch11_training_emissions,
 )
 from lmbook.checks.core import AnswerError, check_close
+from lmbook.checks.messages import _, language, set_language
 
 
 def hint(exercise: str) -> None:
@@ -106,12 +110,20 @@ def hint(exercise: str) -> None:
     """
     if not isinstance(exercise, str):
         raise TypeError(
-            f"exercise must be a string such as '1.1', got {type(exercise).__name__}"
+            _(
+                "exercise must be a string such as '1.1', got {kind}",
+                kind=type(exercise).__name__,
+            )
         )
-    chapter, _, _ = exercise.partition(".")
+    chapter = exercise.partition(".")[0]
     digits = chapter.rstrip("abcd")
     if not digits.isdigit():
-        raise ValueError(f"exercise must look like '1.1' or '6b.2', got {exercise!r}")
+        raise ValueError(
+            _(
+                "exercise must look like '1.1' or '6b.2', got {exercise}",
+                exercise=repr(exercise),
+            )
+        )
     try:
         module = importlib.import_module(
             f"lmbook.checks.ch{int(digits):02d}{chapter[len(digits) :]}"
@@ -120,9 +132,13 @@ def hint(exercise: str) -> None:
         module = None
     hints = getattr(module, "HINTS", {})
     if exercise not in hints:
-        known = ", ".join(sorted(hints)) or "none in that chapter"
+        known = ", ".join(sorted(hints)) or _("none in that chapter")
         raise ValueError(
-            f"no auto-checked exercise {exercise!r}; the chapter's are: {known}"
+            _(
+                "no auto-checked exercise {exercise}; the chapter's are: {known}",
+                exercise=repr(exercise),
+                known=known,
+            )
         )
     print(hints[exercise].both())
 
@@ -131,6 +147,8 @@ __all__ = [
     "AnswerError",
     "check_close",
     "hint",
+    "language",
+    "set_language",
     "ch01_training_compute",
     "ch01_chinchilla_rule",
     "ch01_doubling_months",

@@ -24,34 +24,46 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "1.1",
-            "training compute counts the operations of every parameter on every token, "
-            "forward and backward.",
-            "multiply 6 · N · D, with N and D written as powers of "
-            "ten (65 billion = 6.5e10).",
+            N_(
+                "training compute counts the operations of every parameter on every "
+                "token, forward and backward."
+            ),
+            N_(
+                "multiply 6 · N · D, with N and D written as powers of "
+                "ten (65 billion = 6.5e10)."
+            ),
         ),
         Hint(
             "1.2",
-            "the budget fixes C = 6·N·D, and the rule ties D to N.",
-            "substitute D = 20·N into C = 6·N·D and solve the quadratic for N.",
+            N_("the budget fixes C = 6·N·D, and the rule ties D to N."),
+            N_("substitute D = 20·N into C = 6·N·D and solve the quadratic for N."),
         ),
         Hint(
             "1.3",
-            "exponential growth multiplies the size by 2 once per doubling time.",
-            "count the doublings, log2(final / initial), and divide the months by it.",
+            N_("exponential growth multiplies the size by 2 once per doubling time."),
+            N_(
+                "count the doublings, log2(final / initial), and divide the months by "
+                "it."
+            ),
         ),
         Hint(
             "1.5",
-            "the exponent is minus the slope of the straight line through "
-            "(log parameters, log test loss), fitted to your own runs.",
-            "pass your runs' parameter counts and losses to scaling.fit_power_law, "
-            "store its exponent, and compare it with the exponent of section 1.6 "
-            "to choose the verdict.",
+            N_(
+                "the exponent is minus the slope of the straight line through "
+                "(log parameters, log test loss), fitted to your own runs."
+            ),
+            N_(
+                "pass your runs' parameter counts and losses to scaling.fit_power_law, "
+                "store its exponent, and compare it with the exponent of section 1.6 "
+                "to choose the verdict."
+            ),
         ),
     )
 }
@@ -103,12 +115,14 @@ def ch01_training_compute(
         hints=[
             (
                 parameters * tokens,
-                "you counted one operation per parameter per token; "
-                "what do the forward and backward passes cost?",
+                N_(
+                    "you counted one operation per parameter per token; "
+                    "what do the forward and backward passes cost?"
+                ),
             ),
             (
                 2 * parameters * tokens,
-                "that is the forward pass alone; add the backward pass.",
+                N_("that is the forward pass alone; add the backward pass."),
             ),
         ],
     )
@@ -118,19 +132,22 @@ def ch01_chinchilla_rule(answer: object, budget: float = 1e24) -> None:
     """Exercise 1.2: parameters for a ``budget`` of FLOP under D = 20·N and
     C = 6·N·D.
     """
-    expected, _ = scaling.tokens_per_parameter_optimal(budget, 20.0)
+    expected = scaling.tokens_per_parameter_optimal(budget, 20.0)[0]
     check_close(
         answer,
         expected,
         name="answer_2",
-        unit="parameters",
+        unit=N_("parameters"),
         rel_tol=0.03,
         hint=HINTS["1.2"],
         hints=[
-            (20 * expected, "that is the number of tokens D; the question asks for N."),
+            (
+                20 * expected,
+                N_("that is the number of tokens D; the question asks for N."),
+            ),
             (
                 budget / 120,
-                "substituting D = 20·N gives C = 120·N², so take a square root.",
+                N_("substituting D = 20·N gives C = 120·N², so take a square root."),
             ),
         ],
     )
@@ -145,22 +162,24 @@ def ch01_doubling_months(
         answer,
         expected,
         name="answer_3",
-        unit="months",
+        unit=N_("months"),
         rel_tol=0.03,
         hint=HINTS["1.3"],
         hints=[
             (
                 months / (end / start),
-                "divide by the number of doublings, log2(ratio), "
-                "not by the ratio itself.",
+                N_(
+                    "divide by the number of doublings, log2(ratio), "
+                    "not by the ratio itself."
+                ),
             ),
             (
                 months / math.log(end / start),
-                "a doubling is a factor of 2: use log2, not ln.",
+                N_("a doubling is a factor of 2: use log2, not ln."),
             ),
             (
                 months / math.log10(end / start),
-                "a doubling is a factor of 2: use log2, not log10.",
+                N_("a doubling is a factor of 2: use log2, not log10."),
             ),
         ],
     )
@@ -174,11 +193,19 @@ def _positive_series(answer: dict, key: str) -> np.ndarray:
         values = None
     if values is None or values.ndim != 1 or not np.all(np.isfinite(values)):
         raise AnswerError(
-            f'answer_5["{key}"] should be a list of finite numbers, one per run, '
-            f"got {answer[key]!r}"
+            _(
+                "{name} should be a list of finite numbers, one per run, got {answer}",
+                name=f'answer_5["{key}"]',
+                answer=repr(answer[key]),
+            )
         )
     if not np.all(values > 0):
-        raise AnswerError(f'answer_5["{key}"] should hold positive numbers only.')
+        raise AnswerError(
+            _(
+                "{name} should hold positive numbers only.",
+                name=f'answer_5["{key}"]',
+            )
+        )
     return values
 
 
@@ -195,50 +222,88 @@ def ch01_scaling_experiment(answer: object) -> None:
     losses = _positive_series(answer, "test_losses")
     if parameters.shape != losses.shape:
         raise AnswerError(
-            'answer_5["parameters"] and answer_5["test_losses"] should have one entry '
-            f"per run each, got {parameters.size} and {losses.size}."
+            _(
+                "{parameters} and {losses} should have one entry per run each, got "
+                "{parameters_size} and {losses_size}.",
+                parameters='answer_5["parameters"]',
+                losses='answer_5["test_losses"]',
+                parameters_size=parameters.size,
+                losses_size=losses.size,
+            )
         )
     if np.unique(parameters).size < 3:
         raise AnswerError(
-            "A power law needs at least three runs of different sizes; answer_5 has "
-            f"{np.unique(parameters).size}."
+            _(
+                "A power law needs at least three runs of different sizes; answer_5 "
+                "has {count}.",
+                count=np.unique(parameters).size,
+            )
         )
-    exponent = as_number(answer["exponent"], 'answer_5["exponent"]', "(exponent)")
-    baseline = as_number(answer["baseline"], 'answer_5["baseline"]', "(exponent)")
+    exponent = as_number(answer["exponent"], 'answer_5["exponent"]', N_("(exponent)"))
+    baseline = as_number(answer["baseline"], 'answer_5["baseline"]', N_("(exponent)"))
     if baseline <= 0:
         raise AnswerError(
-            'answer_5["baseline"] should be section 1.6\'s fitted exponent, a positive '
-            "number."
+            _(
+                "{name} should be section 1.6's fitted exponent, a positive number.",
+                name='answer_5["baseline"]',
+            )
         )
     verdict = answer["verdict"]
     if not isinstance(verdict, str) or verdict.strip().lower() not in VERDICTS:
         raise AnswerError(
-            f'answer_5["verdict"] should be one of {", ".join(map(repr, VERDICTS))}, '
-            f"got {verdict!r}"
+            _(
+                "{name} should be one of {verdicts}, got {verdict}",
+                name='answer_5["verdict"]',
+                verdicts=", ".join(map(repr, VERDICTS)),
+                verdict=repr(verdict),
+            )
         )
     if np.any(losses >= 0.95 * CHANCE_LOSS):
         raise AnswerError(
-            "Not quite: a run with a test loss near ln 10 learned nothing (it is at "
-            "chance level) and bends the line; leave such runs out of the fit, as "
-            "section 1.6 does."
+            _(
+                "Not quite: a run with a test loss near ln 10 learned nothing (it is "
+                "at chance level) and bends the line; leave such runs out of the fit, "
+                "as section 1.6 does."
+            )
         )
     refit = scaling.fit_power_law(parameters, losses).exponent
     if not math.isclose(exponent, refit, rel_tol=0.02, abs_tol=0.005):
         raise AnswerError(
-            f'Not quite: answer_5["exponent"] = {exponent:.4g} is not the exponent of '
-            f"your own runs. {next_hint(HINTS['1.5'])}"
+            _(
+                "Not quite: {name} = {exponent:.4g} is not the exponent of your own "
+                "runs. {hint}",
+                name='answer_5["exponent"]',
+                exponent=exponent,
+                hint=next_hint(HINTS["1.5"]),
+            )
         )
     direction = "steeper" if refit > baseline else "shallower"
     close = abs(refit - baseline) <= SAME_WITHIN * baseline
     allowed = {direction, "about the same"} if close else {direction}
     verdict = verdict.strip().lower()
     if verdict not in allowed:
-        faster = "faster" if refit > baseline else "more slowly"
-        raise AnswerError(
-            f"Not quite: the loss of your runs falls {faster} with size than in "
-            f'section 1.6, so the verdict "{verdict}" does not describe your own fit.'
-        )
+        if refit > baseline:
+            message = _(
+                "Not quite: the loss of your runs falls faster with size than in "
+                'section 1.6, so the verdict "{verdict}" does not describe your own '
+                "fit.",
+                verdict=verdict,
+            )
+        else:
+            message = _(
+                "Not quite: the loss of your runs falls more slowly with size than in "
+                'section 1.6, so the verdict "{verdict}" does not describe your own '
+                "fit.",
+                verdict=verdict,
+            )
+        raise AnswerError(message)
     print(
-        f"Correct: your {parameters.size} runs fall with exponent {refit:.3g} against "
-        f"{baseline:.3g} in section 1.6: {verdict}."
+        _(
+            "Correct: your {count} runs fall with exponent {refit:.3g} against "
+            "{baseline:.3g} in section 1.6: {verdict}.",
+            count=parameters.size,
+            refit=refit,
+            baseline=baseline,
+            verdict=verdict,
+        )
     )

@@ -30,46 +30,68 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "2.1",
-            "σ' can be written in terms of σ itself, and σ(z) is "
-            "computed stably by nn.sigmoid.",
-            "differentiate 1 / (1 + e^(−z)) with the chain rule, write "
-            "e^(−z) / (1 + e^(−z)) as 1 − σ(z), and compute "
-            "σ(z) once before combining.",
+            N_(
+                "σ' can be written in terms of σ itself, and σ(z) is "
+                "computed stably by nn.sigmoid."
+            ),
+            N_(
+                "differentiate 1 / (1 + e^(−z)) with the chain rule, write "
+                "e^(−z) / (1 + e^(−z)) as 1 − σ(z), and compute "
+                "σ(z) once before combining."
+            ),
         ),
         Hint(
             "2.2",
-            "the chain rule: each gradient sums dZ times ∂Z/∂(variable) over every "
-            "index that the variable does not carry.",
-            "differentiate Z_ni = Σ_j A_nj W_ij + b_i by A_nj, by W_ij and by b_i, "
-            "then write each sum as a matrix product (or a sum over the batch) "
-            "with the variable's shape.",
+            N_(
+                "the chain rule: each gradient sums dZ times ∂Z/∂(variable) over every "
+                "index that the variable does not carry."
+            ),
+            N_(
+                "differentiate Z_ni = Σ_j A_nj W_ij + b_i by A_nj, by W_ij and by b_i, "
+                "then write each sum as a matrix product (or a sum over the batch) "
+                "with the variable's shape."
+            ),
         ),
         Hint(
             "2.3",
-            "each step multiplies the distance along a curvature "
-            "direction λ by (1 − ηλ).",
-            "require |1 − ηλ| < 1 for both curvatures and keep the tighter bound on η.",
+            N_(
+                "each step multiplies the distance along a curvature "
+                "direction λ by (1 − ηλ)."
+            ),
+            N_(
+                "require |1 − ηλ| < 1 for both curvatures and keep the tighter bound "
+                "on η."
+            ),
         ),
         Hint(
             "2.4",
-            "with from_logits=True the loss applies a softmax to the "
-            "probabilities it is given.",
-            "apply softmax to the vector (1, 0, …, 0) with one entry per class and "
-            "take −log of the first entry.",
+            N_(
+                "with from_logits=True the loss applies a softmax to the "
+                "probabilities it is given."
+            ),
+            N_(
+                "apply softmax to the vector (1, 0, …, 0) with one entry per class and "
+                "take −log of the first entry."
+            ),
         ),
         Hint(
             "2.6",
-            "a run has diverged when its loss ends above where it started (or "
-            "overflows to inf); read that off each history, not off the bound.",
-            "for each run compare the last loss of its history with the first, set "
-            "its entry of diverged to last > first, and keep one rate below "
-            "2/λ_max and one above it.",
+            N_(
+                "a run has diverged when its loss ends above where it started (or "
+                "overflows to inf); read that off each history, not off the bound."
+            ),
+            N_(
+                "for each run compare the last loss of its history with the first, set "
+                "its entry of diverged to last > first, and keep one rate below "
+                "2/λ_max and one above it."
+            ),
         ),
     )
 }
@@ -117,30 +139,46 @@ def ch02_sigmoid_derivative(answer: object, seed: int = 1) -> None:
     expected = sigma * (1.0 - sigma)
     if np.allclose(got, expected, rtol=1e-6, atol=1e-12):
         print(
-            "Correct: sigmoid_derivative(z) = σ(z)·(1 − σ(z)) for z from −800 to 800."
+            _(
+                "Correct: sigmoid_derivative(z) = σ(z)·(1 − σ(z)) for z from −800 "
+                "to 800."
+            )
         )
         return
     if not np.all(np.isfinite(got)):
         raise AnswerError(
-            "Your function returns inf or nan for some z in [−800, 800]. Hint: compute "
-            "σ(z) once (nn.sigmoid is stable) and write the derivative in terms of it."
+            _(
+                "Your function returns inf or nan for some z in [−800, 800]. Hint: "
+                "compute σ(z) once (nn.sigmoid is stable) and write the derivative in "
+                "terms of it."
+            )
         )
     for wrong, advice in (
         (
             sigma,
-            "that is σ(z) itself; differentiate 1 / (1 + e^(−z)) with the chain rule.",
+            N_(
+                "that is σ(z) itself; differentiate 1 / (1 + e^(−z)) with the chain "
+                "rule."
+            ),
         ),
         (
             1.0 - sigma**2,
-            "1 − σ² is the pattern of tanh' = 1 − tanh²; σ' factors differently.",
+            N_("1 − σ² is the pattern of tanh' = 1 − tanh²; σ' factors differently."),
         ),
-        (-expected, "check the sign: σ is increasing, so σ' is positive everywhere."),
+        (
+            -expected,
+            N_("check the sign: σ is increasing, so σ' is positive everywhere."),
+        ),
     ):
         if np.allclose(got, wrong, rtol=1e-6, atol=1e-12):
-            raise AnswerError(f"Not quite: {advice}")
+            raise AnswerError(_("Not quite: {advice}", advice=_(advice)))
     worst = float(z[np.argmax(np.abs(got - expected))])
     raise AnswerError(
-        f"Not quite: the largest error is at z = {worst:g}. {next_hint(HINTS['2.1'])}"
+        _(
+            "Not quite: the largest error is at z = {worst:g}. {hint}",
+            worst=worst,
+            hint=next_hint(HINTS["2.1"]),
+        )
     )
 
 
@@ -157,34 +195,49 @@ def ch02_linear_backward(answer: object, seed: int = 2) -> None:
     result = call(function, signature, dz.copy(), a.copy(), w.copy())
     if not isinstance(result, tuple | list) or len(result) != 3:
         raise AnswerError(
-            f"{signature} should return three arrays (dA, dW, db), got {result!r}"
+            _(
+                "{signature} should return three arrays (dA, dW, db), got {result}",
+                signature=signature,
+                result=repr(result),
+            )
         )
     expected = {"dA": dz @ w, "dW": dz.T @ a, "db": dz.sum(axis=0)}
     hints = {
-        "dA": "A[n, j] reaches every output Z[n, i] through W[i, j], so sum over i; "
-        "dA has A's shape (batch, inputs).",
-        "dW": (
+        "dA": N_(
+            "A[n, j] reaches every output Z[n, i] through W[i, j], so sum over i; "
+            "dA has A's shape (batch, inputs)."
+        ),
+        "dW": N_(
             "dW has W's shape (outputs, inputs); W[i, j] meets Z[n, i] in every "
             "example n, so sum over the batch."
         ),
-        "db": "b is added to every row of Z: collect its gradient from every row.",
+        "db": N_("b is added to every row of Z: collect its gradient from every row."),
     }
     for (key, value), got in zip(expected.items(), result, strict=True):
         try:
             array = as_finite_array(got, key, value.shape)
         except AnswerError as error:
-            raise AnswerError(f"{error} Hint: {hints[key]}") from None
+            raise AnswerError(
+                _("{error} Hint: {advice}", error=error, advice=_(hints[key]))
+            ) from None
         if not np.allclose(array, value, atol=1e-10):
             if key == "db" and np.allclose(array, dz.mean(axis=0), atol=1e-10):
                 raise AnswerError(
-                    "db: dZ already holds the 1/batch of the mean "
-                    "loss; sum, do not average."
+                    _(
+                        "db: dZ already holds the 1/batch of the mean "
+                        "loss; sum, do not average."
+                    )
                 )
             raise AnswerError(
-                f"Not quite: {key} has the right shape but wrong values: {hints[key]} "
-                f"{next_hint(HINTS['2.2'])}"
+                _(
+                    "Not quite: {key} has the right shape but wrong values: {advice} "
+                    "{hint}",
+                    key=key,
+                    advice=_(hints[key]),
+                    hint=next_hint(HINTS["2.2"]),
+                )
             )
-    print("Correct: all three gradients match, shapes included.")
+    print(_("Correct: all three gradients match, shapes included."))
 
 
 def ch02_max_learning_rate(
@@ -196,26 +249,32 @@ def ch02_max_learning_rate(
         answer,
         2.0 / steep,
         name="answer_3",
-        unit="(learning rate)",
+        unit=N_("(learning rate)"),
         rel_tol=0.01,
         hint=HINTS["2.3"],
         hints=[
             (
                 2.0 / flat,
-                "the flat direction allows that, but the steep "
-                "one diverges long before.",
+                N_(
+                    "the flat direction allows that, but the steep "
+                    "one diverges long before."
+                ),
             ),
             (
                 1.0 / steep,
-                "η = 1/λ reaches the minimum of the steep direction in one step; "
-                "stability ends where |1 − ηλ| reaches 1.",
+                N_(
+                    "η = 1/λ reaches the minimum of the steep direction in one step; "
+                    "stability ends where |1 − ηλ| reaches 1."
+                ),
             ),
             (
                 2.0 / (steep + flat),
-                "that step converges fastest overall; the question asks "
-                "where it stops converging.",
+                N_(
+                    "that step converges fastest overall; the question asks "
+                    "where it stops converging."
+                ),
             ),
-            (4.0 / (steep + flat), "use the largest curvature, not the average."),
+            (4.0 / (steep + flat), N_("use the largest curvature, not the average.")),
         ],
     )
 
@@ -227,22 +286,24 @@ def ch02_softmax_as_logits_loss(answer: object, classes: int = 10) -> None:
         answer,
         expected,
         name="answer_4",
-        unit="nats",
+        unit=N_("nats"),
         rel_tol=0.005,
         hint=HINTS["2.4"],
         hints=[
             (
                 0.0,
-                "that is the loss if the probabilities were read as probabilities; "
-                "from_logits=True applies a second softmax to them.",
+                N_(
+                    "that is the loss if the probabilities were read as probabilities; "
+                    "from_logits=True applies a second softmax to them."
+                ),
             ),
             (
                 math.log(classes),
-                "close: the second softmax is nearly, but not exactly, uniform.",
+                N_("close: the second softmax is nearly, but not exactly, uniform."),
             ),
             (
                 math.log(math.e + classes - 1),
-                "subtract the logit of the true class, which is 1.",
+                N_("subtract the logit of the true class, which is 1."),
             ),
         ],
     )
@@ -256,18 +317,29 @@ def _run_diverged(history: object, run: int) -> bool:
         losses = None
     if losses is None or losses.ndim != 1 or losses.size < MIN_STEPS:
         raise AnswerError(
-            f'answer_6["histories"][{run}] should be a list of at least {MIN_STEPS} '
-            f"losses, one per step, got {history!r}"
+            _(
+                "{name} should be a list of at least {steps} losses, one per step, "
+                "got {history}",
+                name=f'answer_6["histories"][{run}]',
+                steps=MIN_STEPS,
+                history=repr(history),
+            )
         )
     if np.any(losses[np.isfinite(losses)] < 0):
         raise AnswerError(
-            f'answer_6["histories"][{run}] holds a negative loss; a squared-error or '
-            "cross-entropy loss is never negative."
+            _(
+                "{name} holds a negative loss; a squared-error or cross-entropy loss "
+                "is never negative.",
+                name=f'answer_6["histories"][{run}]',
+            )
         )
     if not np.isfinite(losses[0]):
         raise AnswerError(
-            f'answer_6["histories"][{run}] starts at {losses[0]}: record the loss '
-            "before the first step too."
+            _(
+                "{name} starts at {start}: record the loss before the first step too.",
+                name=f'answer_6["histories"][{run}]',
+                start=losses[0],
+            )
         )
     return bool(not np.all(np.isfinite(losses)) or losses[-1] > losses[0])
 
@@ -285,41 +357,76 @@ def ch02_divergence_experiment(answer: object) -> None:
     runs = [rates, histories, stated]
     if not all(isinstance(value, list | tuple) for value in runs):
         raise AnswerError(
-            "answer_6's three entries should be lists with one item per run, got "
-            f"{', '.join(type(value).__name__ for value in runs)}."
+            _(
+                "answer_6's three entries should be lists with one item per run, got "
+                "{kinds}.",
+                kinds=", ".join(type(value).__name__ for value in runs),
+            )
         )
     if len({len(value) for value in runs}) != 1 or len(rates) < 2:
         raise AnswerError(
-            "answer_6 should describe at least two runs, with one learning rate, one "
-            f"history and one outcome each; got {len(rates)}, {len(histories)} and "
-            f"{len(stated)}."
+            _(
+                "answer_6 should describe at least two runs, with one learning rate, "
+                "one history and one outcome each; got {rates}, {histories} and "
+                "{outcomes}.",
+                rates=len(rates),
+                histories=len(histories),
+                outcomes=len(stated),
+            )
         )
     for run, rate in enumerate(rates):
-        value = as_number(rate, f'answer_6["learning_rates"][{run}]', "(learning rate)")
+        name = f'answer_6["learning_rates"][{run}]'
+        value = as_number(rate, name, N_("(learning rate)"))
         if value <= 0:
             raise AnswerError(
-                f'answer_6["learning_rates"][{run}] should be positive, got {value}.'
+                _("{name} should be positive, got {value}.", name=name, value=value)
             )
     for run, outcome in enumerate(stated):
         if not isinstance(outcome, bool | np.bool_):
             raise AnswerError(
-                f'answer_6["diverged"][{run}] should be True or False, got {outcome!r}'
+                _(
+                    "{name} should be True or False, got {outcome}",
+                    name=f'answer_6["diverged"][{run}]',
+                    outcome=repr(outcome),
+                )
             )
     measured = [_run_diverged(history, run) for run, history in enumerate(histories)]
     if all(measured) or not any(measured):
-        side = "diverged" if all(measured) else "converged"
-        raise AnswerError(
-            f"Not quite: all your runs {side}. Add a learning rate on the other side "
-            "of the bound 2/λ_max, so that the experiment shows both outcomes."
-        )
+        if all(measured):
+            message = _(
+                "Not quite: all your runs diverged. Add a learning rate on the other "
+                "side of the bound 2/λ_max, so that the experiment shows both outcomes."
+            )
+        else:
+            message = _(
+                "Not quite: all your runs converged. Add a learning rate on the other "
+                "side of the bound 2/λ_max, so that the experiment shows both outcomes."
+            )
+        raise AnswerError(message)
     for run, (said, seen) in enumerate(zip(stated, measured, strict=True)):
         if bool(said) != seen:
-            raise AnswerError(
-                f"Not quite: run {run} (learning rate {float(rates[run]):g}) is "
-                f"reported as {'diverged' if said else 'not diverged'}, but its own "
-                f"history says otherwise. {next_hint(HINTS['2.6'])}"
-            )
+            values = {"run": run, "rate": float(rates[run])}
+            hint = next_hint(HINTS["2.6"])
+            if said:
+                message = _(
+                    "Not quite: run {run} (learning rate {rate:g}) is reported as "
+                    "diverged, but its own history says otherwise. {hint}",
+                    hint=hint,
+                    **values,
+                )
+            else:
+                message = _(
+                    "Not quite: run {run} (learning rate {rate:g}) is reported as "
+                    "not diverged, but its own history says otherwise. {hint}",
+                    hint=hint,
+                    **values,
+                )
+            raise AnswerError(message)
     print(
-        f"Correct: {sum(measured)} of your {len(measured)} runs diverged, as you "
-        "reported, and the others did not."
+        _(
+            "Correct: {diverged} of your {runs} runs diverged, as you reported, and "
+            "the others did not.",
+            diverged=sum(measured),
+            runs=len(measured),
+        )
     )

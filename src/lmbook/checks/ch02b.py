@@ -30,30 +30,42 @@ from lmbook.checks.core import (
     next_hint,
     uses_module,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "2b.1",
-            "He's variance for ReLU depends on the fan-in alone, and a uniform "
-            "distribution on (−b, b) has variance b²/3.",
-            "set b²/3 equal to 2 / fan_in and solve for b.",
+            N_(
+                "He's variance for ReLU depends on the fan-in alone, and a uniform "
+                "distribution on (−b, b) has variance b²/3."
+            ),
+            N_("set b²/3 equal to 2 / fan_in and solve for b."),
         ),
         Hint(
             "2b.2",
-            "for a fixed mask, inverted dropout is y = x · keep / (1 − p), "
-            "linear in x.",
-            "multiply the upstream gradient by the same mask and by the same factor "
-            "1 / (1 − p) that the forward pass used.",
+            N_(
+                "for a fixed mask, inverted dropout is y = x · keep / (1 − p), "
+                "linear in x."
+            ),
+            N_(
+                "multiply the upstream gradient by the same mask and by the same "
+                "factor 1 / (1 − p) that the forward pass used."
+            ),
         ),
         Hint(
             "2b.3",
-            "the gap is the last validation loss minus the last training loss of a "
-            "history; compare it between your two runs, not with what you expected.",
-            "compute gap = history['validation loss'][-1] − history['loss'][-1] for "
-            "the baseline and for your run, and write 'shrank' if yours is smaller, "
-            "'grew' if it is larger.",
+            N_(
+                "the gap is the last validation loss minus the last training loss of a "
+                "history; compare it between your two runs, not with what you "
+                "expected."
+            ),
+            N_(
+                "compute gap = history['validation loss'][-1] − history['loss'][-1] "
+                "for the baseline and for your run, and write 'shrank' if yours is "
+                "smaller, 'grew' if it is larger."
+            ),
         ),
     )
 }
@@ -88,31 +100,35 @@ def ch02b_kaiming_bound(answer: object, fan_in: int = 512, fan_out: int = 256) -
         answer,
         math.sqrt(3.0) * std,
         name="answer_1",
-        unit="(bound of the uniform distribution)",
+        unit=N_("(bound of the uniform distribution)"),
         rel_tol=0.005,
         hint=HINTS["2b.1"],
         hints=[
             (
                 std,
-                "that is the standard deviation; the bound of a uniform "
-                "distribution is larger by a factor √3.",
+                N_(
+                    "that is the standard deviation; the bound of a uniform "
+                    "distribution is larger by a factor √3."
+                ),
             ),
             (
                 math.sqrt(6.0 / (fan_in + fan_out)),
-                "that is Xavier's bound; He's variance ignores the fan-out.",
+                N_("that is Xavier's bound; He's variance ignores the fan-out."),
             ),
             (
                 math.sqrt(6.0 / fan_out),
-                "kaiming_uniform_ uses the fan-in (mode='fan_in'), the number of "
-                "inputs of each unit.",
+                N_(
+                    "kaiming_uniform_ uses the fan-in (mode='fan_in'), the number of "
+                    "inputs of each unit."
+                ),
             ),
             (
                 math.sqrt(3.0 / fan_in),
-                "the factor 2 of ReLU's gain is missing from the variance.",
+                N_("the factor 2 of ReLU's gain is missing from the variance."),
             ),
             (
                 2.0 / fan_in,
-                "that is a variance; the bound is in the units of a weight.",
+                N_("that is a variance; the bound is in the units of a weight."),
             ),
         ],
     )
@@ -126,8 +142,11 @@ def ch02b_dropout_backward(answer: object, seed: int = 3) -> None:
     function = as_function(answer, "dropout_backward", signature)
     if uses_module(function, generalisation):
         raise AnswerError(
-            f"{signature} calls lmbook.generalisation; the exercise asks you to write "
-            "the gradient yourself."
+            _(
+                "{signature} calls lmbook.generalisation; the exercise asks you to "
+                "write the gradient yourself.",
+                signature=signature,
+            )
         )
     rng = np.random.default_rng(seed)
     p = float(rng.choice([0.1, 0.25, 0.3, 0.5, 0.6]))
@@ -139,24 +158,44 @@ def ch02b_dropout_backward(answer: object, seed: int = 3) -> None:
     )
     expected = dy * keep / (1.0 - p)
     if np.allclose(got, expected, rtol=1e-9, atol=1e-12):
-        print("Correct: the gradient passes the kept entries, scaled by 1 / (1 − p).")
+        print(
+            _("Correct: the gradient passes the kept entries, scaled by 1 / (1 − p).")
+        )
         return
     if not np.all(np.isfinite(got)):
-        raise AnswerError(f"{signature} returned nan or inf; expected finite numbers.")
+        raise AnswerError(
+            _(
+                "{signature} returned nan or inf; expected finite numbers.",
+                signature=signature,
+            )
+        )
     for wrong, advice in (
-        (dy * keep, "the forward pass scaled the kept entries; so does the backward."),
+        (
+            dy * keep,
+            N_("the forward pass scaled the kept entries; so does the backward."),
+        ),
         (
             dy / (1.0 - p),
-            "the dropped entries passed nothing forwards, so nothing back.",
+            N_("the dropped entries passed nothing forwards, so nothing back."),
         ),
-        (dy * keep * (1.0 - p), "the forward factor is 1 / (1 − p), not (1 − p)."),
-        (dy * ~keep / (1.0 - p), "keep is True where an entry was kept, not dropped."),
-        (dy * keep / p, "the kept share is 1 − p; divide by that."),
+        (
+            dy * keep * (1.0 - p),
+            N_("the forward factor is 1 / (1 − p), not (1 − p)."),
+        ),
+        (
+            dy * ~keep / (1.0 - p),
+            N_("keep is True where an entry was kept, not dropped."),
+        ),
+        (dy * keep / p, N_("the kept share is 1 − p; divide by that.")),
     ):
         if np.allclose(got, wrong, rtol=1e-9, atol=1e-12):
-            raise AnswerError(f"Not quite: {advice}")
+            raise AnswerError(_("Not quite: {advice}", advice=_(advice)))
     raise AnswerError(
-        f"Not quite: {signature} gives wrong values. {next_hint(HINTS['2b.2'])}"
+        _(
+            "Not quite: {signature} gives wrong values. {hint}",
+            signature=signature,
+            hint=next_hint(HINTS["2b.2"]),
+        )
     )
 
 
@@ -164,9 +203,13 @@ def _gap(history: object, which: str) -> float:
     """Last validation loss minus last training loss of one history, checked."""
     if not isinstance(history, dict) or not all(k in history for k in HISTORY_KEYS):
         raise AnswerError(
-            f'answer_3["{which}"] should be a history dict with the keys '
-            f"{', '.join(HISTORY_KEYS)} (what gen.fit returns), got "
-            f"{type(history).__name__}."
+            _(
+                "{name} should be a history dict with the keys {keys} (what gen.fit "
+                "returns), got {kind}.",
+                name=f'answer_3["{which}"]',
+                keys=", ".join(HISTORY_KEYS),
+                kind=type(history).__name__,
+            )
         )
     curves = {}
     for key in HISTORY_KEYS:
@@ -176,19 +219,29 @@ def _gap(history: object, which: str) -> float:
             values = None
         if values is None or values.ndim != 1 or values.size < MIN_EPOCHS:
             raise AnswerError(
-                f'answer_3["{which}"]["{key}"] should be a list of at least '
-                f"{MIN_EPOCHS} losses, one per epoch."
+                _(
+                    "{name} should be a list of at least {epochs} losses, one per "
+                    "epoch.",
+                    name=f'answer_3["{which}"]["{key}"]',
+                    epochs=MIN_EPOCHS,
+                )
             )
         if not np.all(np.isfinite(values)) or np.any(values < 0):
             raise AnswerError(
-                f'answer_3["{which}"]["{key}"] holds a negative, nan or infinite loss; '
-                "a cross-entropy is a finite number ≥ 0."
+                _(
+                    "{name} holds a negative, nan or infinite loss; a cross-entropy "
+                    "is a finite number ≥ 0.",
+                    name=f'answer_3["{which}"]["{key}"]',
+                )
             )
         curves[key] = values
     if curves["loss"].size != curves["validation loss"].size:
         raise AnswerError(
-            f'answer_3["{which}"] has training and validation losses of different '
-            "lengths; both should have one entry per epoch."
+            _(
+                "{name} has training and validation losses of different lengths; both "
+                "should have one entry per epoch.",
+                name=f'answer_3["{which}"]',
+            )
         )
     return float(curves["validation loss"][-1] - curves["loss"][-1])
 
@@ -204,23 +257,50 @@ def ch02b_regulariser_experiment(answer: object) -> None:
     stated = answer["gap"]
     if stated not in ("grew", "shrank"):
         raise AnswerError(
-            f'answer_3["gap"] should be "grew" or "shrank", got {stated!r}'
+            _(
+                '{name} should be "grew" or "shrank", got {stated}',
+                name='answer_3["gap"]',
+                stated=repr(stated),
+            )
         )
     before = _gap(answer["baseline"], "baseline")
     after = _gap(answer["changed"], "changed")
     if answer["baseline"] is answer["changed"] or abs(after - before) < MIN_CHANGE:
         raise AnswerError(
-            "Not quite: the two runs have practically the same gap, so the experiment "
-            "shows no change. Choose a larger change of the dropout rate or the weight "
-            "decay, and run it."
+            _(
+                "Not quite: the two runs have practically the same gap, so the "
+                "experiment shows no change. Choose a larger change of the dropout "
+                "rate or the weight decay, and run it."
+            )
         )
     seen = "shrank" if after < before else "grew"
     if stated != seen:
-        raise AnswerError(
-            f"Not quite: you wrote that the gap {stated}, but your own histories say "
-            f"otherwise. {next_hint(HINTS['2b.3'])}"
+        hint = next_hint(HINTS["2b.3"])
+        if stated == "grew":
+            message = _(
+                "Not quite: you wrote that the gap grew, but your own histories say "
+                "otherwise. {hint}",
+                hint=hint,
+            )
+        else:
+            message = _(
+                "Not quite: you wrote that the gap shrank, but your own histories say "
+                "otherwise. {hint}",
+                hint=hint,
+            )
+        raise AnswerError(message)
+    if seen == "grew":
+        message = _(
+            "Correct: the gap grew, from {before:.3f} to {after:.3f} nats, as you "
+            "reported.",
+            before=before,
+            after=after,
         )
-    print(
-        f"Correct: the gap {seen}, from {before:.3f} to {after:.3f} nats, as you "
-        "reported."
-    )
+    else:
+        message = _(
+            "Correct: the gap shrank, from {before:.3f} to {after:.3f} nats, as you "
+            "reported.",
+            before=before,
+            after=after,
+        )
+    print(message)

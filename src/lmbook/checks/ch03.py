@@ -26,48 +26,71 @@ from lmbook.checks.core import (
     next_hint,
     uses_module,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "3.1",
-            "a layer maps a side of H pixels to ⌊(H + 2P − K) / S⌋ + 1, and the "
-            "pooling reads the convolution's output.",
-            "apply the formula twice: first with the convolution's K, S and P to the "
-            "image, then with the pooling's to the result, rounding down each time.",
+            N_(
+                "a layer maps a side of H pixels to ⌊(H + 2P − K) / S⌋ + 1, and the "
+                "pooling reads the convolution's output."
+            ),
+            N_(
+                "apply the formula twice: first with the convolution's K, S and P to "
+                "the image, then with the pooling's to the result, rounding down each "
+                "time."
+            ),
         ),
         Hint(
             "3.2",
-            "fc1 reads the last feature map flattened: its channels times "
-            "its height times its width.",
-            "follow the shape: the 3×3 convolutions with padding 1 keep H and W, each "
-            "2×2 pooling halves them, and the last map has the channels of conv2.",
+            N_(
+                "fc1 reads the last feature map flattened: its channels times "
+                "its height times its width."
+            ),
+            N_(
+                "follow the shape: the 3×3 convolutions with padding 1 keep H and W, "
+                "each 2×2 pooling halves them, and the last map has the channels of "
+                "conv2."
+            ),
         ),
         Hint(
             "3.3",
-            "max pooling passes each window's gradient to the input that won the "
-            "maximum, and nothing to the others.",
-            "reshape x to (N, C, H/2, 2, W/2, 2), mark where each window equals its "
-            "maximum over axes 3 and 5, multiply that mask by dout with axes added at "
-            "3 and 5, and reshape back to x's shape.",
+            N_(
+                "max pooling passes each window's gradient to the input that won the "
+                "maximum, and nothing to the others."
+            ),
+            N_(
+                "reshape x to (N, C, H/2, 2, W/2, 2), mark where each window equals "
+                "its maximum over axes 3 and 5, multiply that mask by dout with axes "
+                "added at 3 and 5, and reshape back to x's shape."
+            ),
         ),
         Hint(
             "3.4",
-            "each layer widens the view by (kernel − 1) times the product of the "
-            "strides of the layers before it.",
-            "list the layers in order, every convolution (K = 3, S = 1) and every "
-            "pooling (K = 2, S = 2); start from 1 and, layer by layer, add (K − 1)·J, "
-            "where J is the product of the strides before that layer.",
+            N_(
+                "each layer widens the view by (kernel − 1) times the product of the "
+                "strides of the layers before it."
+            ),
+            N_(
+                "list the layers in order, every convolution (K = 3, S = 1) and every "
+                "pooling (K = 2, S = 2); start from 1 and, layer by layer, add "
+                "(K − 1)·J, where J is the product of the strides before that layer."
+            ),
         ),
         Hint(
             "3.6",
-            "read the verdict off your own two histories: only the validation "
-            "accuracies after the last pass count, and a gap of more than 3 "
-            "percentage points (15 of the 500 validation images) is a clear one.",
-            "subtract the last accuracy without shortcuts from the last accuracy with "
-            "them: above 0.03 the shortcuts help, below −0.03 they hurt, and in "
-            "between there is no clear difference.",
+            N_(
+                "read the verdict off your own two histories: only the validation "
+                "accuracies after the last pass count, and a gap of more than 3 "
+                "percentage points (15 of the 500 validation images) is a clear one."
+            ),
+            N_(
+                "subtract the last accuracy without shortcuts from the last accuracy "
+                "with them: above 0.03 the shortcuts help, below −0.03 they hurt, and "
+                "in between there is no clear difference."
+            ),
         ),
     )
 }
@@ -163,24 +186,32 @@ def ch03_output_size(
         answer,
         stem(),
         name="answer_1",
-        unit="pixels",
+        unit=N_("pixels"),
         rel_tol=1e-6,
         hint=HINTS["3.1"],
         hints=[
-            (after_conv, "that is after the convolution; the max pool follows."),
+            (after_conv, N_("that is after the convolution; the max pool follows.")),
             (
                 stem(pool_padding=0),
-                f"one padding is missing: the convolution pads by {conv_padding} and "
-                f"the pooling by {pool_padding}.",
+                _(
+                    "one padding is missing: the convolution pads by {conv} and "
+                    "the pooling by {pool}.",
+                    conv=conv_padding,
+                    pool=pool_padding,
+                ),
             ),
             (
                 stem(0, 0),
-                f"both layers pad: {conv_padding} for the convolution, "
-                f"{pool_padding} for the pooling.",
+                _(
+                    "both layers pad: {conv} for the convolution, {pool} for the "
+                    "pooling.",
+                    conv=conv_padding,
+                    pool=pool_padding,
+                ),
             ),
             (
                 unrounded,
-                "the output size is a whole number: the formula takes the floor.",
+                N_("the output size is a whole number: the formula takes the floor."),
             ),
         ],
     )
@@ -207,40 +238,47 @@ def ch03_flatten_size(answer: object, image_size: int = 28) -> None:
     hints = [
         (
             _flattened(image_size, poolings=0),
-            "that keeps the image's height and width, the articles' mistake; each of "
-            "the two poolings halves H and W.",
+            N_(
+                "that keeps the image's height and width, the articles' mistake; each "
+                "of the two poolings halves H and W."
+            ),
         ),
         (
             _flattened(image_size, poolings=1),
-            "there are two poolings, each halving the height and the width.",
+            N_("there are two poolings, each halving the height and the width."),
         ),
         (
             _flattened(image_size, channels=32),
-            "the last convolution has 64 output channels.",
+            N_("the last convolution has 64 output channels."),
         ),
         (
             _flattened(image_size, channels=1),
-            "multiply by the 64 channels of the last feature map.",
+            N_("multiply by the 64 channels of the last feature map."),
         ),
         (
             _flattened(image_size, padding=0),
-            "the convolutions pad by 1, so each keeps the "
-            "height and width it is given.",
+            N_(
+                "the convolutions pad by 1, so each keeps the "
+                "height and width it is given."
+            ),
         ),
     ]
     if image_size != 32:
         hints.append(
             (
                 _flattened(32),
-                f"that is for the 32×32 inputs of section 3.8; here the images are "
-                f"{image_size}×{image_size}.",
+                _(
+                    "that is for the 32×32 inputs of section 3.8; here the images are "
+                    "{size}×{size}.",
+                    size=image_size,
+                ),
             )
         )
     check_close(
         answer,
         _flattened(image_size),
         name="answer_2",
-        unit="features",
+        unit=N_("features"),
         rel_tol=1e-6,
         hint=HINTS["3.2"],
         hints=hints,
@@ -255,8 +293,11 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
     function = as_function(answer, "my_max_pool_backward", signature)
     if uses_module(function, cnn):
         raise AnswerError(
-            "Not yet: the exercise asks for your own NumPy code, without lmbook.cnn. "
-            "Write the backward pass with array operations on x and dout."
+            _(
+                "Not yet: the exercise asks for your own NumPy code, without "
+                "lmbook.cnn. Write the backward pass with array operations on x and "
+                "dout."
+            )
         )
     rng = np.random.default_rng(seed)
     # Distinct: no ties.
@@ -267,21 +308,31 @@ def ch03_max_pool_backward(answer: object, seed: int = 3) -> None:
     )
     expected = cnn.max_pool2d_backward(dout, x, 2)
     if np.allclose(got, expected, rtol=0, atol=1e-12):
-        print("Correct: every window's gradient goes to its maximum, and only there.")
+        print(
+            _("Correct: every window's gradient goes to its maximum, and only there.")
+        )
         return
     spread = np.repeat(np.repeat(dout, 2, axis=2), 2, axis=3)
     if np.allclose(got, spread, atol=1e-12) or np.allclose(got, spread / 4, atol=1e-12):
         raise AnswerError(
-            "Not quite: you spread each window's gradient over all four inputs, as "
-            "average pooling does. The maximum depends on the winning input only."
+            _(
+                "Not quite: you spread each window's gradient over all four inputs, as "
+                "average pooling does. The maximum depends on the winning input only."
+            )
         )
     if np.allclose(got.sum(axis=(2, 3)), dout.sum(axis=(2, 3)), atol=1e-10):
         raise AnswerError(
-            "Close: the gradient totals are right, but some go to the wrong input. "
-            "Hint: find the arg-max of each 2×2 window of x, per example and channel."
+            _(
+                "Close: the gradient totals are right, but some go to the wrong "
+                "input. Hint: find the arg-max of each 2×2 window of x, per example "
+                "and channel."
+            )
         )
     raise AnswerError(
-        f"Not quite: dx is not the gradient of the pooling. {next_hint(HINTS['3.3'])}"
+        _(
+            "Not quite: dx is not the gradient of the pooling. {hint}",
+            hint=next_hint(HINTS["3.3"]),
+        )
     )
 
 
@@ -309,23 +360,31 @@ def ch03_vgg_receptive_field(
         answer,
         _receptive_field(blocks),
         name="answer_4",
-        unit="pixels",
+        unit=N_("pixels"),
         rel_tol=1e-6,
         hint=HINTS["3.4"],
         hints=[
             (
                 _receptive_field(blocks, pool_stride=1),
-                "the poolings have stride 2: every layer after one steps over "
-                "twice as many input pixels.",
+                N_(
+                    "the poolings have stride 2: every layer after one steps over "
+                    "twice as many input pixels."
+                ),
             ),
             (
                 1 + convolutions * 2,
-                f"that counts the {convolutions} convolutions only; the "
-                "poolings widen the view too.",
+                _(
+                    "that counts the {count} convolutions only; the poolings widen "
+                    "the view too.",
+                    count=convolutions,
+                ),
             ),
             (
                 _receptive_field(blocks, last_pool=False),
-                "count the last pooling layer too: its 2×2 window adds one more step.",
+                N_(
+                    "count the last pooling layer too: its 2×2 window adds one more "
+                    "step."
+                ),
             ),
         ],
     )
@@ -337,28 +396,43 @@ def _history(answer: dict, key: str) -> list[float]:
     history = answer[key]
     if history is None:
         raise AnswerError(
-            f"No answer yet: {name} is None; train the network and store its "
-            "validation accuracy after each pass, a list of numbers."
+            _(
+                "No answer yet: {name} is None; train the network and store its "
+                "validation accuracy after each pass, a list of numbers.",
+                name=name,
+            )
         )
     if not isinstance(history, list | tuple) or not history:
         raise AnswerError(
-            f"{name} should be a list with one validation accuracy per pass, got "
-            f"{history!r}"
+            _(
+                "{name} should be a list with one validation accuracy per pass, got "
+                "{history}",
+                name=name,
+                history=repr(history),
+            )
         )
     values = [
-        as_number(v, f"{name}[{i}]", "(a fraction)") for i, v in enumerate(history)
+        as_number(v, f"{name}[{i}]", N_("(a fraction)")) for i, v in enumerate(history)
     ]
     if not all(0 <= v <= 1 for v in values):
         raise AnswerError(
-            f"{name} should hold accuracies between 0 and 1, got {history!r}"
+            _(
+                "{name} should hold accuracies between 0 and 1, got {history}",
+                name=name,
+                history=repr(history),
+            )
         )
     counts = np.asarray(values) * VALIDATION_IMAGES
     if np.abs(counts - np.round(counts)).max() > 1e-6:
         raise AnswerError(
-            f"Not quite: {name} does not look like accuracies on the "
-            f"{VALIDATION_IMAGES} validation images (each should be a whole number of "
-            f"images divided by {VALIDATION_IMAGES}). Store the eval_accuracy values "
-            "that short_run returns, unrounded."
+            _(
+                "Not quite: {name} does not look like accuracies on the {images} "
+                "validation images (each should be a whole number of images divided "
+                "by {images}). Store the eval_accuracy values that short_run returns, "
+                "unrounded.",
+                name=name,
+                images=VALIDATION_IMAGES,
+            )
         )
     return values
 
@@ -378,23 +452,36 @@ def ch03_shortcut_experiment(answer: object) -> None:
     stated = answer["verdict"]
     if stated is None:
         raise AnswerError(
-            'No answer yet: answer_6["verdict"] is None; read it off your two runs.'
+            _(
+                "No answer yet: {name} is None; read it off your two runs.",
+                name='answer_6["verdict"]',
+            )
         )
     if not isinstance(stated, str) or stated.strip().lower() not in VERDICTS:
         raise AnswerError(
-            'answer_6["verdict"] should be one of '
-            f"{', '.join(repr(v) for v in VERDICTS)}, got {stated!r}"
+            _(
+                "{name} should be one of {verdicts}, got {verdict}",
+                name='answer_6["verdict"]',
+                verdicts=", ".join(repr(v) for v in VERDICTS),
+                verdict=repr(stated),
+            )
         )
     if len(with_shortcuts) != len(without_shortcuts):
         raise AnswerError(
-            "Not quite: the two runs should train for the same number of passes, but "
-            f"your histories have {len(with_shortcuts)} and {len(without_shortcuts)} "
-            "entries. Train both for the same passes over the same images."
+            _(
+                "Not quite: the two runs should train for the same number of passes, "
+                "but your histories have {with_count} and {without_count} entries. "
+                "Train both for the same passes over the same images.",
+                with_count=len(with_shortcuts),
+                without_count=len(without_shortcuts),
+            )
         )
     if with_shortcuts == without_shortcuts:
         raise AnswerError(
-            "Not quite: the two histories are identical, so both runs trained the same "
-            "network. Build the second one with shortcut=False."
+            _(
+                "Not quite: the two histories are identical, so both runs trained the "
+                "same network. Build the second one with shortcut=False."
+            )
         )
     # The gap in images, so that exactly 3 points (15 images) is not clear.
     gap = round((with_shortcuts[-1] - without_shortcuts[-1]) * VALIDATION_IMAGES)
@@ -404,10 +491,19 @@ def ch03_shortcut_experiment(answer: object) -> None:
         measured = VERDICTS[0] if gap > 0 else VERDICTS[1]
     if stated.strip().lower() != measured:
         raise AnswerError(
-            f"Not quite: your verdict {stated!r} does not match your own histories. "
-            f"{next_hint(HINTS['3.6'])}"
+            _(
+                "Not quite: your verdict {verdict} does not match your own histories. "
+                "{hint}",
+                verdict=repr(stated),
+                hint=next_hint(HINTS["3.6"]),
+            )
         )
     print(
-        f"Correct: your runs end at {with_shortcuts[-1]:.3f} with shortcuts and "
-        f"{without_shortcuts[-1]:.3f} without, so {measured!r} is what they show."
+        _(
+            "Correct: your runs end at {with_end:.3f} with shortcuts and "
+            "{without_end:.3f} without, so {verdict} is what they show.",
+            with_end=with_shortcuts[-1],
+            without_end=without_shortcuts[-1],
+            verdict=repr(measured),
+        )
     )

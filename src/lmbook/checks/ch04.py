@@ -30,47 +30,67 @@ from lmbook.checks.core import (
     next_hint,
     uses_module,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "4.1",
-            "each gate of each layer has an input matrix, a recurrent matrix and "
-            "PyTorch's bias vectors, and a stacked layer reads the "
-            "states of the layer below.",
-            "count, for each layer, 4 gates × (hidden·input + "
-            "hidden·hidden + 2·hidden), with input = input_size for the first layer "
-            "and hidden_size for the others, and add the layers.",
+            N_(
+                "each gate of each layer has an input matrix, a recurrent matrix and "
+                "PyTorch's bias vectors, and a stacked layer reads the "
+                "states of the layer below."
+            ),
+            N_(
+                "count, for each layer, 4 gates × (hidden·input + "
+                "hidden·hidden + 2·hidden), with input = input_size for the first "
+                "layer and hidden_size for the others, and add the layers."
+            ),
         ),
         Hint(
             "4.2",
-            "the bound shrinks the gradient by at most the largest singular value at "
-            "each step, so after T steps by its T-th power.",
-            "take logarithms of s^T < ratio; log(s) is negative, which flips the "
-            "inequality, and T is the next whole number above the quotient.",
+            N_(
+                "the bound shrinks the gradient by at most the largest singular value "
+                "at each step, so after T steps by its T-th power."
+            ),
+            N_(
+                "take logarithms of s^T < ratio; log(s) is negative, which flips the "
+                "inequality, and T is the next whole number above the quotient."
+            ),
         ),
         Hint(
             "4.3",
-            "the cell keeps f^T of its content, and the gate is f = σ(b).",
-            "first solve f^T = kept for f, then invert f = σ(b) = 1 / (1 + e^(−b)): "
-            "b = ln(f / (1 − f)).",
+            N_("the cell keeps f^T of its content, and the gate is f = σ(b)."),
+            N_(
+                "first solve f^T = kept for f, then invert "
+                "f = σ(b) = 1 / (1 + e^(−b)): b = ln(f / (1 − f))."
+            ),
         ),
         Hint(
             "4.4",
-            "a GRU step mixes the old state and a candidate with the update gate z; "
-            "the reset gate r scales the recurrent part of the candidate.",
-            "weights are stored as (out, in), so multiply x @ W.T; compute r and z "
-            "with sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ "
-            "(h W_hn^T + b_hn)), then h' = (1 − z) ⊙ n + z ⊙ h.",
+            N_(
+                "a GRU step mixes the old state and a candidate with the update gate "
+                "z; the reset gate r scales the recurrent part of the candidate."
+            ),
+            N_(
+                "weights are stored as (out, in), so multiply x @ W.T; compute r and z "
+                "with sigmoids, the candidate n = tanh(x W_xn^T + b_xn + r ⊙ "
+                "(h W_hn^T + b_hn)), then h' = (1 − z) ⊙ n + z ⊙ h."
+            ),
         ),
         Hint(
             "4.6",
-            "read each conclusion off your own counts: the best width is one with the "
-            "most exact matches, and greedy decoding is the width 1.",
-            "find the largest count in answer_6['correct'], give a width that reached "
-            "it, and compare the largest count of the widths above 1 with the count "
-            "of width 1: only a strictly larger count beats greedy decoding.",
+            N_(
+                "read each conclusion off your own counts: the best width is one with "
+                "the most exact matches, and greedy decoding is the width 1."
+            ),
+            N_(
+                "find the largest count in answer_6['correct'], give a width that "
+                "reached it, and compare the largest count of the widths above 1 with "
+                "the count of width 1: only a strictly larger count beats greedy "
+                "decoding."
+            ),
         ),
     )
 }
@@ -162,35 +182,42 @@ def ch04_lstm_parameters(
     hints = [
         (
             _lstm_parameters(input_size, hidden_size, 1) * num_layers,
-            "the layers after the first read the states of the layer below, so their "
-            "input size is hidden_size, not input_size.",
+            N_(
+                "the layers after the first read the states of the layer below, so "
+                "their input size is hidden_size, not input_size."
+            ),
         ),
         (
             _lstm_parameters(*shape, biases=1),
-            "PyTorch keeps two bias vectors, bias_ih and bias_hh, for every gate.",
+            N_("PyTorch keeps two bias vectors, bias_ih and bias_hh, for every gate."),
         ),
         (
             _lstm_parameters(*shape, biases=0),
-            "you left out the biases; PyTorch has two bias vectors for every gate.",
+            N_("you left out the biases; PyTorch has two bias vectors for every gate."),
         ),
         (
             _lstm_parameters(*shape, gates=1),
-            "an LSTM has four blocks of weights, one for each of "
-            "the gates i, f, g and o.",
+            N_(
+                "an LSTM has four blocks of weights, one for each of "
+                "the gates i, f, g and o."
+            ),
         ),
     ]
     if num_layers > 1:
         hints.append(
             (
                 _lstm_parameters(input_size, hidden_size, 1),
-                f"that is one layer; num_layers={num_layers} stacks more.",
+                _(
+                    "that is one layer; num_layers={layers} stacks more.",
+                    layers=num_layers,
+                ),
             )
         )
     check_close(
         answer,
         _lstm_parameters(*shape),
         name="answer_1",
-        unit="parameters",
+        unit=N_("parameters"),
         rel_tol=1e-6,
         hint=HINTS["4.1"],
         hints=hints,
@@ -201,19 +228,27 @@ def ch04_vanishing_steps(
     answer: object, singular_value: float = 0.9, ratio: float = 1e-3
 ) -> None:
     """Exercise 4.2: smallest whole T with singular_value**T below ratio."""
-    value = as_number(answer, "answer_2", "steps")
+    value = as_number(answer, "answer_2", N_("steps"))
     if not value.is_integer():
         raise AnswerError(
-            f"Not quite: answer_2 = {value:.4g} steps is not a whole number. Hint: a "
-            "number of steps is a whole number: round so that "
-            f"{singular_value:g}^T is below {ratio:g}."
+            _(
+                "Not quite: answer_2 = {value:.4g} steps is not a whole number. Hint: "
+                "a number of steps is a whole number: round so that {s:g}^T is below "
+                "{ratio:g}.",
+                value=value,
+                s=singular_value,
+                ratio=ratio,
+            )
         )
     quotient = math.log(ratio) / math.log(singular_value)
     hints = [
         (
             math.ceil(quotient) - 1,
-            f"{singular_value:g}^T at that T is still above "
-            f"{ratio:g}: round up, not down.",
+            _(
+                "{s:g}^T at that T is still above {ratio:g}: round up, not down.",
+                s=singular_value,
+                ratio=ratio,
+            ),
         )
     ]
     if singular_value != 0.5:  # (1 − s)^T, the complement's power, is a typical slip
@@ -222,15 +257,17 @@ def ch04_vanishing_steps(
             hints.append(
                 (
                     steps,
-                    "the bound is s^T, the largest singular value to "
-                    "the power T, not (1 − s)^T.",
+                    N_(
+                        "the bound is s^T, the largest singular value to "
+                        "the power T, not (1 − s)^T."
+                    ),
                 )
             )
     check_close(
         value,
         _steps(singular_value, ratio),
         name="answer_2",
-        unit="steps",
+        unit=N_("steps"),
         rel_tol=1e-9,
         hint=HINTS["4.2"],
         hints=hints,
@@ -244,23 +281,28 @@ def ch04_forget_bias(answer: object, steps: float = 100, kept: float = 0.5) -> N
         answer,
         _forget_bias(steps, kept),
         name="answer_3",
-        unit="(no unit)",
+        unit=N_("(no unit)"),
         rel_tol=0.01,
         hint=HINTS["4.3"],
         hints=[
             (
                 gate,
-                "that is the gate value f; the question asks for the bias b with "
-                "σ(b) = f, so invert the sigmoid.",
+                N_(
+                    "that is the gate value f; the question asks for the bias b with "
+                    "σ(b) = f, so invert the sigmoid."
+                ),
             ),
             (
                 -_forget_bias(steps, kept),
-                "check the sign: a gate near 1 needs a large bias.",
+                N_("check the sign: a gate near 1 needs a large bias."),
             ),
-            (1 - gate, "that is 1 - f; invert the sigmoid: b = ln(f / (1 - f))."),
+            (
+                1 - gate,
+                N_("that is 1 - f; invert the sigmoid: b = ln(f / (1 - f))."),
+            ),
             (
                 math.log(gate),
-                "that is ln f; the inverse of the sigmoid is ln(f / (1 - f)).",
+                N_("that is ln f; the inverse of the sigmoid is ln(f / (1 - f))."),
             ),
         ],
     )
@@ -297,9 +339,11 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
     function = as_function(answer, "my_gru_step", signature)
     if uses_module(function, rnn, allowed=("sigmoid",)):
         raise AnswerError(
-            "Not yet: the exercise asks for your own NumPy code, without lmbook.rnn "
-            "(rnn.sigmoid is allowed). Write the gates and the "
-            "candidate from the equations."
+            _(
+                "Not yet: the exercise asks for your own NumPy code, without "
+                "lmbook.rnn (rnn.sigmoid is allowed). Write the gates and the "
+                "candidate from the equations."
+            )
         )
     rng = np.random.default_rng(seed)
     params = rnn.init_params("gru", 3, 5, seed=seed)
@@ -310,7 +354,7 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
         {k: v.copy() for k, v in params.items()},
         x.copy(),
         h.copy(),
-        note=(
+        note=N_(
             "It is called with params from rnn.init_params('gru', 3, 5), x of shape "
             "(2, 3) and h of shape (2, 5)."
         ),
@@ -318,42 +362,58 @@ def ch04_gru_step(answer: object, seed: int = 4) -> None:
     result = as_array(returned, signature, (2, 5))  # the new states, (batch, hidden)
     if not np.all(np.isfinite(result)):
         raise AnswerError(
-            "my_gru_step returned nan or inf; every GRU state is a finite number in "
-            "(-1, 1). Hint: look for a division or an exp that overflows."
+            _(
+                "my_gru_step returned nan or inf; every GRU state is a finite number "
+                "in (-1, 1). Hint: look for a division or an exp that overflows."
+            )
         )
     if np.allclose(result, rnn.gru_cell(params, x, h), rtol=0, atol=1e-10):
-        print("Correct: my_gru_step matches lmbook.rnn.gru_cell.")
+        print(_("Correct: my_gru_step matches lmbook.rnn.gru_cell."))
         return
     mistakes = [
         (
             {"swap_z": True},
-            "in PyTorch's convention z weights the old state: "
-            "h' = (1 - z) * n + z * h.",
+            N_(
+                "in PyTorch's convention z weights the old state: "
+                "h' = (1 - z) * n + z * h."
+            ),
         ),
         (
             {"reset_before": True},
-            "apply the reset gate after the product, to (W_hn h + b_hn), "
-            "as PyTorch does; Cho et al.'s original applies it before.",
+            N_(
+                "apply the reset gate after the product, to (W_hn h + b_hn), "
+                "as PyTorch does; Cho et al.'s original applies it before."
+            ),
         ),
         (
             {"bias_outside": True},
-            "the reset gate multiplies W_hn h + b_hn, bias included.",
+            N_("the reset gate multiplies W_hn h + b_hn, bias included."),
         ),
     ]
     for switches, hint in mistakes:
         if np.allclose(
             result, _gru_variant(params, x, h, **switches), rtol=0, atol=1e-10
         ):
-            raise AnswerError(f"Not quite. Hint: {hint}")
+            raise AnswerError(_("Not quite. Hint: {advice}", advice=_(hint)))
     raise AnswerError(
-        f"Not quite: the new states differ from a GRU step. {next_hint(HINTS['4.4'])}"
+        _(
+            "Not quite: the new states differ from a GRU step. {hint}",
+            hint=next_hint(HINTS["4.4"]),
+        )
     )
 
 
 def _whole(value: object, name: str, low: int) -> int:
-    number = as_number(value, name, "(a whole number)")
+    number = as_number(value, name, N_("(a whole number)"))
     if not number.is_integer() or number < low:
-        raise AnswerError(f"{name} should be a whole number ≥ {low}, got {value!r}.")
+        raise AnswerError(
+            _(
+                "{name} should be a whole number ≥ {low}, got {value}.",
+                name=name,
+                low=low,
+                value=repr(value),
+            )
+        )
     return int(number)
 
 
@@ -370,13 +430,23 @@ def ch04_beam_experiment(answer: object) -> None:
     widths, counts = answer["beam_widths"], answer["correct"]
     if not all(isinstance(value, list | tuple) for value in (widths, counts)):
         raise AnswerError(
-            'answer_6["beam_widths"] and answer_6["correct"] should be lists with one '
-            f"item per run, got {type(widths).__name__} and {type(counts).__name__}."
+            _(
+                "{widths} and {counts} should be lists with one item per run, got "
+                "{widths_kind} and {counts_kind}.",
+                widths='answer_6["beam_widths"]',
+                counts='answer_6["correct"]',
+                widths_kind=type(widths).__name__,
+                counts_kind=type(counts).__name__,
+            )
         )
     if len(widths) != len(counts) or len(widths) < 2:
         raise AnswerError(
-            "answer_6 should describe at least two runs, with one width and one count "
-            f"each; got {len(widths)} widths and {len(counts)} counts."
+            _(
+                "answer_6 should describe at least two runs, with one width and one "
+                "count each; got {widths} widths and {counts} counts.",
+                widths=len(widths),
+                counts=len(counts),
+            )
         )
     examples = _whole(answer["examples"], 'answer_6["examples"]', 1)
     widths = [
@@ -385,40 +455,80 @@ def ch04_beam_experiment(answer: object) -> None:
     counts = [_whole(c, f'answer_6["correct"][{i}]', 0) for i, c in enumerate(counts)]
     if len(set(widths)) != len(widths) or 1 not in widths or max(widths) == 1:
         raise AnswerError(
-            'answer_6["beam_widths"] should hold distinct widths, among them 1 (greedy '
-            f"decoding) and at least one wider beam; got {widths}."
+            _(
+                "{name} should hold distinct widths, among them 1 (greedy decoding) "
+                "and at least one wider beam; got {widths}.",
+                name='answer_6["beam_widths"]',
+                widths=widths,
+            )
         )
     if max(counts) > examples:
         raise AnswerError(
-            f"a count of exact matches cannot exceed the {examples} examples; got "
-            f"{max(counts)}."
+            _(
+                "a count of exact matches cannot exceed the {examples} examples; got "
+                "{count}.",
+                examples=examples,
+                count=max(counts),
+            )
         )
     best, beats = answer["best_width"], answer["beam_beats_greedy"]
     if not isinstance(beats, bool | np.bool_):
         raise AnswerError(
-            f'answer_6["beam_beats_greedy"] should be True or False, got {beats!r}'
+            _(
+                "{name} should be True or False, got {outcome}",
+                name='answer_6["beam_beats_greedy"]',
+                outcome=repr(beats),
+            )
         )
     best = _whole(best, 'answer_6["best_width"]', 1)
     if best not in widths:
         raise AnswerError(
-            f'answer_6["best_width"] should be one of your widths {widths}, got {best}.'
+            _(
+                "{name} should be one of your widths {widths}, got {best}.",
+                name='answer_6["best_width"]',
+                widths=widths,
+                best=best,
+            )
         )
     top = max(counts)
     if counts[widths.index(best)] != top:
         raise AnswerError(
-            f"Not quite: width {best} is not among those with the most exact matches "
-            "in "
-            f"your own counts. {next_hint(HINTS['4.6'])}"
+            _(
+                "Not quite: width {best} is not among those with the most exact "
+                "matches in your own counts. {hint}",
+                best=best,
+                hint=next_hint(HINTS["4.6"]),
+            )
         )
     greedy = counts[widths.index(1)]
     wider = max(c for w, c in zip(widths, counts, strict=True) if w > 1)
     if bool(beats) != (wider > greedy):
-        raise AnswerError(
-            "Not quite: your own counts say that a wider beam "
-            f"{'did' if wider > greedy else 'did not'} get more exact matches than "
-            f"greedy decoding. {next_hint(HINTS['4.6'])}"
+        hint = next_hint(HINTS["4.6"])
+        if wider > greedy:
+            message = _(
+                "Not quite: your own counts say that a wider beam did get more exact "
+                "matches than greedy decoding. {hint}",
+                hint=hint,
+            )
+        else:
+            message = _(
+                "Not quite: your own counts say that a wider beam did not get more "
+                "exact matches than greedy decoding. {hint}",
+                hint=hint,
+            )
+        raise AnswerError(message)
+    if beats:
+        message = _(
+            "Correct: width {best} got the most exact matches of your {runs} runs, "
+            "and a wider beam did beat greedy decoding.",
+            best=best,
+            runs=len(widths),
         )
-    print(
-        f"Correct: width {best} got the most exact matches of your {len(widths)} runs, "
-        f"and a wider beam {'did' if beats else 'did not'} beat greedy decoding."
-    )
+    else:
+        message = _(
+            "Correct: width {best} got the most exact matches of your {runs} runs, "
+            "and a wider beam did not beat greedy decoding.",
+            best=best,
+            runs=len(widths),
+        )
+    print(message)

@@ -27,36 +27,54 @@ from lmbook.checks.core import (
     next_hint,
     uses_module,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "5.1",
-            "query i may attend to keys 0..i: itself and the past, never the future.",
-            "row i of the mask is query i and column j is key j, so keep the entries "
-            "on and below the diagonal: np.tril of an (n, n) array "
-            "of ones, with dtype=bool.",
+            N_(
+                "query i may attend to keys 0..i: itself and the past, never the "
+                "future."
+            ),
+            N_(
+                "row i of the mask is query i and column j is key j, so keep the "
+                "entries on and below the diagonal: np.tril of an (n, n) array "
+                "of ones, with dtype=bool."
+            ),
         ),
         Hint(
             "5.2",
-            "a matrix product (a×b)(b×c) computes a·c dot products of length b, each b "
-            "multiply-adds.",
-            "QKᵀ is an (n×d)(d×n) product and AV an (n×n)(n×d) one; count each at 2 "
-            "FLOPs per multiply-add, and add the two.",
+            N_(
+                "a matrix product (a×b)(b×c) computes a·c dot products of length b, "
+                "each b multiply-adds."
+            ),
+            N_(
+                "QKᵀ is an (n×d)(d×n) product and AV an (n×n)(n×d) one; count each "
+                "at 2 FLOPs per multiply-add, and add the two."
+            ),
         ),
         Hint(
             "5.3",
-            "the variance of q·k adds up the variances of its d_k products q_i·k_i.",
-            "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); "
-            "multiply the scores by one over the standard deviation of q·k.",
+            N_(
+                "the variance of q·k adds up the variances of its d_k products q_i·k_i."
+            ),
+            N_(
+                "for independent zero-mean entries Var(q_i·k_i) = Var(q_i)·Var(k_i); "
+                "multiply the scores by one over the standard deviation of q·k."
+            ),
         ),
         Hint(
             "5.5",
-            "a lower validation loss is the better model; compare your own two "
-            "numbers, whatever they turned out to be.",
-            "put the two losses your runs printed under 'with' and 'without', and set "
-            "'better' to the key whose loss is the smaller.",
+            N_(
+                "a lower validation loss is the better model; compare your own two "
+                "numbers, whatever they turned out to be."
+            ),
+            N_(
+                "put the two losses your runs printed under 'with' and 'without', "
+                "and set 'better' to the key whose loss is the smaller."
+            ),
         ),
     )
 }
@@ -106,8 +124,10 @@ def ch05_causal_mask(answer: object, seed: int = 5) -> None:
     function = as_function(answer, "my_causal_mask", signature)
     if uses_module(function, attention):
         raise AnswerError(
-            "Not yet: the exercise asks for your own NumPy code, without "
-            "lmbook.attention. Build the mask from an array of ones."
+            _(
+                "Not yet: the exercise asks for your own NumPy code, without "
+                "lmbook.attention. Build the mask from an array of ones."
+            )
         )
     sizes = [int(n) for n in np.random.default_rng(seed).integers(3, 17, size=3)] + [
         2,
@@ -119,40 +139,62 @@ def ch05_causal_mask(answer: object, seed: int = 5) -> None:
             got = np.asarray(got) if got is not None else None
         except ValueError:  # a ragged list
             raise AnswerError(
-                f"{signature} should return an array of shape (n, n); for n = {n} it "
-                f"returned a {type(got).__name__} whose rows differ in length."
+                _(
+                    "{signature} should return an array of shape (n, n); for n = {n} "
+                    "it returned a {kind} whose rows differ in length.",
+                    signature=signature,
+                    n=n,
+                    kind=type(got).__name__,
+                )
             ) from None
         if got is None or got.shape != (n, n):
-            shape = "None" if got is None else f"shape {got.shape}"
+            shape = "None" if got is None else _("shape {shape}", shape=got.shape)
             raise AnswerError(
-                f"{signature} should return an array of shape (n, n); for n = {n} "
-                f"it returned {shape}."
+                _(
+                    "{signature} should return an array of shape (n, n); for n = {n} "
+                    "it returned {shape}.",
+                    signature=signature,
+                    n=n,
+                    shape=shape,
+                )
             )
         if got.dtype != np.bool_:
             raise AnswerError(
-                f"{signature} returned dtype {got.dtype}; return booleans "
-                "(True = may attend), e.g. with dtype=bool, so that a 1 is not "
-                "mistaken for an additive mask."
+                _(
+                    "{signature} returned dtype {dtype}; return booleans "
+                    "(True = may attend), e.g. with dtype=bool, so that a 1 is not "
+                    "mistaken for an additive mask.",
+                    signature=signature,
+                    dtype=got.dtype,
+                )
             )
         expected = attention.causal_mask(n)
         if np.array_equal(got, expected):
             continue
         if np.array_equal(got, ~expected):
             raise AnswerError(
-                "Not quite: your mask is True where attention is forbidden. In lmbook "
-                "and in F.scaled_dot_product_attention, True means 'may attend'."
+                _(
+                    "Not quite: your mask is True where attention is forbidden. In "
+                    "lmbook and in F.scaled_dot_product_attention, True means "
+                    "'may attend'."
+                )
             )
         if np.array_equal(got, expected.T):
             raise AnswerError(
-                "Not quite: row i is query i, and it may see keys 0..i, the columns on "
-                "and left of the diagonal (your mask lets it see the future)."
+                _(
+                    "Not quite: row i is query i, and it may see keys 0..i, the "
+                    "columns on and left of the diagonal (your mask lets it see the "
+                    "future)."
+                )
             )
         if np.array_equal(got, np.tril(np.ones((n, n), dtype=bool), -1)):
             raise AnswerError(
-                "Not quite: a token may attend to itself; keep the diagonal."
+                _("Not quite: a token may attend to itself; keep the diagonal.")
             )
-        raise AnswerError(f"Not quite (n = {n}). {next_hint(HINTS['5.1'])}")
-    print("Correct: query i attends to keys 0..i, for every n tried.")
+        raise AnswerError(
+            _("Not quite (n = {n}). {hint}", n=n, hint=next_hint(HINTS["5.1"]))
+        )
+    print(_("Correct: query i attends to keys 0..i, for every n tried."))
 
 
 def ch05_attention_flops(answer: object, n: int = 4096, d: int = 128) -> None:
@@ -164,22 +206,25 @@ def ch05_attention_flops(answer: object, n: int = 4096, d: int = 128) -> None:
         answer,
         cost["score_flops"] + cost["mix_flops"],
         name="answer_2",
-        unit="FLOPs",
+        unit=N_("FLOPs"),
         rel_tol=0.01,
         hint=HINTS["5.2"],
         hints=[
             (
                 cost["score_flops"],
-                "that is QKᵀ alone; the weights then multiply V, as much again.",
+                N_("that is QKᵀ alone; the weights then multiply V, as much again."),
             ),
-            (n * n * d, "count a multiply-add as 2 FLOPs, and add the product with V."),
+            (
+                n * n * d,
+                N_("count a multiply-add as 2 FLOPs, and add the product with V."),
+            ),
             (
                 cost["total_flops"],
-                "the question leaves out the projections W_q, W_k, W_v, W_o.",
+                N_("the question leaves out the projections W_q, W_k, W_v, W_o."),
             ),
             (
                 4 * n * d * d,
-                "the cost that grows as n² comes from the n×n score matrix: n²·d.",
+                N_("the cost that grows as n² comes from the n×n score matrix: n²·d."),
             ),
         ],
     )
@@ -193,27 +238,33 @@ def ch05_score_scale(answer: object, variance: float = 4.0, d_k: int = 64) -> No
         answer,
         1 / math.sqrt(d_k * variance**2),
         name="answer_3",
-        unit="(a factor)",
+        unit=N_("(a factor)"),
         rel_tol=0.01,
         hint=HINTS["5.3"],
         hints=[
             (
                 1 / math.sqrt(d_k),
-                "that is right for unit-variance entries; here each "
-                f"has variance {variance:g}.",
+                _(
+                    "that is right for unit-variance entries; here each "
+                    "has variance {variance:g}.",
+                    variance=variance,
+                ),
             ),
             (
                 1 / math.sqrt(d_k * variance),
-                f"each product q_i·k_i has variance {variance:g}·{variance:g}, "
-                f"not {variance:g}.",
+                _(
+                    "each product q_i·k_i has variance {variance:g}·{variance:g}, "
+                    "not {variance:g}.",
+                    variance=variance,
+                ),
             ),
             (
                 1 / (d_k * variance**2),
-                "scale by one over the standard deviation, not the variance.",
+                N_("scale by one over the standard deviation, not the variance."),
             ),
             (
                 math.sqrt(d_k * variance**2),
-                "divide by the standard deviation: the factor is below 1.",
+                N_("divide by the standard deviation: the factor is below 1."),
             ),
         ],
     )
@@ -231,34 +282,55 @@ def ch05_position_experiment(answer: object) -> None:
     answer = as_record(answer, "answer_5", ("with", "without", "better"))
     losses = {}
     for key in ("with", "without"):
-        value = as_number(answer[key], f'answer_5["{key}"]', "nats per character")
+        name = f'answer_5["{key}"]'
+        value = as_number(answer[key], name, N_("nats per character"))
         if not 0 < value < 10:
             raise AnswerError(
-                f'answer_5["{key}"] = {value:g} is not a validation loss in nats per '
-                "character of this model (a positive number, below ln 66 ≈ 4.19 plus "
-                "a little for a poor model); put the number your run printed."
+                _(
+                    "{name} = {value:g} is not a validation loss in nats per "
+                    "character of this model (a positive number, below ln 66 ≈ 4.19 "
+                    "plus a little for a poor model); put the number your run "
+                    "printed.",
+                    name=name,
+                    value=value,
+                )
             )
         losses[key] = value
     better = answer["better"]
     better = better.strip().lower() if isinstance(better, str) else better
     if better not in ("with", "without"):
         raise AnswerError(
-            'answer_5["better"] should be the string "with" or "without", '
-            f"got {better!r}."
+            _(
+                '{name} should be the string "with" or "without", got {better}.',
+                name='answer_5["better"]',
+                better=repr(better),
+            )
         )
     if losses["with"] == losses["without"]:
         raise AnswerError(
-            "Your two losses are identical, so the runs did not differ: check that "
-            "the model without positions really has its position table set to zero "
-            "and frozen."
+            _(
+                "Your two losses are identical, so the runs did not differ: check "
+                "that the model without positions really has its position table set "
+                "to zero and frozen."
+            )
         )
     if abs(losses["with"] - losses["without"]) >= 0.005:
         lower = min(losses, key=losses.get)
         if better != lower:
             raise AnswerError(
-                f"Not quite: by your own numbers. {next_hint(HINTS['5.5'])}"
+                _(
+                    "Not quite: by your own numbers. {hint}",
+                    hint=next_hint(HINTS["5.5"]),
+                )
             )
     print(
-        f"Correct: by your measurements the model {better} positions predicts the "
-        "validation text better; now explain why in words."
+        _(
+            "Correct: by your measurements the model with positions predicts the "
+            "validation text better; now explain why in words."
+        )
+        if better == "with"
+        else _(
+            "Correct: by your measurements the model without positions predicts the "
+            "validation text better; now explain why in words."
+        )
     )

@@ -24,6 +24,7 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 WORDPIECE_EXERCISE_VOCAB = (
     "un",
@@ -44,35 +45,54 @@ HINTS = {
     for hint in (
         Hint(
             "6a.1",
-            "WordPiece is greedy: at each step it takes the longest vocabulary piece "
-            "that matches, even if a shorter one would lead to longer pieces later.",
-            "start at the first character and find the longest prefix of the word that "
-            "is in the vocabulary; then continue from where it ended with the ## "
-            "pieces, the longest first, until the word is used up.",
+            N_(
+                "WordPiece is greedy: at each step it takes the longest vocabulary "
+                "piece that matches, even if a shorter one would lead to longer "
+                "pieces later."
+            ),
+            N_(
+                "start at the first character and find the longest prefix of the "
+                "word that is in the vocabulary; then continue from where it ended "
+                "with the ## pieces, the longest first, until the word is used up."
+            ),
         ),
         Hint(
             "6a.2",
-            "a BertModel is its embedding tables, L identical layers and the pooler; "
-            "every linear layer has a bias and every LayerNorm a scale and a shift.",
-            "add the embeddings ((vocabulary + positions + segment types) × H, and a "
-            "LayerNorm), L times one layer (four H×H projections, an H→F→H "
-            "feed-forward network, two LayerNorms) and the pooler "
-            "(one H×H linear layer); the number of heads does not change the count.",
+            N_(
+                "a BertModel is its embedding tables, L identical layers and the "
+                "pooler; every linear layer has a bias and every LayerNorm a scale "
+                "and a shift."
+            ),
+            N_(
+                "add the embeddings ((vocabulary + positions + segment types) × H, "
+                "and a LayerNorm), L times one layer (four H×H projections, an H→F→H "
+                "feed-forward network, two LayerNorms) and the pooler "
+                "(one H×H linear layer); the number of heads does not change the "
+                "count."
+            ),
         ),
         Hint(
             "6a.4",
-            "the [CLS] vector is the first token's vector of the last layer, and the "
-            "search compares normalised vectors by their dot product.",
-            "tokenize the corpus and the questions with padding, take "
-            "last_hidden_state[:, 0], normalise each row to length 1, and count the "
-            "questions whose highest-scoring corpus entry is their answer.",
+            N_(
+                "the [CLS] vector is the first token's vector of the last layer, and "
+                "the search compares normalised vectors by their dot product."
+            ),
+            N_(
+                "tokenize the corpus and the questions with padding, take "
+                "last_hidden_state[:, 0], normalise each row to length 1, and count "
+                "the questions whose highest-scoring corpus entry is their answer."
+            ),
         ),
         Hint(
             "6a.3",
-            "a masked mean averages over the real tokens only: padding counts neither "
-            "in the sum nor in the number of tokens.",
-            "multiply the states by the mask (with a trailing axis), sum over the "
-            "length axis, and divide by the sum of the mask over the same axis.",
+            N_(
+                "a masked mean averages over the real tokens only: padding counts "
+                "neither in the sum nor in the number of tokens."
+            ),
+            N_(
+                "multiply the states by the mask (with a trailing axis), sum over the "
+                "length axis, and divide by the sum of the mask over the same axis."
+            ),
         ),
     )
 }
@@ -142,38 +162,48 @@ def ch06a_wordpiece(answer: object) -> None:
 
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            "No answer yet: set answer_1 to a list of strings and run the cell."
+            _("No answer yet: set answer_1 to a list of strings and run the cell.")
         )
     if not isinstance(answer, list | tuple) or not all(
         isinstance(p, str) for p in answer
     ):
         raise AnswerError(
-            "answer_1 should be a list of strings such as "
-            f"['un', '##...'], got {answer!r}"
+            _(
+                "answer_1 should be a list of strings such as "
+                "['un', '##...'], got {answer}",
+                answer=repr(answer),
+            )
         )
     pieces = list(answer)
     vocab = dict.fromkeys(WORDPIECE_EXERCISE_VOCAB, 0)
     expected = text.wordpiece("unhappiness", vocab)
     if pieces == expected:
-        print(f"Correct: {expected}.")
+        print(_("Correct: {expected}.", expected=expected))
         return
     if "".join(p.removeprefix("##") for p in pieces) != "unhappiness":
         raise AnswerError(
-            "Not quite: the pieces, without their ## prefixes, "
-            "must spell 'unhappiness'."
+            _(
+                "Not quite: the pieces, without their ## prefixes, "
+                "must spell 'unhappiness'."
+            )
         )
     if any(p.startswith("##") == (i == 0) for i, p in enumerate(pieces)):
         raise AnswerError(
-            "Not quite: the first piece starts the word and has no ##; every later "
-            "piece continues it and has the ## prefix."
+            _(
+                "Not quite: the first piece starts the word and has no ##; every "
+                "later piece continues it and has the ## prefix."
+            )
         )
     if any(p not in vocab for p in pieces):
         raise AnswerError(
-            "Not quite: every piece must be an entry of the given vocabulary."
+            _("Not quite: every piece must be an entry of the given vocabulary.")
         )
     raise AnswerError(
-        "Not quite: that is a valid split into vocabulary pieces, but not WordPiece's. "
-        + next_hint(HINTS["6a.1"])
+        _(
+            "Not quite: that is a valid split into vocabulary pieces, but not "
+            "WordPiece's. {hint}",
+            hint=next_hint(HINTS["6a.1"]),
+        )
     )
 
 
@@ -201,21 +231,24 @@ def ch06a_bert_large_parameters(
         answer,
         counts["total"],
         name="answer_2",
-        unit="parameters",
+        unit=N_("parameters"),
         rel_tol=1e-7,
         hint=HINTS["6a.2"],
         hints=[
-            (counts["total"] - counts["pooler"], "the question includes the pooler."),
-            (counts["total"] - counts["embeddings"], "add the embedding tables."),
+            (
+                counts["total"] - counts["pooler"],
+                N_("the question includes the pooler."),
+            ),
+            (counts["total"] - counts["embeddings"], N_("add the embedding tables.")),
             (
                 counts["total"] - L * (4 * H + F + H),
-                "each linear layer has a bias vector too.",
+                N_("each linear layer has a bias vector too."),
             ),
             (
                 counts["total"] - (2 * L + 1) * 2 * H,
-                "each LayerNorm has 2H parameters.",
+                N_("each LayerNorm has 2H parameters."),
             ),
-            (counts["total"] - L * 2 * H, "each layer has two LayerNorms."),
+            (counts["total"] - L * 2 * H, N_("each layer has two LayerNorms.")),
         ],
     )
 
@@ -243,23 +276,28 @@ def ch06a_mean_pool(answer: object, seed: int = 6) -> None:
     got = as_finite_array(result, signature, (3, hidden))
     expected = text.mean_pool(states, mask).numpy()
     if np.allclose(got, expected, atol=1e-5):
-        print("Correct: the mean over real tokens, padding left out.")
+        print(_("Correct: the mean over real tokens, padding left out."))
         return
     if np.allclose(got, states.mean(dim=1).numpy(), atol=1e-5):
         raise AnswerError(
-            "Not quite: your mean counts the padding. Hint: "
-            "weight each token by its mask."
+            _(
+                "Not quite: your mean counts the padding. Hint: "
+                "weight each token by its mask."
+            )
         )
     if np.allclose(got, (states * mask[..., None]).sum(1).numpy() / length, atol=1e-5):
         raise AnswerError(
-            "Not quite: you leave the padding out of the sum but divide by the full "
-            "length. Hint: divide by the number of real tokens of each sequence."
+            _(
+                "Not quite: you leave the padding out of the sum but divide by the "
+                "full length. Hint: divide by the number of real tokens of each "
+                "sequence."
+            )
         )
     if np.allclose(np.linalg.norm(got, axis=1), 1, atol=1e-4):
         raise AnswerError(
-            "Not quite: the exercise asks for the mean before normalising."
+            _("Not quite: the exercise asks for the mean before normalising.")
         )
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6a.3'])}")
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6a.3"])))
 
 
 def _search_hits(pooling: str) -> int:
@@ -294,27 +332,40 @@ def ch06a_cls_pooling(answer: object) -> None:
     The count is measured on the shipped model, so any correct measurement is the same
     whole number.
     """
-    value = as_number(answer, "answer_4", "questions")
+    value = as_number(answer, "answer_4", N_("questions"))
     if not 0 <= value <= len(QUESTIONS):
         raise AnswerError(
-            "answer_4 should be a number of questions from 0 to "
-            f"{len(QUESTIONS)}, got {answer!r}"
+            _(
+                "answer_4 should be a number of questions from 0 to "
+                "{count}, got {answer}",
+                count=len(QUESTIONS),
+                answer=repr(answer),
+            )
         )
     if value != int(value):
         raise AnswerError(
-            "Not quite: answer_4 counts questions, so it is a whole number. "
-            + next_hint(HINTS["6a.4"])
+            _(
+                "Not quite: answer_4 counts questions, so it is a whole number. {hint}",
+                hint=next_hint(HINTS["6a.4"]),
+            )
         )
     expected = _search_hits("cls")
     if int(value) == expected:
         print(
-            f"Correct: {expected} of {len(QUESTIONS)} with [CLS] vectors, fewer than "
-            "with the mean pooling the model was trained with."
+            _(
+                "Correct: {expected} of {count} with [CLS] vectors, fewer than "
+                "with the mean pooling the model was trained with.",
+                expected=expected,
+                count=len(QUESTIONS),
+            )
         )
         return
     if int(value) == _search_hits("mean"):
         raise AnswerError(
-            "Not quite: that is the count of the mean-pooled embeddings of section "
-            "6.4. Hint: take the first token's vector, last_hidden_state[:, 0]."
+            _(
+                "Not quite: that is the count of the mean-pooled embeddings of "
+                "section 6.4. Hint: take the first token's vector, "
+                "last_hidden_state[:, 0]."
+            )
         )
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6a.4'])}")
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6a.4"])))

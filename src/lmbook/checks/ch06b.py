@@ -15,25 +15,35 @@ import math
 import numpy as np
 
 from lmbook.checks.core import Hint, SecondCase, check_close
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "6b.1",
-            "only the trained layers and the new head count, and every trained layer "
-            "has the same parameters, biases and LayerNorms included.",
-            "write one layer's count (four H×H projections with biases, an H→F→H "
-            "feed-forward network with biases, two LayerNorms of 2H each), check three "
-            "layers plus the head against the printed count, then take as many layers "
-            "as train and add the head (H × 2 weights and 2 biases).",
+            N_(
+                "only the trained layers and the new head count, and every trained "
+                "layer has the same parameters, biases and LayerNorms included."
+            ),
+            N_(
+                "write one layer's count (four H×H projections with biases, an H→F→H "
+                "feed-forward network with biases, two LayerNorms of 2H each), check "
+                "three layers plus the head against the printed count, then take as "
+                "many layers as train and add the head (H × 2 weights and 2 biases)."
+            ),
         ),
         Hint(
             "6b.2",
-            "a 95% interval reaches 1.96 standard errors either side "
-            "of the measured accuracy.",
-            "the standard error of a proportion p measured on n examples is "
-            "sqrt(p(1 − p)/n); multiply it by 1.96 and give the result as a fraction.",
+            N_(
+                "a 95% interval reaches 1.96 standard errors either side "
+                "of the measured accuracy."
+            ),
+            N_(
+                "the standard error of a proportion p measured on n examples is "
+                "sqrt(p(1 − p)/n); multiply it by 1.96 and give the result as a "
+                "fraction."
+            ),
         ),
     )
 }
@@ -101,21 +111,29 @@ def ch06b_trainable_parameters(
         answer,
         layers * layer + head,
         name="answer_1",
-        unit="parameters",
+        unit=N_("parameters"),
         rel_tol=1e-9,
         hint=HINTS["6b.1"],
         hints=[
             (
                 3 * layer + head,
-                "that is the CPU recipe's count, for three layers; count the layers "
-                "this question trains.",
+                N_(
+                    "that is the CPU recipe's count, for three layers; count the "
+                    "layers this question trains."
+                ),
             ),
-            (layers * layer, f"the new head trains too: {H} × 2 weights and 2 biases."),
-            (6 * layer + head, "only the top layers train, not all six."),
+            (
+                layers * layer,
+                _("the new head trains too: {H} × 2 weights and 2 biases.", H=H),
+            ),
+            (6 * layer + head, N_("only the top layers train, not all six.")),
             (
                 layers * (layer - 4 * H) + head,
-                "each layer has two LayerNorms, each with a scale "
-                f"and a shift of {H} numbers.",
+                _(
+                    "each layer has two LayerNorms, each with a scale "
+                    "and a shift of {H} numbers.",
+                    H=H,
+                ),
             ),
         ],
     )
@@ -144,22 +162,28 @@ def ch06b_accuracy_margin(
         answer,
         margin,
         name="answer_2",
-        unit="(a fraction)",
+        unit=N_("(a fraction)"),
         rel_tol=_two_figures_tolerance(margin),
         hint=HINTS["6b.2"],
         hints=[
             (
                 standard_error,
-                "that is one standard error; a 95% interval spans 1.96 of them.",
+                N_("that is one standard error; a 95% interval spans 1.96 of them."),
             ),
             (
                 1.96 * accuracy * (1 - accuracy) / n,
-                "take the square root of p(1 − p)/n.",
+                N_("take the square root of p(1 − p)/n."),
             ),
             (
                 1.96 * math.sqrt(accuracy * (1 - accuracy) / (n / 10)),
-                f"divide p(1 − p) by the number of test snippets, n = {n:,}.",
+                _(
+                    "divide p(1 − p) by the number of test snippets, n = {n:,}.",
+                    n=n,
+                ),
             ),
-            (100 * 1.96 * standard_error, "give a fraction, not percentage points."),
+            (
+                100 * 1.96 * standard_error,
+                N_("give a fraction, not percentage points."),
+            ),
         ],
     )

@@ -24,6 +24,7 @@ from lmbook.checks.core import (
     call,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 # Exercise 6c.1: 李鹏在北京会见新华社记者, gold PER 李鹏, LOC 北京, ORG 新华社.
 CH06C_GOLD = [
@@ -62,33 +63,51 @@ HINTS = {
     for hint in (
         Hint(
             "6c.1",
-            "entity-level scores count whole entities: a predicted entity is right "
-            "only when its start, end and type all match a gold one.",
-            "list the gold entities and the predicted ones as (start, end, type), "
-            "count the exact matches, divide them by each list's length for precision "
-            "and recall, and take the harmonic mean of the two for F1.",
+            N_(
+                "entity-level scores count whole entities: a predicted entity is "
+                "right only when its start, end and type all match a gold one."
+            ),
+            N_(
+                "list the gold entities and the predicted ones as (start, end, type), "
+                "count the exact matches, divide them by each list's length for "
+                "precision and recall, and take the harmonic mean of the two for F1."
+            ),
         ),
         Hint(
             "6c.2",
-            "BIO tags the first character of each entity B-, its other characters I-, "
-            "and every character outside an entity O.",
-            "count the characters from 0 with each span's end exclusive, and tag the "
-            "spans one by one; the characters no span covers get O.",
+            N_(
+                "BIO tags the first character of each entity B-, its other characters "
+                "I-, and every character outside an entity O."
+            ),
+            N_(
+                "count the characters from 0 with each span's end exclusive, and tag "
+                "the spans one by one; the characters no span covers get O."
+            ),
         ),
         Hint(
             "6c.3",
-            "an I-X tag is valid only where it continues an entity of the same type X.",
-            "go left to right; an I-X is an error unless the tag just before it is B-X "
-            "or I-X with the same X. The first tag has nothing before it.",
+            N_(
+                "an I-X tag is valid only where it continues an entity of the same "
+                "type X."
+            ),
+            N_(
+                "go left to right; an I-X is an error unless the tag just before it "
+                "is B-X or I-X with the same X. The first tag has nothing before it."
+            ),
         ),
         Hint(
             "6c.4",
-            "a test name counts as seen when the same string with the same type is an "
-            "entity somewhere in the training sentences; every mention in the test "
-            "set counts, repeats included.",
-            "collect the training entities as a set of (text, type) pairs with "
-            "ner.bio_to_spans, then go through every entity of every test sentence "
-            "and divide the number found in the set by the number of test entities.",
+            N_(
+                "a test name counts as seen when the same string with the same type "
+                "is an entity somewhere in the training sentences; every mention in "
+                "the test set counts, repeats included."
+            ),
+            N_(
+                "collect the training entities as a set of (text, type) pairs with "
+                "ner.bio_to_spans, then go through every entity of every test "
+                "sentence and divide the number found in the set by the number of "
+                "test entities."
+            ),
         ),
     )
 }
@@ -108,12 +127,19 @@ def ch06c_entity_scores(answer: object) -> None:
     from lmbook import ner
 
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_1 to (precision, recall, F1).")
+        raise AnswerError(_("No answer yet: set answer_1 to (precision, recall, F1)."))
     got = as_finite_array(answer, "answer_1", (3,))
     table = ner.entity_scores([CH06C_GOLD], [CH06C_PRED])
     expected = table.loc["micro", ["precision", "recall", "f1"]].to_numpy(dtype=float)
     if np.allclose(got, expected, atol=1e-3):
-        print(f"Correct: precision {got[0]:.3f}, recall {got[1]:.3f}, F1 {got[2]:.3f}.")
+        print(
+            _(
+                "Correct: precision {precision:.3f}, recall {recall:.3f}, F1 {f1:.3f}.",
+                precision=got[0],
+                recall=got[1],
+                f1=got[2],
+            )
+        )
         return
     # Character-level numbers, a typical mix-up: correct entity characters over
     # predicted ones (precision) and over gold ones (recall).
@@ -124,20 +150,26 @@ def ch06c_entity_scores(answer: object) -> None:
     ]
     if np.allclose(got, expected[[1, 0, 2]], atol=1e-3):
         raise AnswerError(
-            "Not quite: precision and recall are swapped. Precision divides by what "
-            "the tagger predicted, recall by what the gold standard holds."
+            _(
+                "Not quite: precision and recall are swapped. Precision divides by "
+                "what the tagger predicted, recall by what the gold standard holds."
+            )
         )
     if np.allclose(got[:2], token_guess, atol=1e-3):
         raise AnswerError(
-            "Not quite: those are character-level numbers. Count whole entities: an "
-            "entity is found only when its start, end and type all match."
+            _(
+                "Not quite: those are character-level numbers. Count whole entities: "
+                "an entity is found only when its start, end and type all match."
+            )
         )
     if np.allclose(got[:2], [1.0, 2 / 3], atol=1e-3):
         raise AnswerError(
-            "Not quite: the predicted LOC covers 北 only, while the gold LOC is 北京. "
-            "A partial match earns nothing at the entity level."
+            _(
+                "Not quite: the predicted LOC covers 北 only, while the gold LOC is "
+                "北京. A partial match earns nothing at the entity level."
+            )
         )
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.1'])}")
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6c.1"])))
 
 
 def ch06c_spans_to_bio(answer: object) -> None:
@@ -146,26 +178,34 @@ def ch06c_spans_to_bio(answer: object) -> None:
 
     expected = ner.spans_to_bio(10, CH06C_SPANS)
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_2 to a list of 10 tags.")
+        raise AnswerError(_("No answer yet: set answer_2 to a list of 10 tags."))
     if isinstance(answer, str) or not isinstance(answer, list | tuple):
         raise AnswerError(
-            f"answer_2 should be a list of 10 tags, got {type(answer).__name__}."
+            _(
+                "answer_2 should be a list of 10 tags, got {kind}.",
+                kind=type(answer).__name__,
+            )
         )
     if len(answer) != 10:
         raise AnswerError(
-            f"answer_2 has {len(answer)} tags; the text has 10 characters."
+            _(
+                "answer_2 has {count} tags; the text has 10 characters.",
+                count=len(answer),
+            )
         )
     if list(answer) == expected:
-        print("Correct: one tag per character, B- where each entity starts.")
+        print(_("Correct: one tag per character, B- where each entity starts."))
         return
     if any(tag not in ner.TAGS for tag in answer):
-        raise AnswerError(f"Every tag must be one of {ner.TAGS}.")
+        raise AnswerError(_("Every tag must be one of {tags}.", tags=ner.TAGS))
     if list(answer[:7]) == expected[:7] and answer[7] == "I-ORG":
         raise AnswerError(
-            "Not quite: 新 starts a new entity right after the place 香港. Without a "
-            "B- there, how would a reader know where the place ends?"
+            _(
+                "Not quite: 新 starts a new entity right after the place 香港. "
+                "Without a B- there, how would a reader know where the place ends?"
+            )
         )
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.2'])}")
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6c.2"])))
 
 
 def ch06c_bio_errors(answer: object) -> None:
@@ -175,19 +215,28 @@ def ch06c_bio_errors(answer: object) -> None:
     from lmbook import ner
 
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_3 to a whole number.")
+        raise AnswerError(_("No answer yet: set answer_3 to a whole number."))
     if isinstance(answer, bool) or not isinstance(answer, numbers.Integral):
-        raise AnswerError(f"answer_3 should be a whole number, got {answer!r}.")
+        raise AnswerError(
+            _(
+                "answer_3 should be a whole number, got {answer}.",
+                answer=repr(answer),
+            )
+        )
     expected = ner.count_bio_errors(CH06C_RAW)
     if int(answer) == expected:
-        print(f"Correct: {expected} I- tags break the BIO rules.")
+        print(_("Correct: {expected} I- tags break the BIO rules.", expected=expected))
         return
     if int(answer) == sum(tag.startswith("I-") for tag in CH06C_RAW):
         raise AnswerError(
-            "Not quite: an I- tag after B- or I- of the same type is fine."
+            _("Not quite: an I- tag after B- or I- of the same type is fine.")
         )
-    direction = "too many" if int(answer) > expected else "too few"
-    raise AnswerError(f"Not quite ({direction}). {next_hint(HINTS['6c.3'])}")
+    hint = next_hint(HINTS["6c.3"])
+    raise AnswerError(
+        _("Not quite (too many). {hint}", hint=hint)
+        if int(answer) > expected
+        else _("Not quite (too few). {hint}", hint=hint)
+    )
 
 
 def _names(examples) -> list[tuple[str, str]]:
@@ -275,7 +324,7 @@ def ch06c_seen_names(answer: object, seed: int = 4) -> None:
     signature = "answer_4(train, test)"
     function = as_function(answer, "answer_4", signature)
     train, test = _corpus(np.random.default_rng(seed))
-    note = "It was called with two lists of (text, tags) pairs."
+    note = N_("It was called with two lists of (text, tags) pairs.")
     got = float(
         as_finite_array(
             call(function, signature, train, test, note=note), signature, ()
@@ -289,36 +338,46 @@ def ch06c_seen_names(answer: object, seed: int = 4) -> None:
             for split in (by_date, random)
         ]
         print(
-            f"Correct: {shares[0]:.1%} of People's Daily's test names are training "
-            f"names with the split by date, {shares[1]:.1%} with a random split."
+            _(
+                "Correct: {by_date:.1%} of People's Daily's test names are training "
+                "names with the split by date, {random:.1%} with a random split.",
+                by_date=shares[0],
+                random=shares[1],
+            )
         )
         return
     names = {"train": _names(train), "test": _names(test)}
-    texts = {part: {text for text, _ in found} for part, found in names.items()}
+    texts = {part: {text for text, _kind in found} for part, found in names.items()}
     distinct = set(names["test"])
     mistakes = [
         (
             100 * expected,
-            "a share is a number between 0 and 1, not a percentage.",
+            N_("a share is a number between 0 and 1, not a percentage."),
         ),
         (
-            sum(text in texts["train"] for text, _ in names["test"])
+            sum(text in texts["train"] for text, _kind in names["test"])
             / len(names["test"]),
-            "a string seen with another type is not the same name: compare the type "
-            "too.",
+            N_(
+                "a string seen with another type is not the same name: compare the "
+                "type too."
+            ),
         ),
         (
             len(distinct & set(names["train"])) / len(distinct),
-            "count every mention of the test set, repeats included, not each distinct "
-            "name once.",
+            N_(
+                "count every mention of the test set, repeats included, not each "
+                "distinct name once."
+            ),
         ),
         (
             _seen_share(test, train),
-            "the share is of the test set's names, looked up among the training "
-            "names, not the other way round.",
+            N_(
+                "the share is of the test set's names, looked up among the training "
+                "names, not the other way round."
+            ),
         ),
     ]
     for value, advice in mistakes:
         if abs(value - expected) > 1e-6 and abs(got - value) < 1e-6:
-            raise AnswerError(f"Not quite: {advice}")
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6c.4'])}")
+            raise AnswerError(_("Not quite: {advice}", advice=_(advice)))
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6c.4"])))

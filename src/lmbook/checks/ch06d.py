@@ -22,6 +22,7 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 CH06D_NEXT_TOKENS = {
     "the": 0.42,
@@ -37,26 +38,38 @@ HINTS = {
     for hint in (
         Hint(
             "6d.1",
-            "perplexity is the exponential of the mean negative log-likelihood of the "
-            "scored tokens.",
-            "take the natural log of each probability, average over the tokens, change "
-            "the sign and exponentiate: exp(-(1/N) Σ log p), N the "
-            "number of scored tokens.",
+            N_(
+                "perplexity is the exponential of the mean negative log-likelihood of "
+                "the scored tokens."
+            ),
+            N_(
+                "take the natural log of each probability, average over the tokens, "
+                "change the sign and exponentiate: exp(-(1/N) Σ log p), N the "
+                "number of scored tokens."
+            ),
         ),
         Hint(
             "6d.2",
-            "top-p (nucleus) filtering keeps the smallest set of most likely tokens "
-            "whose probabilities add up to at least p.",
-            "sort the tokens by probability, most likely first, and add up their "
-            "probabilities one by one; keep every token up to and including the one "
-            "with which the running total first reaches p.",
+            N_(
+                "top-p (nucleus) filtering keeps the smallest set of most likely "
+                "tokens whose probabilities add up to at least p."
+            ),
+            N_(
+                "sort the tokens by probability, most likely first, and add up their "
+                "probabilities one by one; keep every token up to and including the "
+                "one with which the running total first reaches p."
+            ),
         ),
         Hint(
             "6d.3",
-            "the temperature T divides the logits before the softmax turns them into "
-            "probabilities.",
-            "compute z_i / T for each logit z_i, then "
-            "p_i = exp(z_i / T) / Σ_j exp(z_j / T).",
+            N_(
+                "the temperature T divides the logits before the softmax turns them "
+                "into probabilities."
+            ),
+            N_(
+                "compute z_i / T for each logit z_i, then "
+                "p_i = exp(z_i / T) / Σ_j exp(z_j / T)."
+            ),
         ),
     )
 }
@@ -110,25 +123,30 @@ def ch06d_perplexity_from_probs(
         answer,
         math.exp(nll),
         name="answer_1",
-        unit="(a perplexity)",
+        unit=N_("(a perplexity)"),
         rel_tol=0.005,
         hint=HINTS["6d.1"],
         hints=[
             (
                 nll,
-                "that is the mean negative log-likelihood in "
-                "nats; perplexity is its exp.",
+                N_(
+                    "that is the mean negative log-likelihood in "
+                    "nats; perplexity is its exp."
+                ),
             ),
             (
                 nll / math.log(2),
-                "that is the cross-entropy in bits per token; raise 2 to it.",
+                N_("that is the cross-entropy in bits per token; raise 2 to it."),
             ),
-            (math.exp(-nll), "mind the sign: the perplexity is at least 1."),
+            (math.exp(-nll), N_("mind the sign: the perplexity is at least 1.")),
             (
                 (1 / p).mean(),
-                "average the log-probabilities, not the inverse probabilities.",
+                N_("average the log-probabilities, not the inverse probabilities."),
             ),
-            (math.exp(-np.log(p).sum()), "take the mean over the tokens, not the sum."),
+            (
+                math.exp(-np.log(p).sum()),
+                N_("take the mean over the tokens, not the sum."),
+            ),
         ],
     )
 
@@ -139,20 +157,28 @@ def ch06d_top_p_survivors(answer: object) -> None:
     """
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            "No answer yet: set answer_2 to a list of tokens and run the cell."
+            _("No answer yet: set answer_2 to a list of tokens and run the cell.")
         )
     is_collection = isinstance(answer, list | tuple | set | frozenset)
     if not is_collection or not all(isinstance(token, str) for token in answer):
         raise AnswerError(
-            f"answer_2 should be a list (or set) of tokens such as ['the', 'a'], "
-            f"got {type(answer).__name__}: {answer!r}"
+            _(
+                "answer_2 should be a list (or set) of tokens such as ['the', 'a'], "
+                "got {kind}: {answer}",
+                kind=type(answer).__name__,
+                answer=repr(answer),
+            )
         )
     got = set(answer)
     unknown = got - CH06D_NEXT_TOKENS.keys()
     if unknown:
         raise AnswerError(
-            f"{sorted(map(str, unknown))} are not among the six tokens "
-            f"{list(CH06D_NEXT_TOKENS)}; write them exactly as given."
+            _(
+                "{unknown} are not among the six tokens {tokens}; write them exactly "
+                "as given.",
+                unknown=sorted(map(str, unknown)),
+                tokens=list(CH06D_NEXT_TOKENS),
+            )
         )
     ranked = sorted(CH06D_NEXT_TOKENS, key=CH06D_NEXT_TOKENS.get, reverse=True)
     mass_before = np.cumsum([CH06D_NEXT_TOKENS[t] for t in ranked]) - [
@@ -163,24 +189,28 @@ def ch06d_top_p_survivors(answer: object) -> None:
     }
     if got == expected:
         print(
-            f"Correct: {len(expected)} tokens survive, holding 0.95 of the probability."
+            _(
+                "Correct: {count} tokens survive, holding 0.95 of the probability.",
+                count=len(expected),
+            )
         )
         return
     mass = sum(CH06D_NEXT_TOKENS[t] for t in got)
     if got < expected and got == set(ranked[: len(got)]):
-        hint = (
-            f"Hint: your tokens hold {mass:.2f} of the probability, less than p = 0.9; "
-            "the nucleus is the smallest set whose mass reaches p, so keep "
-            "the token that crosses it."
+        hint = _(
+            "Hint: your tokens hold {mass:.2f} of the probability, less than "
+            "p = 0.9; the nucleus is the smallest set whose mass reaches p, so keep "
+            "the token that crosses it.",
+            mass=mass,
         )
     elif got > expected and got == set(ranked[: len(got)]):
-        hint = (
+        hint = _(
             "Hint: the nucleus is the smallest such set: stop adding tokens "
             "once the mass reaches p."
         )
     else:
         hint = next_hint(HINTS["6d.2"])
-    raise AnswerError(f"Not quite. {hint}")
+    raise AnswerError(_("Not quite. {hint}", hint=hint))
 
 
 def ch06d_temperature_probs(
@@ -191,35 +221,54 @@ def ch06d_temperature_probs(
     """Exercise 6d.3: softmax of the ``logits`` (2, 1, 0) at ``temperature`` 0.5."""
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            "No answer yet: set answer_3 to the probabilities, one per "
-            "logit, and run the cell."
+            _(
+                "No answer yet: set answer_3 to the probabilities, one per "
+                "logit, and run the cell."
+            )
         )
     z = np.array(logits, dtype=float)
     got = as_finite_array(answer, "answer_3", z.shape)
     expected = nn.softmax(z / temperature)
     if np.allclose(got, expected, rtol=0, atol=0.005 + 1e-9):  # two decimals, as asked
-        effect = (
-            "the top token gains at T < 1" if temperature < 1 else "T > 1 flattens them"
+        probabilities = np.round(expected, 3).tolist()
+        print(
+            _(
+                "Correct: {probabilities}; the top token gains at T < 1.",
+                probabilities=probabilities,
+            )
+            if temperature < 1
+            else _(
+                "Correct: {probabilities}; T > 1 flattens them.",
+                probabilities=probabilities,
+            )
         )
-        print(f"Correct: {np.round(expected, 3).tolist()}; {effect}.")
         return
     mistakes = [
         (
             nn.softmax(z),
-            "that is the softmax at temperature 1; divide the logits by T first.",
+            N_("that is the softmax at temperature 1; divide the logits by T first."),
         ),
         (
             nn.softmax(z * temperature),
-            f"divide the logits by T = {temperature:g}, do not multiply.",
+            _(
+                "divide the logits by T = {temperature:g}, do not multiply.",
+                temperature=temperature,
+            ),
         ),
-        (z / temperature, "turn the scaled logits into probabilities with a softmax."),
-        (np.exp(z / temperature), "normalise: the probabilities must sum to 1."),
+        (
+            z / temperature,
+            N_("turn the scaled logits into probabilities with a softmax."),
+        ),
+        (np.exp(z / temperature), N_("normalise: the probabilities must sum to 1.")),
     ]
     for wrong, hint in mistakes:
         if np.allclose(got, wrong, atol=2e-3):
-            raise AnswerError(f"Not quite. Hint: {hint}")
+            raise AnswerError(_("Not quite. Hint: {hint}", hint=_(hint)))
     if not np.isclose(got.sum(), 1, atol=2e-3):
         raise AnswerError(
-            f"Not quite: your numbers sum to {got.sum():.3f}; probabilities sum to 1."
+            _(
+                "Not quite: your numbers sum to {total:.3f}; probabilities sum to 1.",
+                total=got.sum(),
+            )
         )
-    raise AnswerError(f"Not quite. {next_hint(HINTS['6d.3'])}")
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["6d.3"])))

@@ -20,30 +20,45 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "7.1",
-            "a convolution has one weight per filter, input channel and kernel "
-            "position, and one bias per filter.",
-            "multiply C_out · C_in · K_h · K_w for the weights, C_in being the "
-            "channels the layer reads, and add C_out biases.",
+            N_(
+                "a convolution has one weight per filter, input channel and kernel "
+                "position, and one bias per filter."
+            ),
+            N_(
+                "multiply C_out · C_in · K_h · K_w for the weights, C_in being the "
+                "channels the layer reads, and add C_out biases."
+            ),
         ),
         Hint(
             "7.2",
-            "a dense layer has one weight per input and output pair and one bias per "
-            "output; the share is its count over the whole network's.",
-            "flatten the feature map fc1 reads (rows × columns × channels), multiply "
-            "by fc1's units, add one bias per unit, and divide by the total.",
+            N_(
+                "a dense layer has one weight per input and output pair and one bias "
+                "per output; the share is its count over the whole network's."
+            ),
+            N_(
+                "flatten the feature map fc1 reads (rows × columns × channels), "
+                "multiply by fc1's units, add one bias per unit, and divide by the "
+                "total."
+            ),
         ),
         Hint(
             "7.3",
-            "VGG16's 'caffe' preprocessing reorders the channels and subtracts a mean "
-            "per channel; the pixel values stay in 0–255.",
-            "as section 7.2 shows, write the pixel in BGR order, then subtract the "
-            "ImageNet mean of each channel (the means are listed in BGR order too).",
+            N_(
+                "VGG16's 'caffe' preprocessing reorders the channels and subtracts a "
+                "mean per channel; the pixel values stay in 0–255."
+            ),
+            N_(
+                "as section 7.2 shows, write the pixel in BGR order, then subtract the "
+                "ImageNet mean of each channel (the means are listed in BGR order "
+                "too)."
+            ),
         ),
     )
 }
@@ -115,27 +130,36 @@ def ch07_conv_params(
         answer,
         cnn.conv2d_params(in_channels, filters, kernel),
         name="answer_1",
-        unit="parameters",
+        unit=N_("parameters"),
         rel_tol=1e-9,
         hint=HINTS["7.1"],
         hints=[
             (
                 cnn.conv2d_params(in_channels, filters, kernel, bias=False),
-                f"each of the {filters} filters has a bias too.",
+                _("each of the {filters} filters has a bias too.", filters=filters),
             ),
             (
                 cnn.conv2d_params(filters, filters, kernel),
-                f"the layer reads in_channels = {in_channels} channels, not "
-                "as many as it has filters.",
+                _(
+                    "the layer reads in_channels = {in_channels} channels, not "
+                    "as many as it has filters.",
+                    in_channels=in_channels,
+                ),
             ),
             (
                 in_channels * filters + filters,
-                f"each filter spans {kernel}×{kernel} "
-                "positions of every input channel.",
+                _(
+                    "each filter spans {kernel}×{kernel} "
+                    "positions of every input channel.",
+                    kernel=kernel,
+                ),
             ),
             (
                 kernel * kernel * in_channels + 1,
-                f"that is one filter; the layer has {filters} of them.",
+                _(
+                    "that is one filter; the layer has {filters} of them.",
+                    filters=filters,
+                ),
             ),
         ],
     )
@@ -161,15 +185,21 @@ def ch07_fc1_share(
         answer,
         fc1 / total,
         name="answer_2",
-        unit="(a fraction)",
+        unit=N_("(a fraction)"),
         rel_tol=0.005,
         hint=HINTS["7.2"],
         hints=[
-            (dense / total, "that is all three dense layers; fc1 alone."),
-            (100 * fc1 / total, "give a fraction between 0 and 1, not a percentage."),
+            (dense / total, N_("that is all three dense layers; fc1 alone.")),
+            (
+                100 * fc1 / total,
+                N_("give a fraction between 0 and 1, not a percentage."),
+            ),
             (
                 (channels * width + width) / total,
-                "fc1 reads the whole flattened map: every position of every channel.",
+                N_(
+                    "fc1 reads the whole flattened map: every position of every "
+                    "channel."
+                ),
             ),
         ],
     )
@@ -183,26 +213,33 @@ def ch07_caffe_pixel(
     """
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            "No answer yet: set answer_3 to three numbers and run the cell."
+            _("No answer yet: set answer_3 to three numbers and run the cell.")
         )
     got = as_finite_array(answer, "answer_3", (3,))
     rgb = np.array(pixel, dtype=float)
     means = np.array(vision.CAFFE_MEAN_BGR)
     expected = rgb[::-1] - means  # what vision.vgg_preprocess computes, in float64
     if np.allclose(got, expected, rtol=0, atol=1e-3):  # three decimals, as asked
-        print(f"Correct: {np.round(expected, 3).tolist()} (blue, green, red).")
+        print(
+            _(
+                "Correct: {pixel} (blue, green, red).",
+                pixel=np.round(expected, 3).tolist(),
+            )
+        )
         return
     mistakes = [
-        (rgb - means, "reverse the channel order first: RGB becomes BGR."),
-        (rgb[::-1] - means[::-1], "the means are given in BGR order too."),
-        (rgb[::-1], "subtract the ImageNet mean of each channel."),
+        (rgb - means, N_("reverse the channel order first: RGB becomes BGR.")),
+        (rgb[::-1] - means[::-1], N_("the means are given in BGR order too.")),
+        (rgb[::-1], N_("subtract the ImageNet mean of each channel.")),
         (
             (rgb / 255 - vision.IMAGENET_MEAN) / vision.IMAGENET_STD,
-            "that is the torch-style normalisation; VGG16 keeps pixels in 0–255 and "
-            "only subtracts the means.",
+            N_(
+                "that is the torch-style normalisation; VGG16 keeps pixels in 0–255 "
+                "and only subtracts the means."
+            ),
         ),
     ]
     for wrong, hint in mistakes:
         if np.allclose(got, wrong, atol=1e-3):
-            raise AnswerError(f"Not quite. Hint: {hint}")
-    raise AnswerError(f"Not quite. {next_hint(HINTS['7.3'])}")
+            raise AnswerError(_("Not quite. Hint: {advice}", advice=_(hint)))
+    raise AnswerError(_("Not quite. {hint}", hint=next_hint(HINTS["7.3"])))

@@ -13,6 +13,7 @@ import numpy as np
 
 from lmbook import economics, scale
 from lmbook.checks.core import Hint, SecondCase, check_close
+from lmbook.checks.messages import N_
 
 SECONDS_PER_DAY = 24 * economics.SECONDS_PER_HOUR
 
@@ -21,26 +22,38 @@ HINTS = {
     for hint in (
         Hint(
             "8.1",
-            "without ZeRO every GPU holds all the model states: the weights, the "
-            "gradients, an fp32 master copy of the weights and Adam's two moments, "
-            "each some bytes per parameter.",
-            "count the bytes per parameter: 16-bit weights and gradients "
-            "(2 bytes each), an fp32 master copy and two fp32 moments (4 bytes each); "
-            "multiply by the number of parameters and divide by 10^9 bytes per GB.",
+            N_(
+                "without ZeRO every GPU holds all the model states: the weights, the "
+                "gradients, an fp32 master copy of the weights and Adam's two moments, "
+                "each some bytes per parameter."
+            ),
+            N_(
+                "count the bytes per parameter: 16-bit weights and gradients (2 bytes "
+                "each), an fp32 master copy and two fp32 moments (4 bytes each); "
+                "multiply by the number of parameters and divide by 10^9 bytes per GB."
+            ),
         ),
         Hint(
             "8.2",
-            "the time is the training FLOPs divided by the FLOP/s the cluster actually "
-            "delivers, which the MFU scales down from the peak.",
-            "compute 6·N·D, divide it by GPUs × peak FLOP/s × MFU to get seconds, and "
-            "convert the seconds to days.",
+            N_(
+                "the time is the training FLOPs divided by the FLOP/s the cluster "
+                "actually delivers, which the MFU scales down from the peak."
+            ),
+            N_(
+                "compute 6·N·D, divide it by GPUs × peak FLOP/s × MFU to get seconds, "
+                "and convert the seconds to days."
+            ),
         ),
         Hint(
             "8.3",
-            "a ring all-reduce has two phases, a reduce-scatter and an all-gather, in "
-            "which each GPU sends chunks of 1/p of the buffer.",
-            "each GPU sends 2·(p − 1)/p of the buffer; the buffer is N values of "
-            "bytes_per_value bytes each, and a GB is 10^9 bytes.",
+            N_(
+                "a ring all-reduce has two phases, a reduce-scatter and an all-gather, "
+                "in which each GPU sends chunks of 1/p of the buffer."
+            ),
+            N_(
+                "each GPU sends 2·(p − 1)/p of the buffer; the buffer is N values of "
+                "bytes_per_value bytes each, and a GB is 10^9 bytes."
+            ),
         ),
     )
 }
@@ -109,23 +122,31 @@ def ch08_finetune_memory(answer: object, parameters: float = 7e9) -> None:
         hints=[
             (
                 2 * parameters / 1e9,
-                "That is the bf16 weights alone; training also keeps gradients, "
-                "an fp32 master copy and Adam's two moments.",
+                N_(
+                    "That is the bf16 weights alone; training also keeps gradients, "
+                    "an fp32 master copy and Adam's two moments."
+                ),
             ),
             (
                 4 * parameters / 1e9,
-                "Weights and gradients are there; what does Adam keep, and in "
-                "which precision is the update done?",
+                N_(
+                    "Weights and gradients are there; what does Adam keep, and in "
+                    "which precision is the update done?"
+                ),
             ),
             (
                 12 * parameters / 1e9,
-                "Close: you have the fp32 part; add the 16-bit weights and "
-                "gradients used by the forward and backward passes.",
+                N_(
+                    "Close: you have the fp32 part; add the 16-bit weights and "
+                    "gradients used by the forward and backward passes."
+                ),
             ),
             (
                 16 * parameters / 2**30,
-                "Right count, but in GiB (2^30 bytes); the question "
-                "asks for GB (10^9 bytes).",
+                N_(
+                    "Right count, but in GiB (2^30 bytes); the question "
+                    "asks for GB (10^9 bytes)."
+                ),
             ),
         ],
     )
@@ -150,25 +171,29 @@ def ch08_training_days(
         answer,
         seconds / SECONDS_PER_DAY,
         name="answer_2",
-        unit="days",
+        unit=N_("days"),
         rel_tol=0.02,
         hint=HINTS["8.2"],
         hints=[
             (
                 seconds / SECONDS_PER_DAY / 3,
-                "Training costs 6 FLOPs per parameter per token: 2 for "
-                "the forward pass and about 4 for the backward pass.",
+                N_(
+                    "Training costs 6 FLOPs per parameter per token: 2 for "
+                    "the forward pass and about 4 for the backward pass."
+                ),
             ),
             (
                 seconds / SECONDS_PER_DAY * mfu * mfu,
-                "The MFU is the share of the peak the model gets, "
-                "so it makes the run longer, not shorter.",
+                N_(
+                    "The MFU is the share of the peak the model gets, "
+                    "so it makes the run longer, not shorter."
+                ),
             ),
             (
                 seconds / economics.SECONDS_PER_HOUR,
-                "That is in hours; the question asks for days.",
+                N_("That is in hours; the question asks for days."),
             ),
-            (seconds, "That is in seconds; the question asks for days."),
+            (seconds, N_("That is in seconds; the question asks for days.")),
         ],
     )
 
@@ -187,23 +212,30 @@ def ch08_allreduce_gigabytes(
     hints = [
         (
             sent / 2,
-            "That is one phase; a ring all-reduce has a reduce-scatter "
-            "and an all-gather, each of p − 1 steps.",
+            N_(
+                "That is one phase; a ring all-reduce has a reduce-scatter "
+                "and an all-gather, each of p − 1 steps."
+            ),
         ),
         (
             2 * (gpus - 1) * buffer_gb,
-            "Each step moves one chunk, 1/p of the buffer, not the whole buffer.",
+            N_("Each step moves one chunk, 1/p of the buffer, not the whole buffer."),
         ),
         (
             buffer_gb,
-            "Count the steps: p − 1 in each of the two phases, each "
-            "moving 1/p of the buffer.",
+            N_(
+                "Count the steps: p − 1 in each of the two phases, each "
+                "moving 1/p of the buffer."
+            ),
         ),
     ]
     if bytes_per_value == 2:  # bf16 gradients counted as fp32
         hints.insert(
             1,
-            (2 * sent, "The gradients are in bf16: how many bytes is that per value?"),
+            (
+                2 * sent,
+                N_("The gradients are in bf16: how many bytes is that per value?"),
+            ),
         )
     check_close(
         answer,

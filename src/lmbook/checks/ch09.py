@@ -20,6 +20,7 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 SCALE_BITS = 16  # Exercise 9.1: one fp16 scale per group
 QUERY_HEADS = 32  # Exercise 9.3: the query heads of the model the text describes
@@ -29,31 +30,48 @@ HINTS = {
     for hint in (
         Hint(
             "9.1",
-            "a grouped low-bit format stores each weight's own bits plus its share of "
-            "the one scale that its group keeps.",
-            "bits per weight = bits + (bits of one scale) / (weights per group); then "
-            "bytes = parameters × bits per weight / 8, and GB = bytes / 10⁹.",
+            N_(
+                "a grouped low-bit format stores each weight's own bits plus its share "
+                "of the one scale that its group keeps."
+            ),
+            N_(
+                "bits per weight = bits + (bits of one scale) / (weights per group); "
+                "then bytes = parameters × bits per weight / 8, and GB = bytes / 10⁹."
+            ),
         ),
         Hint(
             "9.2",
-            "affine quantization spreads the real range evenly over the integer steps, "
-            "and the zero point is the integer that stands for the real value 0.",
-            "s = (β − α) / (q_max − q_min), with q_min = 0 and q_max = 255; then "
-            "z = q_min − round(α / s).",
+            N_(
+                "affine quantization spreads the real range evenly over the integer "
+                "steps, and the zero point is the integer that stands for the real "
+                "value 0."
+            ),
+            N_(
+                "s = (β − α) / (q_max − q_min), with q_min = 0 and q_max = 255; then "
+                "z = q_min − round(α / s)."
+            ),
         ),
         Hint(
             "9.3",
-            "the cache keeps one key and one value vector per layer, key/value "
-            "head, token and sequence.",
-            "multiply 2 · layers · kv_heads · head_dim · tokens · batch · bytes per "
-            "value, then divide by 10⁹ for GB.",
+            N_(
+                "the cache keeps one key and one value vector per layer, key/value "
+                "head, token and sequence."
+            ),
+            N_(
+                "multiply 2 · layers · kv_heads · head_dim · tokens · batch · bytes "
+                "per value, then divide by 10⁹ for GB."
+            ),
         ),
         Hint(
             "9.4",
-            "the sparse format pays for each nonzero with its value and its index; the "
-            "dense one pays for every entry with its value alone.",
-            "per entry, dense costs value_bytes and sparse (1 − s) · (value_bytes + "
-            "index_bytes); set the two equal and solve for s.",
+            N_(
+                "the sparse format pays for each nonzero with its value and its index; "
+                "the dense one pays for every entry with its value alone."
+            ),
+            N_(
+                "per entry, dense costs value_bytes and sparse (1 − s) · (value_bytes "
+                "+ index_bytes); set the two equal and solve for s."
+            ),
         ),
     )
 }
@@ -127,19 +145,32 @@ def ch09_int4_size(
     hints = [
         (
             n * bits / 8 / 1e9,
-            f"you counted the {bits}-bit values only; add each group's scale.",
+            _(
+                "you counted the {bits}-bit values only; add each group's scale.",
+                bits=bits,
+            ),
         ),
         (
             n * (bits + SCALE_BITS) / 8 / 1e9,
-            "the scale is shared by a group of weights.",
+            N_("the scale is shared by a group of weights."),
         ),
         (
             n * 1 / 1e9,
-            f"that is int8, one byte per weight; the format stores {bits}-bit values.",
+            _(
+                "that is int8, one byte per weight; the format stores {bits}-bit "
+                "values.",
+                bits=bits,
+            ),
         ),
-        (n * 2 / 1e9, f"that is bf16; the format stores {bits}-bit values."),
-        (n * 4 / 1e9, f"that is fp32; the format stores {bits}-bit values."),
-        (n * (bits + SCALE_BITS / group) / 1e9, "divide bits by 8 to get bytes."),
+        (
+            n * 2 / 1e9,
+            _("that is bf16; the format stores {bits}-bit values.", bits=bits),
+        ),
+        (
+            n * 4 / 1e9,
+            _("that is fp32; the format stores {bits}-bit values.", bits=bits),
+        ),
+        (n * (bits + SCALE_BITS / group) / 1e9, N_("divide bits by 8 to get bytes.")),
     ]
     check_close(
         answer,
@@ -159,51 +190,74 @@ def ch09_qparams(answer: object, low: float = -0.8, high: float = 2.4) -> None:
     from lmbook import deploy
 
     if answer is None or answer is Ellipsis:
-        raise AnswerError("No answer yet: set answer_2 to a pair (scale, zero_point).")
+        raise AnswerError(
+            _("No answer yet: set answer_2 to a pair (scale, zero_point).")
+        )
     is_sequence = isinstance(answer, list | tuple) or (
         isinstance(answer, np.ndarray) and answer.ndim == 1
     )
     if not is_sequence or len(answer) != 2:
         raise AnswerError(
-            "answer_2 should be a pair (scale, zero_point), e.g. "
-            f"(0.01, 10); got {answer!r}"
+            _(
+                "answer_2 should be a pair (scale, zero_point), e.g. "
+                "(0.01, 10); got {answer}",
+                answer=repr(answer),
+            )
         )
     scale = as_number(
-        answer[0], "answer_2[0] (the scale)", "real units per integer step"
+        answer[0], _("answer_2[0] (the scale)"), N_("real units per integer step")
     )
-    zero = as_number(answer[1], "answer_2[1] (the zero point)", "integer steps")
+    zero = as_number(answer[1], _("answer_2[1] (the zero point)"), N_("integer steps"))
     expected_scale, expected_zero = deploy.affine_qparams(low, high, 8)
     expected_scale, expected_zero = float(expected_scale), int(expected_zero)
     if not math.isclose(scale, expected_scale, rel_tol=2e-3):
         if math.isclose(scale, (high - low) / 256, rel_tol=2e-3):
-            hint = (
+            hint = _(
                 "Hint: 256 integers make 255 steps: divide the "
                 "range by q_max - q_min = 255."
             )
         elif math.isclose(scale, high / 255, rel_tol=2e-3):
-            hint = f"Hint: the range runs from the minimum, α = {low:g}, not from 0."
+            hint = _(
+                "Hint: the range runs from the minimum, α = {low:g}, not from 0.",
+                low=low,
+            )
         elif math.isclose(scale, 1 / expected_scale, rel_tol=2e-3):
-            hint = (
+            hint = _(
                 "Hint: the scale is the real size of one integer step: range / steps."
             )
         else:
             hint = next_hint(HINTS["9.2"])
-        raise AnswerError(f"Not quite: the scale {scale:.5g} is not right. {hint}")
+        raise AnswerError(
+            _(
+                "Not quite: the scale {scale:.5g} is not right. {hint}",
+                scale=scale,
+                hint=hint,
+            )
+        )
     if zero != expected_zero:
         if zero == -expected_zero:
-            hint = "Hint: mind the sign: z = q_min - round(α / s), and α is negative."
+            hint = _(
+                "Hint: mind the sign: z = q_min - round(α / s), and α is negative."
+            )
         elif not zero.is_integer():
-            hint = "Hint: the zero point is an integer: round α / s before using it."
+            hint = _("Hint: the zero point is an integer: round α / s before using it.")
         elif zero == math.floor(-low / expected_scale):
-            hint = "Hint: round to the nearest integer, do not truncate."
+            hint = _("Hint: round to the nearest integer, do not truncate.")
         else:
             hint = next_hint(HINTS["9.2"])
         raise AnswerError(
-            f"Not quite: the scale is right but the zero point is not. {hint}"
+            _(
+                "Not quite: the scale is right but the zero point is not. {hint}",
+                hint=hint,
+            )
         )
     print(
-        f"Correct: scale {expected_scale:.6f}, zero point {expected_zero}; "
-        f"the integer {expected_zero} stands for 0.0 exactly."
+        _(
+            "Correct: scale {scale:.6f}, zero point {zero}; "
+            "the integer {zero} stands for 0.0 exactly.",
+            scale=expected_scale,
+            zero=expected_zero,
+        )
     )
 
 
@@ -232,25 +286,36 @@ def ch09_kv_cache(
         )
         / 1e9
     )
-    hints = [(expected / 2, "the cache holds a key AND a value vector: a factor of 2.")]
+    hints = [
+        (expected / 2, N_("the cache holds a key AND a value vector: a factor of 2."))
+    ]
     if kv_heads < QUERY_HEADS:
         hints.append(
             (
                 expected * QUERY_HEADS / kv_heads,
-                "with grouped-query attention only the "
-                f"{kv_heads} key/value heads count.",
+                _(
+                    "with grouped-query attention only the "
+                    "{kv_heads} key/value heads count.",
+                    kv_heads=kv_heads,
+                ),
             )
         )
     if bytes_per_value != 4:
         hints.append(
             (
                 expected * 4 / bytes_per_value,
-                f"each value takes {bytes_per_value:g} bytes, not 4.",
+                _(
+                    "each value takes {bytes_per_value:g} bytes, not 4.",
+                    bytes_per_value=bytes_per_value,
+                ),
             )
         )
     hints += [
-        (expected / batch, f"that is one sequence; the batch holds {batch}."),
-        (expected * 1e9 / 2**30, "GB here means 10^9 bytes, not 2^30 (GiB)."),
+        (
+            expected / batch,
+            _("that is one sequence; the batch holds {batch}.", batch=batch),
+        ),
+        (expected * 1e9 / 2**30, N_("GB here means 10^9 bytes, not 2^30 (GiB).")),
     ]
     check_close(
         answer,
@@ -273,7 +338,7 @@ def ch09_csr_break_even(
     hints = [
         (
             100 * expected,
-            "give the sparsity as a fraction between 0 and 1, not a percentage.",
+            N_("give the sparsity as a fraction between 0 and 1, not a percentage."),
         )
     ]
     if index_bytes != 8:
@@ -281,15 +346,18 @@ def ch09_csr_break_even(
             0,
             (
                 8 / (value_bytes + 8),
-                "that is the break-even with 8-byte indices; here "
-                f"they take {index_bytes}.",
+                _(
+                    "that is the break-even with 8-byte indices; here "
+                    "they take {index_bytes}.",
+                    index_bytes=index_bytes,
+                ),
             ),
         )
     check_close(
         answer,
         expected,
         name="answer_4",
-        unit="(a fraction of zeros)",
+        unit=N_("(a fraction of zeros)"),
         rel_tol=0.01,
         hint=HINTS["9.4"],
         hints=hints,

@@ -15,33 +15,46 @@ import numpy as np
 
 from lmbook import economics, scale
 from lmbook.checks.core import Hint, SecondCase, check_close
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "10.1",
-            "self-hosting costs whole replicas plus a fixed monthly cost, and each "
-            "replica serves only so many tokens a month at your traffic's load.",
-            "with p the API price per token, a replica costs c = GPU price × hours a "
-            "month and serves K = tokens/s × load × 3600 × hours tokens; find the "
-            "fewest replicas k with k·(p·K − c) ≥ F, the fixed "
-            "cost, then V = (k·c + F) / p.",
+            N_(
+                "self-hosting costs whole replicas plus a fixed monthly cost, and each "
+                "replica serves only so many tokens a month at your traffic's load."
+            ),
+            N_(
+                "with p the API price per token, a replica costs c = GPU price × hours "
+                "a month and serves K = tokens/s × load × 3600 × hours tokens; find "
+                "the fewest replicas k with k·(p·K − c) ≥ F, the fixed cost, then V = "
+                "(k·c + F) / p."
+            ),
         ),
         Hint(
             "10.2",
-            "the cost follows from the FLOPs of one training run and the FLOP/s that "
-            "each GPU actually delivers.",
-            "C = 6·N·D FLOPs; one GPU delivers MFU × peak FLOP/s; "
-            "GPU-hours = C / (that × 3600); dollars = GPU-hours × the "
-            "price of a GPU-hour.",
+            N_(
+                "the cost follows from the FLOPs of one training run and the FLOP/s "
+                "that each GPU actually delivers."
+            ),
+            N_(
+                "C = 6·N·D FLOPs; one GPU delivers MFU × peak FLOP/s; "
+                "GPU-hours = C / (that × 3600); dollars = GPU-hours × the "
+                "price of a GPU-hour."
+            ),
         ),
         Hint(
             "10.3",
-            "at batch 1 every generated token needs every weight read from memory "
-            "once, so the memory bandwidth bounds the speed.",
-            "time per token = parameters × bytes per parameter / (GPUs × bandwidth of "
-            "one GPU); tokens per second is one over that time.",
+            N_(
+                "at batch 1 every generated token needs every weight read from memory "
+                "once, so the memory bandwidth bounds the speed."
+            ),
+            N_(
+                "time per token = parameters × bytes per parameter / (GPUs × bandwidth "
+                "of one GPU); tokens per second is one over that time."
+            ),
         ),
     )
 }
@@ -77,7 +90,7 @@ def _draw_break_even(rng: np.random.Generator) -> dict[str, object]:
     """Other prices, speed, load and fixed cost, where a loaded replica
     beats the API.
     """
-    price, replica, _, replicas = _costs(0.50, 2.00, 730.0, 5000.0, 0.5, 3000.0)
+    price, replica, _capacity, replicas = _costs(0.50, 2.00, 730.0, 5000.0, 0.5, 3000.0)
     public = (replicas * replica + 3000.0) / price
     while True:
         values = {
@@ -160,7 +173,7 @@ def ch10_break_even(
 ) -> None:
     """Exercise 10.1: the monthly token volume at which self-hosting breaks even."""
     fixed = fixed_usd_per_month
-    price, replica, _, replicas = _costs(
+    price, replica, _capacity, replicas = _costs(
         api_usd_per_million,
         usd_per_gpu_hour,
         hours_per_month,
@@ -174,25 +187,30 @@ def ch10_break_even(
         answer,
         expected,
         name="answer_1",
-        unit="tokens per month",
+        unit=N_("tokens per month"),
         rel_tol=0.01,
         hint=HINTS["10.1"],
         hints=[
             (
                 (replica + fixed) / price,
-                f"one replica costs that much, but can it serve that volume at "
-                f"{average_load * 100:g} % load? Count the replicas the volume needs.",
+                _(
+                    "one replica costs that much, but can it serve that volume at "
+                    "{load:g} % load? Count the replicas the volume needs.",
+                    load=average_load * 100,
+                ),
             ),
-            (replica / price, "the fixed monthly cost must be paid too."),
-            (fixed / price, "the GPUs are billed on top of the fixed cost."),
+            (replica / price, N_("the fixed monthly cost must be paid too.")),
+            (fixed / price, N_("the GPUs are billed on top of the fixed cost.")),
             (
                 expected * 1e6,
-                "the API price is per million tokens; your answer is in millions.",
+                N_("the API price is per million tokens; your answer is in millions."),
             ),
             (
                 full,
-                "that is one replica's capacity at full load, "
-                "not the break-even volume.",
+                N_(
+                    "that is one replica's capacity at full load, "
+                    "not the break-even volume."
+                ),
             ),
         ],
     )
@@ -215,24 +233,30 @@ def ch10_training_cost(
         answer,
         usd,
         name="answer_2",
-        unit="US dollars",
+        unit=N_("US dollars"),
         rel_tol=0.02,
         hint=HINTS["10.2"],
         hints=[
             (
                 usd * mfu,
-                f"the GPUs deliver only {mfu * 100:g} % of their "
-                "peak (divide by the MFU).",
+                _(
+                    "the GPUs deliver only {mfu:g} % of their "
+                    "peak (divide by the MFU).",
+                    mfu=mfu * 100,
+                ),
             ),
-            (usd / 3, "training costs 6 FLOPs per parameter per token, not 2."),
+            (usd / 3, N_("training costs 6 FLOPs per parameter per token, not 2.")),
             (
                 gpu_hours,
-                f"that is the number of GPU-hours; the question asks for dollars, at "
-                f"${price_per_gpu_hour:g} per GPU-hour.",
+                _(
+                    "that is the number of GPU-hours; the question asks for dollars, "
+                    "at ${price:g} per GPU-hour.",
+                    price=price_per_gpu_hour,
+                ),
             ),
             (
                 usd * 3600,
-                "a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600.",
+                N_("a GPU-hour has 3,600 seconds: divide FLOPs by FLOP/s × 3600."),
             ),
         ],
     )
@@ -255,30 +279,42 @@ def ch10_decode_tokens(
         hints.append(
             (
                 expected / gpus,
-                f"with tensor parallelism the {gpus} GPUs read their shares of every "
-                "weight matrix at the same time; taking turns is pipeline parallelism.",
+                _(
+                    "with tensor parallelism the {gpus} GPUs read their shares of "
+                    "every weight matrix at the same time; taking turns is pipeline "
+                    "parallelism.",
+                    gpus=gpus,
+                ),
             )
         )
     if bytes_per_weight != 1:
         hints.append(
             (
                 expected * bytes_per_weight,
-                f"each parameter takes {bytes_per_weight:g} bytes, not 1.",
+                _(
+                    "each parameter takes {bytes_per_weight:g} bytes, not 1.",
+                    bytes_per_weight=bytes_per_weight,
+                ),
             )
         )
     hints += [
         (
             gpus * scale.ACCELERATORS["H100"].peak_flops / (2 * weights),
-            "that is the compute limit; at batch 1 reading the "
-            "weights takes far longer.",
+            N_(
+                "that is the compute limit; at batch 1 reading the "
+                "weights takes far longer."
+            ),
         ),
-        (1000 * step_seconds, "that is the time per token in milliseconds; invert it."),
+        (
+            1000 * step_seconds,
+            N_("that is the time per token in milliseconds; invert it."),
+        ),
     ]
     check_close(
         answer,
         expected,
         name="answer_3",
-        unit="tokens per second",
+        unit=N_("tokens per second"),
         rel_tol=0.02,
         hint=HINTS["10.3"],
         hints=hints,

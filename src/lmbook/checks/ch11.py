@@ -23,31 +23,44 @@ from lmbook.checks.core import (
     check_close,
     next_hint,
 )
+from lmbook.checks.messages import N_, _
 
 HINTS = {
     hint.exercise: hint
     for hint in (
         Hint(
             "11.1",
-            "an accountant composes the privacy loss of every sampled step "
-            "into one ε at the chosen δ.",
-            "call privacy.dp_epsilon (or Opacus's RDPAccountant) with the noise "
-            "multiplier, the sampling rate, the number of steps and δ of this run.",
+            N_(
+                "an accountant composes the privacy loss of every sampled step "
+                "into one ε at the chosen δ."
+            ),
+            N_(
+                "call privacy.dp_epsilon (or Opacus's RDPAccountant) with the noise "
+                "multiplier, the sampling rate, the number of steps and δ of this run."
+            ),
         ),
         Hint(
             "11.2",
-            "emissions are the energy drawn from the grid times the "
-            "grid's carbon intensity.",
-            "energy (kWh) = GPU-hours × kW per GPU × PUE; emissions (kg) = energy × kg "
-            "CO₂e per kWh; a tonne is 1,000 kg.",
+            N_(
+                "emissions are the energy drawn from the grid times the "
+                "grid's carbon intensity."
+            ),
+            N_(
+                "energy (kWh) = GPU-hours × kW per GPU × PUE; emissions (kg) = energy "
+                "× kg CO₂e per kWh; a tonne is 1,000 kg."
+            ),
         ),
         Hint(
             "11.3",
-            "integrated gradients average the gradient along the straight path from "
-            "the baseline to x, and scale that average by x − baseline.",
-            "evaluate ∂f/∂x at the points baseline + t·(x − baseline) for t = 1/m, …, "
-            "1 (one batch; autograd of the sum of its outputs), average over the "
-            "points, then multiply by (x − baseline).",
+            N_(
+                "integrated gradients average the gradient along the straight path "
+                "from the baseline to x, and scale that average by x − baseline."
+            ),
+            N_(
+                "evaluate ∂f/∂x at the points baseline + t·(x − baseline) for t = 1/m, "
+                "…, 1 (one batch; autograd of the sum of its outputs), average over "
+                "the points, then multiply by (x − baseline)."
+            ),
         ),
     )
 }
@@ -119,11 +132,20 @@ def ch11_dp_epsilon(
         rel_tol=0.08,
         hint=HINTS["11.1"],
         hints=[
-            (one_step, f"that is one step; the RDP of the {steps:,} steps adds up."),
+            (
+                one_step,
+                _(
+                    "that is one step; the RDP of the {steps:,} steps adds up.",
+                    steps=steps,
+                ),
+            ),
             (
                 no_sampling,
-                "that ignores the sampling: each example is in a batch with "
-                f"probability {sample_rate:g}, which amplifies privacy.",
+                _(
+                    "that ignores the sampling: each example is in a batch with "
+                    "probability {sample_rate:g}, which amplifies privacy.",
+                    sample_rate=sample_rate,
+                ),
             ),
         ],
     )
@@ -145,18 +167,21 @@ def ch11_training_emissions(
         answer,
         expected,
         name="answer_2",
-        unit="t CO2e",
+        unit=N_("t CO2e"),
         rel_tol=0.01,
         hint=HINTS["11.2"],
         hints=[
-            (kwh * kg_per_kwh, "that is in kilograms; a tonne is 1,000 kg."),
+            (kwh * kg_per_kwh, N_("that is in kilograms; a tonne is 1,000 kg.")),
             (
                 expected / pue,
-                "the PUE multiplies the GPUs' energy: cooling and overheads count.",
+                N_("the PUE multiplies the GPUs' energy: cooling and overheads count."),
             ),
             (
                 kwh / 1000,
-                "that is the energy in MWh; multiply by the grid's carbon intensity.",
+                N_(
+                    "that is the energy in MWh; multiply by the grid's carbon "
+                    "intensity."
+                ),
             ),
         ],
     )
@@ -200,39 +225,53 @@ def ch11_integrated_gradients(answer: object, seed: int = 0) -> None:
     result = call(function, signature, forward, x, baseline, 200)
     if not isinstance(result, torch.Tensor):
         raise AnswerError(
-            f"answer_3 should return a torch tensor of x's shape (6,), "
-            f"got a {type(result).__name__}"
+            _(
+                "answer_3 should return a torch tensor of x's shape (6,), got a {kind}",
+                kind=type(result).__name__,
+            )
         )
     if result.shape != x.shape:
         raise AnswerError(
-            "answer_3 should return a tensor of x's shape (6,), got "
-            f"shape {tuple(result.shape)}"
+            _(
+                "answer_3 should return a tensor of x's shape (6,), got shape {shape}",
+                shape=tuple(result.shape),
+            )
         )
     if result.is_complex() or not torch.isfinite(result.detach()).all():
         raise AnswerError(
-            "answer_3 returned nan, inf or complex attributions; every attribution of "
-            "this small network is a finite real number. Hint: check the "
-            "path points and the mean."
+            _(
+                "answer_3 returned nan, inf or complex attributions; every "
+                "attribution of this small network is a finite real number. Hint: "
+                "check the path points and the mean."
+            )
         )
     got = result.detach().to(reference.dtype)
     if torch.allclose(got, reference, atol=1e-5):
         with torch.no_grad():
             gap = float(forward(x[None]) - forward(baseline[None]))
         print(
-            f"Correct: your attributions sum to {float(result.sum()):.4f}; "
-            f"f(x) − f(baseline) = {gap:.4f}."
+            _(
+                "Correct: your attributions sum to {total:.4f}; "
+                "f(x) − f(baseline) = {gap:.4f}.",
+                total=float(result.sum()),
+                gap=gap,
+            )
         )
         return
     if torch.allclose(got, reference / (x - baseline), atol=1e-5):
         raise AnswerError(
-            "Not quite: multiply the averaged gradient by (x − baseline)."
+            _("Not quite: multiply the averaged gradient by (x − baseline).")
         )
     if torch.allclose(got, left, atol=1e-5):
         raise AnswerError(
-            "Not quite: that is the left Riemann sum, t = 0, …, (m−1)/m; the exercise "
-            "asks for the right one, t = 1/m, …, 1."
+            _(
+                "Not quite: that is the left Riemann sum, t = 0, …, (m−1)/m; the "
+                "exercise asks for the right one, t = 1/m, …, 1."
+            )
         )
     raise AnswerError(
-        "Not quite: your attributions differ from the reference. "
-        + next_hint(HINTS["11.3"])
+        _(
+            "Not quite: your attributions differ from the reference. {hint}",
+            hint=next_hint(HINTS["11.3"]),
+        )
     )

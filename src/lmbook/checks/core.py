@@ -32,6 +32,8 @@ from types import ModuleType
 
 import numpy as np
 
+from lmbook.checks.messages import _
+
 __all__ = [
     "AnswerError",
     "Hint",
@@ -111,9 +113,12 @@ class Hint:
                 raise ValueError(f"Hint.{field} must be a non-empty string")
 
     def both(self) -> str:
-        """Both tiers, as ``checks.hint`` prints them."""
-        return (
-            f"Exercise {self.exercise}. Concept: {self.concept} Method: {self.method}"
+        """Both tiers, as ``checks.hint`` prints them, in the checkers' language."""
+        return _(
+            "Exercise {exercise}. Concept: {concept} Method: {method}",
+            exercise=self.exercise,
+            concept=_(self.concept),
+            method=_(self.method),
         )
 
 
@@ -165,11 +170,17 @@ def next_hint(hint: Hint) -> str:
         raise TypeError(f"hint must be a Hint, got {type(hint).__name__}")
     count = _wrong_answers[hint.exercise] = _wrong_answers.get(hint.exercise, 0) + 1
     if count == 1:
-        return (
-            f"Hint: {hint.concept} (Try again; a second wrong answer, or "
-            f'checks.hint("{hint.exercise}"), also shows the method.)'
+        return _(
+            "Hint: {concept} (Try again; a second wrong answer, or "
+            'checks.hint("{exercise}"), also shows the method.)',
+            concept=_(hint.concept),
+            exercise=hint.exercise,
         )
-    return f"Hint: {hint.concept} Method: {hint.method}"
+    return _(
+        "Hint: {concept} Method: {method}",
+        concept=_(hint.concept),
+        method=_(hint.method),
+    )
 
 
 def forget_wrong_answers() -> None:
@@ -242,25 +253,46 @@ def as_number(answer: object, name: str, unit: str) -> float:
     """
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            f"No answer yet: set {name} to a number (in {unit}) and run the cell."
+            _(
+                "No answer yet: set {name} to a number (in {unit}) and run the cell.",
+                name=name,
+                unit=_(unit),
+            )
         )
     if isinstance(answer, bool) or not isinstance(answer, numbers.Real):
         # A NumPy scalar, a 0-d tensor.
         if hasattr(answer, "item") and _size(answer) == 1:
             return as_number(answer.item(), name, unit)
         raise AnswerError(
-            f"{name} should be a single number (in {unit}), "
-            f"but it is a {type(answer).__name__}: {answer!r}"
+            _(
+                "{name} should be a single number (in {unit}), "
+                "but it is a {kind}: {answer}",
+                name=name,
+                unit=_(unit),
+                kind=type(answer).__name__,
+                answer=repr(answer),
+            )
         )
     try:
         value = float(answer)
     except OverflowError:  # an int beyond the range of floats
         raise AnswerError(
-            f"{name} is an integer too large for a float; expected a "
-            f"finite number in {unit}."
+            _(
+                "{name} is an integer too large for a float; expected a "
+                "finite number in {unit}.",
+                name=name,
+                unit=_(unit),
+            )
         ) from None
     if not math.isfinite(value):
-        raise AnswerError(f"{name} is {value}; expected a finite number in {unit}.")
+        raise AnswerError(
+            _(
+                "{name} is {value}; expected a finite number in {unit}.",
+                name=name,
+                value=value,
+                unit=_(unit),
+            )
+        )
     return value
 
 
@@ -272,17 +304,26 @@ def as_record(answer: object, name: str, keys: Iterable[str]) -> dict:
     listed = ", ".join(repr(key) for key in keys)
     if answer is None or answer is Ellipsis:
         raise AnswerError(
-            f"No answer yet: run your experiment and set {name} to a dict with the "
-            f"keys {listed}."
+            _(
+                "No answer yet: run your experiment and set {name} to a dict with the "
+                "keys {listed}.",
+                name=name,
+                listed=listed,
+            )
         )
     if not isinstance(answer, dict) or set(answer) != set(keys):
         shown = (
-            f"a dict with the keys {', '.join(sorted(map(repr, answer)))}"
+            _("a dict with the keys {keys}", keys=", ".join(sorted(map(repr, answer))))
             if isinstance(answer, dict)
-            else f"a {type(answer).__name__}"
+            else _("a {kind}", kind=type(answer).__name__)
         )
         raise AnswerError(
-            f"{name} should be a dict with exactly the keys {listed}, got {shown}."
+            _(
+                "{name} should be a dict with exactly the keys {listed}, got {shown}.",
+                name=name,
+                listed=listed,
+                shown=shown,
+            )
         )
     return answer
 
@@ -309,12 +350,19 @@ def check_close(
         raise ValueError(f"rel_tol must be in (0, 1), got {rel_tol}")
     value = as_number(answer, name, unit)
     if math.isclose(value, expected, rel_tol=rel_tol):
-        print(f"Correct: {name} = {value:.4g} {unit}.")
+        print(
+            _(
+                "Correct: {name} = {value:.4g} {unit}.",
+                name=name,
+                value=value,
+                unit=_(unit),
+            )
+        )
         return
     advice = None
     for wrong_value, text in hints or []:
         if math.isclose(value, wrong_value, rel_tol=rel_tol):
-            advice = f"Hint: {text}"
+            advice = _("Hint: {advice}", advice=_(text))
             break
     advice = advice or next_hint(hint)
     # The direction of a tenfold slip (a unit, a power of ten), never its size: an exact
@@ -322,11 +370,19 @@ def check_close(
     size = ""
     if value > 0 and expected > 0 and not 0.1 < value / expected < 10:
         size = (
-            " It is more than ten times too "
-            f"{'large' if value > expected else 'small'}."
+            _(" It is more than ten times too large.")
+            if value > expected
+            else _(" It is more than ten times too small.")
         )
     raise AnswerError(
-        f"Not quite: {name} = {value:.4g} {unit} is not right.{size} {advice}"
+        _(
+            "Not quite: {name} = {value:.4g} {unit} is not right.{size} {advice}",
+            name=name,
+            value=value,
+            unit=_(unit),
+            size=size,
+            advice=advice,
+        )
     )
 
 
@@ -335,10 +391,20 @@ def as_function(answer: object, name: str, signature: str) -> Callable:
     ``signature``.
     """
     if answer is None or answer is Ellipsis:
-        raise AnswerError(f"No answer yet: define {signature} and run the cell.")
+        raise AnswerError(
+            _(
+                "No answer yet: define {signature} and run the cell.",
+                signature=signature,
+            )
+        )
     if not callable(answer):
         raise AnswerError(
-            f"{name} should be a function {signature}, got {type(answer).__name__}"
+            _(
+                "{name} should be a function {signature}, got {kind}",
+                name=name,
+                signature=signature,
+                kind=type(answer).__name__,
+            )
         )
     return answer
 
@@ -353,8 +419,15 @@ def call(function: Callable, signature: str, *args: object, note: str = "") -> o
     try:
         return function(*args)
     except Exception as error:  # the learner's code: report its error, whatever it is
-        message = f"Calling {signature} raised {type(error).__name__}: {error}"
-        raise AnswerError(f"{message}. {note}" if note else message) from error
+        message = _(
+            "Calling {signature} raised {kind}: {error}",
+            signature=signature,
+            kind=type(error).__name__,
+            error=error,
+        )
+        raise AnswerError(
+            _("{message}. {note}", message=message, note=_(note)) if note else message
+        ) from error
 
 
 def _numpy_readable(value: object) -> object:
@@ -396,11 +469,18 @@ def as_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndarray:
         if value is None:
             got = "None"
         elif array is None:
-            got = f"a {type(value).__name__} that is not an array of numbers"
+            got = _(
+                "a {kind} that is not an array of numbers", kind=type(value).__name__
+            )
         else:
-            got = f"shape {array.shape}"
+            got = _("shape {shape}", shape=array.shape)
         raise AnswerError(
-            f"{what} should be a float array of shape {shape}, got {got}."
+            _(
+                "{what} should be a float array of shape {shape}, got {got}.",
+                what=what,
+                shape=shape,
+                got=got,
+            )
         )
     return array
 
@@ -410,6 +490,10 @@ def as_finite_array(value: object, what: str, shape: tuple[int, ...]) -> np.ndar
     array = as_array(value, what, shape)
     if not np.all(np.isfinite(array)):
         raise AnswerError(
-            f"{what} contains nan or inf; expected {array.size} finite numbers."
+            _(
+                "{what} contains nan or inf; expected {size} finite numbers.",
+                what=what,
+                size=array.size,
+            )
         )
     return array

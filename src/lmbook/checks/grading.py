@@ -40,6 +40,7 @@ import numpy as np
 
 from lmbook import validate
 from lmbook.checks.core import AnswerError, SecondCase
+from lmbook.checks.messages import _
 
 __all__ = ["answer_source", "hidden_test", "rerun_answer"]
 
@@ -108,7 +109,10 @@ def answer_source(history: list[str], answer: str) -> str:
         if answer in _assigned_names(tree.body):
             return source
     raise AnswerError(
-        f"No cell of this notebook sets {answer}; the hidden test needs one."
+        _(
+            "No cell of this notebook sets {answer}; the hidden test needs one.",
+            answer=answer,
+        )
     )
 
 
@@ -163,9 +167,12 @@ def rerun_answer(
     }
     if used & set(forbidden):
         raise AnswerError(
-            f"Your cell that sets {answer} uses "
-            f"{', '.join(sorted(used & set(forbidden)))}, which the exercise rules "
-            "out: compute it as the exercise asks."
+            _(
+                "Your cell that sets {answer} uses {names}, which the exercise rules "
+                "out: compute it as the exercise asks.",
+                answer=answer,
+                names=", ".join(sorted(used & set(forbidden))),
+            )
         )
     scope = {**namespace, **values}
     scope.pop(answer, None)
@@ -181,12 +188,20 @@ def rerun_answer(
             exec(compile(source, "<answer cell>", "exec"), scope)
         except Exception as error:  # the learner's code, whatever it raises
             raise AnswerError(
-                f"Your cell that sets {answer} raised {type(error).__name__} with the "
-                f"hidden test's values: {error}"
+                _(
+                    "Your cell that sets {answer} raised {kind} with the hidden test's "
+                    "values: {error}",
+                    answer=answer,
+                    kind=type(error).__name__,
+                    error=error,
+                )
             ) from error
     if answer not in scope:
         raise AnswerError(
-            f"Your cell did not set {answer} when run with other given values."
+            _(
+                "Your cell did not set {answer} when run with other given values.",
+                answer=answer,
+            )
         )
     return scope[answer]
 
@@ -241,16 +256,20 @@ def hidden_test(name: str, namespace: dict, *, seed: int, points: float) -> floa
             checker(learner)
         except fresh_error as error:
             raise fresh_error(
-                f"Hidden test: the course's own checker rejects {case.answer}. {error}"
+                _(
+                    "Hidden test: the course's own checker rejects {answer}. {error}",
+                    answer=case.answer,
+                    error=error,
+                )
             ) from None
     rng = np.random.default_rng(_seed_for(seed, name))
-    shown = "other inputs"
+    shown = _("other inputs")
     try:
         with contextlib.redirect_stdout(io.StringIO()):
             if case.seeded:
                 checker(learner, seed=int(rng.integers(2**31)))
             elif case.draw is None:
-                shown = "no second case: the exercise is worked by hand"
+                shown = _("no second case: the exercise is worked by hand")
             else:
                 values = case.draw(rng)
                 shown = ", ".join(
@@ -259,8 +278,20 @@ def hidden_test(name: str, namespace: dict, *, seed: int, points: float) -> floa
                 rerun = rerun_answer(namespace, case.answer, values, case.forbidden)
                 checker(rerun, **values)
     except (AnswerError, fresh_error) as error:
-        print(f"Hidden test failed, with {shown}. {error}")
-        print(f"Points: {points / 2:g} of {points:g} (the public case passed).")
+        print(_("Hidden test failed, with {shown}. {error}", shown=shown, error=error))
+        print(
+            _(
+                "Points: {earned:g} of {points:g} (the public case passed).",
+                earned=points / 2,
+                points=points,
+            )
+        )
         return points / 2
-    print(f"Hidden test passed, with {shown}: {points:g} of {points:g} points.")
+    print(
+        _(
+            "Hidden test passed, with {shown}: {points:g} of {points:g} points.",
+            shown=shown,
+            points=points,
+        )
+    )
     return float(points)
