@@ -1,22 +1,30 @@
 """The whole book as one PDF, printed by the Chromium that the browser tests use.
 
-Run by ``make pdf`` after ``jupyter-book build . --builder singlehtml`` has written the
-book as one HTML page. This serves that page on localhost, waits until MathJax has
-typeset every formula, and prints it with the website's print stylesheet
-(book/_ext/static/lmbook.css: code wraps at the margin, every chapter starts on a new
-page) to ``_build/html/large-models-book.pdf``, where the website links to it. Before
-printing it fails if a code block would still be cut at the margin; after, it checks
-the PDF (:func:`check_pdf`): enough pages, every font embedded, and the glossary's
-Chinese terms present as text, which needs a CJK font on the machine (Debian:
-``apt-get install fonts-wqy-microhei``; macOS and Windows have one).
+    python scripts/book_pdf.py                    # _build/html/large-models-book.pdf
+    python scripts/book_pdf.py --language zh_CN   # _build/html/zh/large-models-book.pdf
+
+Run by ``make pdf``, for each edition after its single-page build: the English book
+as one HTML page by ``jupyter-book build . --builder singlehtml`` (``_build/singlehtml``),
+the Chinese by ``scripts/translations.py singlehtml`` (``_build/singlehtml-zh``). This
+serves that page on localhost, waits until MathJax has typeset every formula, and
+prints it with the website's print stylesheet (book/_ext/static/lmbook.css: code wraps
+at the margin, every chapter starts on a new page) into the edition's website, which
+links to it. Before printing it fails if a code block would still be cut at the margin;
+after, it gives the PDF's bookmarks the headings' text (:func:`retitle_outline`) and
+checks the PDF (:func:`check_pdf`): enough pages, every font embedded, and Chinese text
+(the glossary's terms; in the Chinese edition, chapter titles too) present as text,
+which needs a CJK font on the machine (Debian: ``apt-get install fonts-wqy-microhei``;
+macOS and Windows have one). Chromium embeds the part of it that the book uses.
 """
 
 from __future__ import annotations
 
+import argparse
 import re
 import shutil
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import page_weight  # scripts/
@@ -39,7 +47,34 @@ OVERFULL_CODE = """() => [...document.querySelectorAll("pre")]
   .map((block) => block.textContent.slice(0, 60))"""
 
 
-def whole_book_page(single: Path = SINGLE) -> Path:
+@dataclass(frozen=True)
+class Edition:
+    """Where an edition's single-page book is and its PDF goes, and what the PDF must hold."""
+
+    single: Path  # the single-page build
+    pdf: Path
+    terms: tuple[str, ...]  # present as text somewhere in the PDF
+    min_pages: int
+    build: str  # the command that writes ``single``
+
+
+EDITIONS = {
+    "en": Edition(
+        SINGLE, PDF, CHINESE_TERMS, MIN_PAGES, "jupyter-book build . --builder singlehtml"
+    ),
+    "zh_CN": Edition(
+        ROOT / "_build" / "singlehtml-zh",
+        ROOT / "_build" / "html" / "zh" / PDF.name,
+        # Chapter titles as translated in locales/zh_CN/LC_MESSAGES/notebooks/, and the terms.
+        ("大模型的兴起", "循环神经网络", "注意力机制与 Transformer", "大规模训练", "挑战与未来")
+        + CHINESE_TERMS,
+        MIN_PAGES,
+        "python scripts/translations.py singlehtml",
+    ),
+}
+
+
+def whole_book_page(single: Path = SINGLE, build: str = EDITIONS["en"].build) -> Path:
     """The one page of the single-page build, at the root its links are relative to.
 
     Jupyter Book writes it under the root document's name (book/intro.html) but with
@@ -47,9 +82,7 @@ def whole_book_page(single: Path = SINGLE) -> Path:
     """
     page = single / "book" / "intro.html"
     if not page.is_file():
-        raise FileNotFoundError(
-            f"no single-page book at {page}: run `jupyter-book build . --builder singlehtml`"
-        )
+        raise FileNotFoundError(f"no single-page book at {page}: run `{build}`")
     copy = single / "whole-book.html"
     shutil.copyfile(page, copy)
     return copy
@@ -147,14 +180,16 @@ def retitle_outline(path: Path, headings: list[str]) -> int:
     return retitled
 
 
-def check_pdf(path: Path = PDF) -> dict:
-    """Pages, fonts and Chinese text of the printed book; raises on a problem."""
+def check_pdf(
+    path: Path = PDF, terms: tuple[str, ...] = CHINESE_TERMS, min_pages: int = MIN_PAGES
+) -> dict:
+    """Pages, fonts and Chinese text (``terms``) of the printed book; raises on a problem."""
     from pypdf import PdfReader
 
     reader = PdfReader(path)
     pages = len(reader.pages)
-    if pages < MIN_PAGES:
-        raise RuntimeError(f"the book printed to {pages} pages; expected at least {MIN_PAGES}")
+    if pages < min_pages:
+        raise RuntimeError(f"the book printed to {pages} pages; expected at least {min_pages}")
     fonts, not_embedded = set(), set()
     for page in reader.pages:
         resources = page.get("/Resources") or {}
@@ -173,29 +208,33 @@ def check_pdf(path: Path = PDF) -> dict:
                 not_embedded.add(name)
     if not_embedded:
         raise RuntimeError(f"fonts not embedded in the PDF: {sorted(not_embedded)}")
-    missing = set(CHINESE_TERMS)
+    missing = set(terms)
     for page in reversed(reader.pages):  # the glossary is an appendix
-        text = page.extract_text() or ""
-        missing -= {term for term in missing if term in text}
+        text = _squeezed(page.extract_text() or "")  # a title may break over lines
+        missing -= {term for term in missing if _squeezed(term) in text}
         if not missing:
             break
     if missing:
         raise RuntimeError(
-            f"the glossary's Chinese terms {sorted(missing)} are not in the PDF's text: install a "
-            "CJK font (Debian: apt-get install fonts-wqy-microhei) and run `make pdf` again"
+            f"the Chinese text {sorted(missing)} is not in the PDF's text: install a CJK "
+            "font (Debian: apt-get install fonts-wqy-microhei) and run `make pdf` again"
         )
     return {"pages": pages, "fonts": len(fonts), "bytes": path.stat().st_size}
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
+    parser.add_argument("--language", choices=sorted(EDITIONS), default="en")
+    edition = EDITIONS[parser.parse_args(argv).language]
     started = time.perf_counter()
-    seen = print_book(whole_book_page())
+    seen = print_book(whole_book_page(edition.single, edition.build), edition.pdf)
     if seen["untypeset"]:
         print(f"{seen['untypeset']} formulas were not typeset", file=sys.stderr)
         return 1
-    report = check_pdf()
+    report = check_pdf(edition.pdf, edition.terms, edition.min_pages)
     print(
-        f"{PDF.relative_to(ROOT)}: {report['pages']} pages, {report['bytes'] / 1e6:.1f} MB, "
+        f"{edition.pdf.relative_to(ROOT)}: {report['pages']} pages, "
+        f"{report['bytes'] / 1e6:.1f} MB, "
         f"{report['fonts']} fonts, all embedded; printed in "
         f"{time.perf_counter() - started:.0f} s"
     )

@@ -143,19 +143,27 @@ def trim_page(app: Sphinx, pagename: str, templatename: str, context: dict, doct
     if context.get("page_source_suffix") == ".ipynb":
         add_source_notebook_link(app, pagename, context)
     if app.builder.name == "html":
-        add_download_button(context, book_pdf_link(pagename))
+        add_download_button(context, book_pdf_link(pagename, app.config.language or "en"))
 
 
 BOOK_PDF = "large-models-book.pdf"  # at the site's root: scripts/book_pdf.py prints it
 
 
-def book_pdf_link(pagename: str) -> dict:
+# The entry's words in each edition (the Chinese site has its own PDF, zh/BOOK_PDF).
+BOOK_PDF_WORDS = {
+    "en": ("The whole book as one PDF (make pdf)", "Book (PDF)"),
+    "zh": ("整本书的 PDF（make pdf）", "全书（PDF）"),
+}
+
+
+def book_pdf_link(pagename: str, language: str = "en") -> dict:
     """The download menu's entry for the whole book's PDF, relative to ``pagename``."""
+    tooltip, text = BOOK_PDF_WORDS.get(language[:2], BOOK_PDF_WORDS["en"])
     return {
         "type": "link",
         "url": posixpath.relpath(BOOK_PDF, posixpath.dirname(pagename) or "."),
-        "tooltip": "The whole book as one PDF (make pdf)",
-        "text": "Book (PDF)",
+        "tooltip": tooltip,
+        "text": text,
         "icon": "fas fa-book",
         "label": "book-pdf-button",
     }
