@@ -1,8 +1,9 @@
 # Large Models: From Neurons to Business. The README documents the two commands:
 #   make book   build the website into _build/html from the committed notebook outputs,
-#               with the whole book as a PDF (make pdf) and the lecture slides (make slides)
+#               with the whole book as a PDF, English and Chinese (make pdf), and the
+#               lecture slides (make slides)
 #   make test   lint, unit tests, nbval over every notebook, student copies executed,
-#               strict book build, the PDF, the slides, site checks in a browser
+#               strict book build, the two PDFs, the slides, site checks in a browser
 # Everything runs in .venv, created and filled from requirements*.txt on first use.
 
 SHELL := /bin/bash
@@ -42,7 +43,7 @@ PERTURB ?= ATEN_CPU_CAPABILITY=default
 endif
 
 .PHONY: book test install lint unit nbval student student-check site-build site-check \
-	execute execute-all bench freeze clean test-colab assignments time-grading pdf slides quizzes exams \
+	execute execute-all bench freeze clean test-colab assignments assignments-zh time-grading pdf slides quizzes exams \
 	instructor
 
 book: $(INSTALLED)
@@ -91,6 +92,10 @@ student:
 assignments: $(INSTALLED)
 	$(BIN)/python scripts/assignments.py --release
 
+# The same course from the Chinese notebooks (notebooks/zh/), in _course-zh/.
+assignments-zh: $(INSTALLED)
+	$(BIN)/python scripts/assignments.py --release --chinese
+
 # Time nbgrader's autograding of each chapter's solutions into book/grading-times.csv, the
 # instructor guide's grading table (scripts/time_grading.py); on a quiet machine.
 time-grading: $(INSTALLED)
@@ -108,11 +113,15 @@ site-build: $(INSTALLED)
 	$(BIN)/jupyter-book build . --warningiserror --keep-going
 	$(BIN)/python scripts/translations.py html
 
-# The whole book as one PDF, _build/html/large-models-book.pdf (scripts/book_pdf.py):
-# the book as one HTML page, printed by Chromium. Needs a CJK font for the glossary.
+# The whole book as one PDF in each edition (scripts/book_pdf.py): the book as one HTML
+# page, printed by Chromium, to _build/html/large-models-book.pdf, then the Chinese to
+# _build/html/zh/large-models-book.pdf (scripts/translations.py singlehtml builds its page).
+# After the website's build, which empties _build/html. Needs a CJK font (fonts-wqy-microhei).
 pdf: $(INSTALLED)
 	$(BIN)/jupyter-book build . --builder singlehtml --warningiserror --keep-going
 	$(BIN)/python scripts/book_pdf.py
+	$(BIN)/python scripts/translations.py singlehtml
+	$(BIN)/python scripts/book_pdf.py --language zh_CN
 
 # The lecture slides: a reveal.js deck per chapter from slides/*.md, and its PDF, into
 # _build/html/slides/ (scripts/slides.py). After the website's build, which empties _build/html.
@@ -134,14 +143,17 @@ instructor: quizzes exams
 site-check: $(INSTALLED)
 	$(BIN)/pytest tests/site -q
 
-# Re-execute notebooks in place to refresh their committed outputs:
+# Re-execute notebooks in place to refresh their committed outputs, then the Chinese
+# notebooks (notebooks/zh/), which share them:
 #   make execute NB=notebooks/01_rise_of_large_models.ipynb
 execute: $(INSTALLED)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb"; exit 2; }
 	$(BIN)/python scripts/execute_notebook.py $(NB)
+	$(BIN)/python scripts/zh_notebooks.py
 
 execute-all: $(INSTALLED)
 	$(BIN)/python scripts/execute_notebook.py $(NOTEBOOKS)
+	$(BIN)/python scripts/zh_notebooks.py
 
 # Time every notebook (without changing it) into book/notebook-times.csv; on a quiet machine.
 bench: $(INSTALLED)
@@ -190,4 +202,4 @@ freeze:
 
 # _course/ and _instructor/ hold the instructor's private seeds: clean leaves them.
 clean:
-	rm -rf _build _student _student.zip .pytest_cache .ruff_cache slides/_figures
+	rm -rf _build _student _student.zip _student-zh.zip .pytest_cache .ruff_cache slides/_figures

@@ -23,6 +23,10 @@ It writes, in ``_course/`` (instructor-only; git ignores it):
 - ``source/<assignment>/<notebook>.ipynb`` and ``rubrics/<assignment>.md``;
 - ``release/``, with ``--release``: nbgrader's ``generate_assignment`` run on each.
 
+``--chinese`` (``make assignments-zh``) writes the course of the Chinese notebooks
+(``notebooks/zh/``) into ``_course-zh/`` instead: the same assignments, grade ids and
+hidden tests, with the Chinese stub for written answers; the rubrics stay English.
+
 The instructor guide (book/instructor-guide.md, "Grading with nbgrader") explains the
 whole flow.
 """
@@ -45,6 +49,7 @@ import student_copies  # scripts/, beside this file
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 COURSE = ROOT / "_course"
+COURSE_ZH = ROOT / "_course-zh"
 RUBRICS = ROOT / "instructor" / "rubrics.md"
 COURSE_ID = "large-models"
 CHECK_POINTS = 2
@@ -196,10 +201,15 @@ def write_course(
     """Write the course's config, seed, sources and rubrics; the source notebook per assignment."""
     if not notebooks:
         raise ValueError("no notebooks given")
+    editions = {
+        student_copies.edition(json.loads(path.read_text(encoding="utf-8"))) for path in notebooks
+    }
+    if len(editions) != 1:
+        raise ValueError("a course's notebooks are all English or all Chinese, not both")
     course.mkdir(parents=True, exist_ok=True)
     seed = course_seed(course, seed)
     config = CONFIG.format(
-        course_id=COURSE_ID, stub=student_copies.WRITTEN_STUB, timeout=CELL_TIMEOUT
+        course_id=COURSE_ID, stub=editions.pop().written_stub, timeout=CELL_TIMEOUT
     )
     (course / "nbgrader_config.py").write_text(config, encoding="utf-8")
     written = rubrics()
@@ -229,7 +239,7 @@ def write_course(
             encoding="utf-8",
         )
     unused = sorted(set(written) - used)
-    if unused and len(notebooks) == len(sorted(NOTEBOOKS.glob("*.ipynb"))):
+    if unused and len(notebooks) == len(sorted(notebooks[0].parent.glob("*.ipynb"))):
         raise ValueError(f"rubrics for exercises without a written answer: {unused}")
     return sources
 
@@ -278,12 +288,17 @@ def answered(release_version: dict, source_version: dict) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--course", type=Path, default=COURSE, help="the course folder")
+    parser.add_argument("--course", type=Path, help="the course folder (default: _course)")
+    parser.add_argument(
+        "--chinese", action="store_true", help="the Chinese notebooks, into _course-zh"
+    )
     parser.add_argument("--seed", type=int, help="the private seed of the hidden tests")
     parser.add_argument("--release", action="store_true", help="also run generate_assignment")
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter")
     args = parser.parse_args(argv)
-    notebooks = args.notebooks or sorted(NOTEBOOKS.glob("*.ipynb"))
+    folder = NOTEBOOKS / "zh" if args.chinese else NOTEBOOKS
+    notebooks = args.notebooks or sorted(folder.glob("*.ipynb"))
+    args.course = args.course or (COURSE_ZH if args.chinese else COURSE)
     sources = write_course(notebooks, args.course, args.seed)
     if args.release:
         release(args.course, list(sources))

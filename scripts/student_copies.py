@@ -22,6 +22,12 @@ question, answer, check, written answer). The student copy is made from it here,
 nbgrader source of ``make assignments`` (``scripts/assignments.py``) from the same roles,
 so the two agree: nbgrader's release version of a chapter is its student copy.
 
+The Chinese notebooks (``notebooks/zh/``, ``scripts/zh_notebooks.py``) get their student
+copies the same way, ``make student`` writes them into ``_student/zh/`` and
+``_student-zh.zip``, with the Chinese
+of every sentence above (:data:`EDITIONS`); :func:`edition` tells a Chinese notebook by
+its Colab link's text.
+
 The instructor guide (book/instructor-guide.md) explains how to hand them out.
 """
 
@@ -30,15 +36,15 @@ import json
 import re
 import sys
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 FOLDER = ROOT / "_student"
 ARCHIVE = ROOT / "_student.zip"
-COLAB_LINK = re.compile(r"\[Open in Colab\]\(https://colab\.research\.google\.com/[^)]*\)")
 CHAPTER_LINK = re.compile(
-    r"\]\(https://colab\.research\.google\.com/github/[^)\s]*/notebooks/"
+    r"\]\(https://colab\.research\.google\.com/github/[^)\s]*/notebooks/(?:zh/)?"
     r"(?P<name>[\w-]+)\.ipynb(?P<anchor>#[^)\s]*)?\)"
 )
 BASEURL = re.compile(r"^html:\s*\n(?:[ \t]+.*\n)*?[ \t]+baseurl:\s*(?P<url>\S+)\s*$", re.M)
@@ -50,15 +56,61 @@ STUDENT_NOTE = (
     "*Student copy: the solutions are removed. To run it on Colab, upload it "
     "(File → Upload notebook); the first code cell sets everything up.*"
 )
+# The chapters' exercise introductions say where the solutions are; a copy has none.
+HIDDEN_SOLUTIONS = re.compile(r"The solutions are hidden behind\s+the\s+toggles\.")
+NO_SOLUTIONS = "This student copy has no solutions; your instructor has them."
+
+
+@dataclass(frozen=True)
+class Edition:
+    """What a student copy finds and writes in the notebooks of one language."""
+
+    colab_link: re.Pattern  # the chapter's "Open in Colab" link, in its first cell
+    exercise: re.Pattern  # an exercise's bold label, with its number
+    hidden_solutions: re.Pattern  # the sentence that says where the solutions are
+    no_solutions: str
+    written_stub: str
+    student_note: str
+    site: str  # the edition's folder in the website
+
+
+COLAB = r"\(https://colab\.research\.google\.com/[^)]*\)"
+EDITIONS = {
+    "en": Edition(
+        re.compile(r"\[Open in Colab\]" + COLAB),
+        EXERCISE,
+        HIDDEN_SOLUTIONS,
+        NO_SOLUTIONS,
+        WRITTEN_STUB,
+        STUDENT_NOTE,
+        "",
+    ),
+    "zh_CN": Edition(
+        re.compile(r"\[在 Colab 中打开\]" + COLAB),
+        re.compile(r"\*\*练习 (?P<number>\d+[a-d]?\.\d+)\*\*"),
+        re.compile(r"(?:参考)?答案隐藏在折叠按钮(?:后面|之后)。"),
+        "这份学生版没有参考答案，答案在你的老师那里。",
+        "**你的答案：** *（双击编辑，用你的答案替换这一行）*",
+        "*学生版：参考答案已删去。要在 Colab 上运行，请上传它（文件 → 上传笔记本），"
+        "第一个代码单元格会配置好一切。*",
+        "zh/",
+    ),
+}
+COLAB_LINK = EDITIONS["en"].colab_link
 
 
 def tags(cell: dict) -> set[str]:
     return set(cell.get("metadata", {}).get("tags", []))
 
 
-# The chapters' exercise introductions say where the solutions are; a copy has none.
-HIDDEN_SOLUTIONS = re.compile(r"The solutions are hidden behind\s+the\s+toggles\.")
-NO_SOLUTIONS = "This student copy has no solutions; your instructor has them."
+def edition(notebook: dict) -> Edition:
+    """The edition of a chapter notebook, told by the text of its Colab link."""
+    cells = notebook.get("cells") or [{}]
+    first = "".join(cells[0].get("source", []))
+    for language in EDITIONS.values():
+        if language.colab_link.search(first):
+            return language
+    raise ValueError("the first cell has no [Open in Colab](...) link to replace")
 
 
 def website(config: Path = ROOT / "_config.yml") -> str:
@@ -69,17 +121,22 @@ def website(config: Path = ROOT / "_config.yml") -> str:
     return found["url"].strip("\"'").rstrip("/") + "/"
 
 
-def sibling_links(markdown: str, site: str | None = None) -> str:
+def sibling_links(
+    markdown: str, site: str | None = None, language: Edition = EDITIONS["en"]
+) -> str:
     """Links to other chapters' Colab addresses made links to their pages on the website."""
-    site = site or website()
+    site = (site or website()) + language.site
     return CHAPTER_LINK.sub(
         lambda m: f"]({site}notebooks/{m['name']}.html{m['anchor'] or ''})", markdown
     )
 
 
-def student_markdown(markdown: str, site: str | None = None) -> str:
+def student_markdown(
+    markdown: str, site: str | None = None, language: Edition = EDITIONS["en"]
+) -> str:
     """A Markdown cell as the student copy shows it: sibling links, no word of solutions."""
-    return HIDDEN_SOLUTIONS.sub(NO_SOLUTIONS, sibling_links(markdown, site))
+    linked = sibling_links(markdown, site, language)
+    return language.hidden_solutions.sub(language.no_solutions, linked)
 
 
 def model_answer(markdown: str) -> str:
@@ -106,20 +163,20 @@ def classroom_cells(notebook: dict, site: str | None = None) -> list[dict]:
     first = notebook["cells"][0] if notebook["cells"] else None
     if first is None or first["cell_type"] != "markdown":
         raise ValueError("a chapter notebook opens with a markdown cell (its title)")
-    if not COLAB_LINK.search("".join(first["source"])):
-        raise ValueError("the first cell has no [Open in Colab](...) link to replace")
+    language = edition(notebook)
     items: list[dict] = []
     exercise = None
     for original in notebook["cells"]:
         cell = copy.deepcopy(original)
         text = "".join(cell["source"])
         if original is first:  # the title's Colab link opens the full notebook
-            text = COLAB_LINK.sub(STUDENT_NOTE, text)
+            text = language.colab_link.sub(language.student_note, text)
             cell["source"] = text.splitlines(keepends=True)
         kind, cell_tags = cell["cell_type"], tags(cell)
-        if kind == "markdown" and (shown := student_markdown(text, site)) != text:
+        if kind == "markdown" and (shown := student_markdown(text, site, language)) != text:
             cell["source"] = shown.splitlines(keepends=True)
-        if kind == "markdown" and (found := EXERCISE.search(text)) and "exercise" in cell_tags:
+        found = language.exercise.search(text) if kind == "markdown" else None
+        if found and "exercise" in cell_tags:
             exercise = found["number"]
         item = {"cell": cell, "exercise": None, "solution": None, "checker": None}
         if "solution" in cell_tags and kind == "code":
@@ -135,7 +192,7 @@ def classroom_cells(notebook: dict, site: str | None = None) -> list[dict]:
                 **({"id": cell["id"]} if "id" in cell else {}),
                 "cell_type": "markdown",
                 "metadata": {"tags": ["exercise"]},
-                "source": [WRITTEN_STUB],
+                "source": [language.written_stub],
             }
         elif "exercise" in cell_tags:
             if exercise is None:
@@ -181,14 +238,18 @@ def write_student_copies(
         written.append(target)
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for target in written:
-            bundle.write(target, f"{folder.name.lstrip('_')}/{target.name}")
+            bundle.write(target, f"{archive.stem.lstrip('_')}/{target.name}")
     return written
 
 
 def main() -> int:
-    written = write_student_copies(sorted(NOTEBOOKS.glob("*.ipynb")))
-    size = ARCHIVE.stat().st_size / 1e6
-    print(f"{len(written)} student notebooks in {FOLDER} and {ARCHIVE} ({size:.1f} MB)")
+    for notebooks, folder, archive in (
+        (NOTEBOOKS, FOLDER, ARCHIVE),
+        (NOTEBOOKS / "zh", FOLDER / "zh", ROOT / "_student-zh.zip"),
+    ):
+        written = write_student_copies(sorted(notebooks.glob("*.ipynb")), folder, archive)
+        size = archive.stat().st_size / 1e6
+        print(f"{len(written)} student notebooks in {folder} and {archive} ({size:.1f} MB)")
     return 0
 
 

@@ -5,6 +5,8 @@
     python scripts/translations.py update             # extract, then merge into the .po files
     python scripts/translations.py lint               # markup kept in every translation
     python scripts/translations.py html               # the Chinese site, _build/html/zh
+    python scripts/translations.py singlehtml         # the Chinese book as one page, for its PDF
+    python scripts/translations.py checks             # the checkers' messages, merged
 
 Sphinx's gettext builder cuts every page (book/*.md) and every notebook's Markdown into
 messages: a paragraph, a heading, a list item, a table cell, a figure's caption or alt
@@ -22,12 +24,18 @@ the merged catalogues, stale messages marked fuzzy with their previous English b
 them, for a translator to revise. ``lint`` checks that every translation keeps what the
 English's markup needs verbatim (see :func:`problems`). ``html`` builds the Chinese
 website into ``_build/html/zh/`` from the same sources and ``_config.yml``, after the
-English one (``book/_ext/i18n.py`` explains what that takes).
+English one (``book/_ext/i18n.py`` explains what that takes); ``singlehtml`` builds the
+Chinese book as one page into ``_build/singlehtml-zh/``, which ``scripts/book_pdf.py
+--language zh_CN`` prints to the Chinese site's PDF (``make pdf`` runs both). ``checks``
+extracts the message templates of the exercise checkers (every ``_(...)`` and ``N_(...)``
+of ``src/lmbook/checks/``, see :mod:`lmbook.checks.messages`) and merges them into the
+package's catalogues, ``src/lmbook/checks/locale/zh_CN/<module>.po``, the same way.
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
 import re
 import sys
 from collections import Counter
@@ -40,6 +48,8 @@ from babel.messages.pofile import read_po, write_po
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "locales" / "zh_CN" / "LC_MESSAGES"
 TEMPLATES = ROOT / "_build" / "gettext"
+CHECKERS = ROOT / "src" / "lmbook" / "checks"
+CHECKER_LOCALE = CHECKERS / "locale" / "zh_CN"
 PROJECT = "Large Models: From Neurons to Business"
 TITLE = "大模型：从神经元到商业"
 WORD = re.compile(r"[A-Za-z]{2,}")
@@ -141,6 +151,17 @@ def html(out: Path = ROOT / "_build" / "html" / "zh") -> Path:
     )
 
 
+def singlehtml(out: Path = ROOT / "_build" / "singlehtml-zh") -> Path:
+    """The Chinese book as one page, which ``scripts/book_pdf.py --language zh_CN`` prints."""
+    return build(
+        "singlehtml",
+        out,
+        ROOT / "_build" / ".doctrees-zh",  # the Chinese website's: not read again
+        language="zh_CN",
+        html_title=TITLE,
+    )
+
+
 def read(path: Path) -> Catalog:
     with path.open("rb") as handle:
         return read_po(handle)
@@ -193,10 +214,21 @@ def status(templates: Path = TEMPLATES, locale: Path = LOCALE) -> list[PageStatu
     return rows
 
 
+def without_stale_comments(catalogue: Catalog) -> Catalog:
+    """``catalogue`` without what babel reads back as comments from the previous English
+    it wrote beside a fuzzy message (``#| msgid`` over several lines), which would
+    otherwise pile up as ``# |`` comments each time the catalogue is rewritten."""
+    for message in catalogue:
+        message.user_comments = [c for c in message.user_comments if not c.startswith("|")]
+        if not message.fuzzy:
+            message.previous_id = []
+    return catalogue
+
+
 def update(templates: Path = TEMPLATES, locale: Path = LOCALE) -> None:
     for template in sorted(templates.rglob("*.pot")):
         path = locale / template.relative_to(templates).with_suffix(".po")
-        catalogue = merged(template, templates, locale)
+        catalogue = without_stale_comments(merged(template, templates, locale))
         catalogue.locale = "zh_CN"
         catalogue.fuzzy = False  # the header: the catalogue as a whole is in use
         catalogue.project, catalogue.version = PROJECT, ""
@@ -213,9 +245,68 @@ def update(templates: Path = TEMPLATES, locale: Path = LOCALE) -> None:
         written.replace(path)  # only a complete catalogue replaces the old one
 
 
+def checker_templates(module: Path) -> Catalog:
+    """The message templates of one checker module: the string literal that every
+    call of ``_`` or ``N_`` in it starts with.
+    """
+    template = Catalog(project=PROJECT, version="")
+    calls = sorted(
+        (node for node in ast.walk(ast.parse(module.read_text(encoding="utf-8")))),
+        key=lambda node: getattr(node, "lineno", 0),
+    )
+    for node in calls:
+        if not (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("_", "N_")
+        ):
+            continue
+        first = node.args[0] if node.args else None
+        if isinstance(first, ast.JoinedStr) or (node.func.id == "N_" and first is None):
+            raise ValueError(
+                f"{module.name}:{node.lineno}: {node.func.id}() takes a template with "
+                "{placeholders} and the values as keywords, not an f-string"
+            )
+        if not (isinstance(first, ast.Constant) and isinstance(first.value, str)):
+            continue  # _(hint.concept): a template marked with N_ where it is defined
+        template.add(first.value, locations=[(module.name, None)])
+    return template
+
+
+def update_checkers(modules: Path = CHECKERS, locale: Path = CHECKER_LOCALE) -> list[Path]:
+    """Merge every checker module's templates into its catalogue; the paths written."""
+    written = []
+    for module in sorted(modules.glob("*.py")):
+        template = checker_templates(module)
+        path = locale / module.with_suffix(".po").name
+        if not len(template):
+            path.unlink(missing_ok=True)
+            continue
+        catalogue = read(path) if path.exists() else Catalog(locale="zh_CN")
+        created = catalogue.creation_date if path.exists() else template.creation_date
+        catalogue.update(template)
+        without_stale_comments(catalogue)
+        catalogue.creation_date = created  # no change where no message changed
+        catalogue.locale = "zh_CN"
+        catalogue.fuzzy = False
+        catalogue.project, catalogue.version = PROJECT, ""
+        catalogue.last_translator = catalogue.language_team = "the course's translators"
+        catalogue.header_comment = (
+            f"# {PROJECT}: the Chinese messages of lmbook.checks.{module.stem}.\n"
+            "# Made with scripts/translations.py checks (README, 'The Chinese edition').\n#"
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_po(handle, catalogue, width=None, include_previous=True, omit_header=False)
+        written.append(path)
+    return written
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("command", choices=["extract", "status", "update", "lint", "html"])
+    parser.add_argument(
+        "command", choices=["extract", "status", "update", "lint", "html", "singlehtml", "checks"]
+    )
     parser.add_argument("--min", type=float, default=0.0, help="fail below this percentage")
     args = parser.parse_args(argv)
     if args.command == "extract":
@@ -223,6 +314,13 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "html":
         print(f"the Chinese website is in {html()}")
+        return 0
+    if args.command == "singlehtml":
+        print(f"the Chinese book as one page is in {singlehtml()}")
+        return 0
+    if args.command == "checks":
+        for path in update_checkers():
+            print(f"updated {path.relative_to(ROOT)}")
         return 0
     if args.command == "lint":
         count = 0

@@ -17,8 +17,12 @@ work for this book:
    (priority 100) after Sphinx has translated the page (priority 20), so their captions
    ("Foundations", ...) stayed English in the sidebar; a transform right after inserts
    their translations from the page's catalogue.
-4. **Links out of the Chinese edition.** The PDF of the book and the lecture decks exist
-   in English only, at the English site's root; the Chinese pages link there.
+4. **Links out of the Chinese edition.** The lecture decks exist in English only, at the
+   English site's root; the Chinese pages link there. The book's PDF has a Chinese
+   edition, ``zh/large-models-book.pdf`` (``make pdf``), which they keep.
+5. **Colab opens the Chinese notebook.** A chapter's Colab button and its "在 Colab 中打开"
+   link open ``notebooks/zh/<chapter>.ipynb`` (``scripts/zh_notebooks.py``) on the Chinese
+   pages, as do their links to other chapters on Colab.
 """
 
 from __future__ import annotations
@@ -37,8 +41,11 @@ EDITIONS = {
     "zh_CN": ("中文", "本页的中文版", "zh/"),
 }
 # Built for the English site only; the Chinese pages link to those copies.
-ENGLISH_ONLY = re.compile(r"^(slides/.*|large-models-book\.pdf)$")
+ENGLISH_ONLY = re.compile(r"^slides/")
 HREF = re.compile(r'(href=")([^"#?]+)')
+COLAB_NOTEBOOK = re.compile(
+    r"(https://colab\.research\.google\.com/github/[^\s\"'<>]*?/notebooks/)(?!zh/)([\w-]+\.ipynb)"
+)
 
 
 def language(app: Sphinx) -> str:
@@ -125,6 +132,18 @@ def to_english_site(href: str, page: str) -> str:
     return posixpath.relpath(inside, posixpath.dirname(page))
 
 
+def to_chinese_notebook(text: str, srcdir: Path) -> str:
+    """``text`` with every Colab address of a chapter notebook opening its Chinese
+    notebook instead, where there is one."""
+
+    def chinese(match: re.Match) -> str:
+        if not (srcdir / "notebooks" / "zh" / match[2]).is_file():
+            return match.group(0)
+        return match[1] + "zh/" + match[2]
+
+    return COLAB_NOTEBOOK.sub(chinese, text)
+
+
 def link_english_only(app: Sphinx, exception) -> None:
     if exception is not None or language(app) != "zh_CN" or app.builder.name != "html":
         return
@@ -135,6 +154,7 @@ def link_english_only(app: Sphinx, exception) -> None:
         changed = HREF.sub(
             lambda m, page=page: m.group(1) + to_english_site(m.group(2), page), text
         )
+        changed = to_chinese_notebook(changed, Path(app.srcdir))
         if changed != text:
             path.write_text(changed, encoding="utf-8")
 

@@ -53,4 +53,4 @@ Each module serves one topic and names the chapter that explains it:
 Importing the package imports nothing heavy and changes no global state.
 """
 
-__version__ = "0.4.0"
+__version__ = "0.5.0"

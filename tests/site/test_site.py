@@ -346,3 +346,17 @@ def test_the_chinese_sidebar_names_its_parts_in_chinese(html_root):
     for page in (html_root / "zh" / "book" / "intro.html", html_root / "zh" / "book" / "faq.html"):
         captions = re.findall(r'caption-text">([^<]*)', page.read_text(encoding="utf-8"))
         assert captions and all(re.search(r"[\u4e00-\u9fff]", c) for c in captions), captions
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_a_chinese_chapter_opens_its_chinese_notebook_on_colab(html_root, config, notebook):
+    """The Colab button and every Colab link of a Chinese page open notebooks/zh/."""
+    page = html_root / "zh" / notebook.relative_to(ROOT).with_suffix(".html")
+    links = [link.split("#")[0] for _, link in parse(page).links]
+    chinese = colab_url(config, notebook.parent / "zh" / notebook.name)
+    assert chinese in links, "no Colab button for the Chinese notebook"
+    english = [link for link in links if "colab.research" in link and "/notebooks/zh/" not in link]
+    assert not english, f"links open English notebooks: {english[:3]}"
+    assert colab_url(config, notebook) in [
+        link.split("#")[0] for _, link in parse(page_of(html_root, notebook)).links
+    ], "the English page opens the English notebook"

@@ -19,7 +19,8 @@ loop       Exercise 1.1's cell loops forever, the rest right        6
 
 A written answer is graded by hand (nbgrader's formgrader); here the gradebook API
 gives those of "right" their points, as the formgrader would, before the export.
-About three minutes: make test runs it in its student step, beside the student copies.
+About three minutes, with a Chinese chapter-1 submission graded the same way; make test
+runs it in its student step, beside the student copies.
 """
 
 from __future__ import annotations
@@ -185,3 +186,30 @@ def test_the_submissions_are_left_as_they_came(course):
         json.loads(submitted.read_text(encoding="utf-8"))["cells"]
         == json.loads(release.read_text(encoding="utf-8"))["cells"]
     )
+
+
+def test_a_chinese_class_is_graded_the_same_way_in_chinese(tmp_path):
+    """make assignments-zh: chapter 1's Chinese notebook as an nbgrader course, and a
+    right submission earns every autograded point, with Chinese feedback."""
+    chinese = CHAPTER.parent / "zh" / CHAPTER.name
+    course = tmp_path / "course-zh"
+    assignments.write_course([chinese], course, seed=SEED)
+    config = (course / "nbgrader_config.py").read_text(encoding="utf-8")
+    assert "你的答案" in config, "the Chinese stub for written answers"
+    assignments.release(course, [NAME])
+    release = json.loads((course / "release" / NAME / CHAPTER.name).read_text(encoding="utf-8"))
+    source = json.loads((course / "source" / NAME / CHAPTER.name).read_text(encoding="utf-8"))
+    english = assignments.source_version(
+        json.loads(CHAPTER.read_text(encoding="utf-8")), SEED, assignments.rubrics()
+    )
+    assert [nbgrader_of(c) for c in source["cells"]] == [
+        nbgrader_of(c) for c in english["cells"]
+    ], "the Chinese assignment grades other cells, or with other points"
+    folder = course / "submitted" / "right" / NAME
+    folder.mkdir(parents=True)
+    submission = assignments.answered(release, source)
+    (folder / CHAPTER.name).write_text(json.dumps(submission), encoding="utf-8")
+    run(course, "autograde", NAME, "--create", f"--Execute.timeout={TIMEOUT}")
+    assert auto_points(course, "right") == pytest.approx(EXPECTED["right"])
+    autograded = (course / "autograded" / "right" / NAME / CHAPTER.name).read_text(encoding="utf-8")
+    assert "正确：" in autograded and "Correct:" not in autograded

@@ -12,6 +12,7 @@ Slow (it executes every chapter once more): make test runs it as its own step,
 """
 
 import json
+import re
 
 import assignments  # scripts/, like student_copies
 import execute_notebook
@@ -56,22 +57,46 @@ def graded_solutions(notebook) -> list[tuple[str, str]]:
     ]
 
 
+@pytest.fixture(scope="module")
+def chinese_folder(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("classroom-zh") / "_student" / "zh"
+    chapters = [CHAPTERS[0].parent / "zh" / CHAPTERS[0].name]
+    student_copies.write_student_copies(chapters, folder, folder.parent / "zh.zip")
+    return folder
+
+
+def test_a_chinese_student_copy_answers_in_chinese(chinese_folder):
+    """Chapter 1's Chinese student copy, run the same way: its checkers and hidden tests
+    speak Chinese (its setup cell calls checks.set_language("zh_CN"))."""
+    messages = run_student_copy(chinese_folder / CHAPTERS[0].name, CHAPTERS[0].parent / "zh")
+    assert messages["printed"] and all(p.startswith("正确：") for p in messages["printed"])
+    assert all(re.search(r"[\u4e00-\u9fff]", e) for e in messages["errors"])
+
+
 @pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
 def test_student_copy_runs_up_to_its_exercises(folder, notebook):
-    path = folder / notebook.name
+    messages = run_student_copy(folder / notebook.name, notebook.parent)
+    assert all(p.startswith("Correct:") for p in messages["printed"])
+    assert all("Hidden test passed" in p for p in messages["printed"])
+
+
+def run_student_copy(path, notebooks) -> dict[str, list[str]]:
+    """Run the student copy at ``path`` with its solutions and hidden tests appended
+    (from the full notebook of the same name in ``notebooks``); the checker cells'
+    printed confirmations and error messages."""
+    notebook = notebooks / path.name
+    folder = path.parent
     copy = nbformat.read(path, as_version=4)
     graded = graded_solutions(notebook)
     for solution, check in graded:
         copy.cells += [nbformat.v4.new_code_cell(solution), nbformat.v4.new_code_cell(check)]
     execute_notebook.client_for(copy, folder, allow_errors=True).execute()
-    added = copy.cells[len(copy.cells) - 2 * len(graded) :]
+    added, printed, messages = copy.cells[len(copy.cells) - 2 * len(graded) :], [], []
     copy.cells = copy.cells[: len(copy.cells) - 2 * len(graded)]
     for solution, check in zip(added[::2], added[1::2], strict=True):
         for cell in (solution, check):
             assert not errors_of(cell), f"{cell.source[:80]!r}: {errors_of(cell)[0]['evalue']}"
-        printed = "".join(o.get("text", "") for o in check.outputs)
-        assert printed.startswith("Correct:"), check.source
-        assert "Hidden test passed" in printed, printed
+        printed.append("".join(o.get("text", "") for o in check.outputs))
     code = [c for c in copy.cells if c.cell_type == "code"]
     first_exercise = next(i for i, c in enumerate(code) if "exercise" in student_copies.tags(c))
     for index, cell in enumerate(code[:first_exercise]):
@@ -89,4 +114,7 @@ def test_student_copy_runs_up_to_its_exercises(folder, notebook):
         for error in errors:
             assert error["ename"] == "AnswerError", f"{error['ename']}: {error['evalue']}"
             assert len(error["evalue"]) > 20, "the checker's message is too short to help"
+            messages.append(error["evalue"])
     assert checker_cells >= 1, "no auto-checked exercise ran"
+    assert printed, "no exercise was graded"
+    return {"printed": printed, "errors": messages}

@@ -1,6 +1,7 @@
 """Student copies (scripts/student_copies.py, make student): no solution leaks out."""
 
 import json
+import re
 import zipfile
 
 import pytest
@@ -184,3 +185,58 @@ def test_make_student_needs_only_the_standard_library(root):
     makefile = (root / "Makefile").read_text(encoding="utf-8")
     rule = makefile.split("\nstudent:", 1)[1].split("\n\n", 1)[0]
     assert "$(INSTALLED)" not in rule and "$(BIN)" not in rule, rule
+
+
+# The Chinese notebooks' copies (notebooks/zh/, make student writes them into _student/zh/)
+ZH = student_copies.EDITIONS["zh_CN"]
+
+
+@pytest.fixture(scope="module")
+def chinese_copies(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("course-zh") / "_student" / "zh"
+    chapters = [notebook.parent / "zh" / notebook.name for notebook in CHAPTERS]
+    written = student_copies.write_student_copies(chapters, folder, folder.parent / "zh.zip")
+    return {path.name: path for path in written}
+
+
+def roles(notebook: dict) -> list[tuple]:
+    return [
+        (item["role"], item["exercise"], item["checker"], item["cell"].get("id"))
+        for item in student_copies.classroom_cells(notebook)
+    ]
+
+
+@pytest.mark.parametrize("notebook", CHAPTERS, ids=lambda p: p.name)
+def test_a_chinese_student_copy_is_the_english_ones_in_chinese(chinese_copies, notebook):
+    chinese = load(notebook.parent / "zh" / notebook.name)
+    assert student_copies.edition(chinese) is ZH
+    assert roles(chinese) == roles(load(notebook)), "a cell plays another role in Chinese"
+    student = chinese_copies[notebook.name].read_text(encoding="utf-8")
+    secret = solution_only_lines(chinese)
+    assert len(secret) >= 3, "the test found almost nothing to look for"
+    assert not sorted(line for line in secret if line in student)
+    cells = json.loads(student)["cells"]
+    title = "".join(cells[0]["source"])
+    assert ZH.student_note in title and "colab.research.google.com" not in title
+    text = "\n".join(text_of(c) for c in cells)
+    assert "<summary>" not in text
+    exercise_code = [
+        c for c in cells if c["cell_type"] == "code" and "exercise" in student_copies.tags(c)
+    ]
+    assert exercise_code and not [c for c in exercise_code if c["outputs"]]
+    assert "隐藏在折叠按钮" not in text
+    stubs = sum("".join(c["source"]) == ZH.written_stub for c in cells)
+    assert stubs == sum(
+        item["role"] == "written" for item in student_copies.classroom_cells(chinese)
+    )
+    for target in re.findall(r"\]\((https://[^)\s]+)\)", text):
+        assert "colab.research.google.com" not in target, target
+        if target.startswith(student_copies.website()) and "/notebooks/" in target:
+            assert target.startswith(student_copies.website() + "zh/notebooks/"), target
+
+
+def test_the_chinese_student_copies_say_they_have_no_solutions(chinese_copies):
+    said = sum(
+        ZH.no_solutions in path.read_text(encoding="utf-8") for path in chinese_copies.values()
+    )
+    assert said >= 9
