@@ -57,6 +57,7 @@ MATH = re.compile(r"(?<![\\$])\$(?!\$)(?:[^$\\]|\\.)+?\$")
 ROLE = re.compile(r"\{(cite(?::[a-z]+)?|ref|doc|numref|term|eq)\}`([^`]*)`")
 CODE = re.compile(r"(?<![}`])`([^`]+)`")
 LINK = re.compile(r"\]\(([^)\s]+)\)")
+TEXT = re.compile(r"\\text\{[^{}]*\}")
 NUMBERED_TITLE = re.compile(r"^\d+\. ")
 BLOCK_START = re.compile(r"^(?:[-+*>#|] |\d+[.)] )")
 NOT_WORDS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|https?://\S+", re.S)
@@ -84,13 +85,16 @@ def problems(msgid: str, msgstr: str) -> list[str]:
     which Markdown does not read as a list (Sphinx would keep the English, silently);
     a translation may not start a list, quote or heading the English does not start;
     and no ``**`` may survive rendering, as it does when bold ends in Chinese punctuation
-    (“**…**”, not **“…”**).
+    (“**…**”, not **“…”**). Display maths (a message of TeX alone) may change only the
+    words of its ``\\text{...}``.
     """
     from markdown_it import MarkdownIt
 
     if not msgstr:
         return []
     found = []
+    if exempt(msgid) and "\\" in msgid and TEXT.sub("", msgid) != TEXT.sub("", msgstr):
+        found.append("display maths changed outside its \\text{...}")
     if Counter(MATH.findall(msgid)) != Counter(MATH.findall(msgstr)):
         found.append("inline maths differ from the English")
     if _roles(msgid) != _roles(msgstr):

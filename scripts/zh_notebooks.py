@@ -154,6 +154,17 @@ def translate_blocks(
     cells: dict[int, list[tuple[str, str]]] = {}  # a table row's line: its cells' texts
     tokens = settings()[2].parse(text)
     for index, token in enumerate(tokens):
+        if token.type in ("math_block", "amsmath") and token.map:
+            # Display maths is its own message, its TeX as is: a translation changes
+            # only the words of its \text{...}.
+            translated = translate(token.content)
+            if translated != token.content:
+                start, end = token.map
+                indent = lines[start][: len(lines[start]) - len(lines[start].lstrip())]
+                fence = token.markup if token.type == "math_block" else ""
+                new = (fence + translated + fence).split("\n")
+                blocks[start] = (end, "\n".join(indent + line for line in new))
+            continue
         if token.type != "inline" or not token.map:
             continue
         parent = tokens[index - 1].type

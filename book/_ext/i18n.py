@@ -20,7 +20,11 @@ work for this book:
 4. **Links out of the Chinese edition.** The lecture decks exist in English only, at the
    English site's root; the Chinese pages link there. The book's PDF has a Chinese
    edition, ``zh/large-models-book.pdf`` (``make pdf``), which they keep.
-5. **Colab opens the Chinese notebook.** A chapter's Colab button and its "在 Colab 中打开"
+5. **Display maths.** Sphinx translates a message that is a literal (display maths) by
+   parsing ``::`` and the translation as reStructuredText, which MyST reads as a
+   paragraph "::", so a transform before Sphinx's puts the translated TeX (its
+   ``\\text{...}`` words in Chinese) into the block itself.
+6. **Colab opens the Chinese notebook.** A chapter's Colab button and its "在 Colab 中打开"
    link open ``notebooks/zh/<chapter>.ipynb`` (``scripts/zh_notebooks.py``) on the Chinese
    pages, as do their links to other chapters on Colab.
 """
@@ -73,24 +77,50 @@ class RestoreSlugs(SphinxTransform):
             metadata.pop(SLUGS, None)
 
 
+def page_catalogue(transform: SphinxTransform):
+    """The Chinese catalogue of the page being read, or None (English, or no catalogue)."""
+    from sphinx.locale import init as init_locale
+    from sphinx.util.i18n import docname_to_domain
+
+    if language(transform.app) == "en":
+        return None
+    env, config = transform.env, transform.config
+    domain = docname_to_domain(env.docname, config.gettext_compact)
+    dirs = [str(Path(env.srcdir, folder)) for folder in config.locale_dirs]
+    catalogue, found = init_locale(dirs, config.language, domain)
+    return catalogue if found else None
+
+
 class TranslateTocCaptions(SphinxTransform):
     default_priority = 101  # after sphinx_external_toc's InsertToctrees (100)
 
     def apply(self, **kwargs) -> None:
         from sphinx import addnodes
-        from sphinx.locale import init as init_locale
-        from sphinx.util.i18n import docname_to_domain
 
-        if language(self.app) == "en":
-            return
-        domain = docname_to_domain(self.env.docname, self.config.gettext_compact)
-        dirs = [str(Path(self.env.srcdir, folder)) for folder in self.config.locale_dirs]
-        catalogue, found = init_locale(dirs, self.config.language, domain)
-        if not found:
+        catalogue = page_catalogue(self)
+        if catalogue is None:
             return
         for toctree in self.document.findall(addnodes.toctree):
             if toctree.get("caption"):
                 toctree["caption"] = catalogue.gettext(toctree["caption"])
+
+
+class TranslateDisplayMaths(SphinxTransform):
+    default_priority = 19  # before sphinx.transforms.i18n.Locale (20)
+
+    def apply(self, **kwargs) -> None:
+        from docutils import nodes
+
+        catalogue = page_catalogue(self)
+        if catalogue is None:
+            return
+        for block in self.document.findall(nodes.math_block):
+            english = block.rawsource or block.astext()
+            chinese = catalogue.gettext(english)
+            if chinese != english:
+                block.children = [nodes.Text(chinese)]
+                block.rawsource = chinese
+                block["translated"] = True  # Locale leaves it alone
 
 
 def switch_link(pagename: str, current: str) -> dict[str, str]:
@@ -164,6 +194,7 @@ def setup(app: Sphinx) -> dict:
     app.add_transform(KeepSlugs)
     app.add_transform(RestoreSlugs)
     app.add_transform(TranslateTocCaptions)
+    app.add_transform(TranslateDisplayMaths)
     app.connect("html-page-context", page_context)
     # Before lean_pages (priorities 800 and 900) typesets and trims the pages.
     app.connect("build-finished", link_english_only, priority=400)

@@ -360,3 +360,13 @@ def test_a_chinese_chapter_opens_its_chinese_notebook_on_colab(html_root, config
     assert colab_url(config, notebook) in [
         link.split("#")[0] for _, link in parse(page_of(html_root, notebook)).links
     ], "the English page opens the English notebook"
+
+
+def test_chinese_display_maths_has_its_words_in_chinese(html_root):
+    """A display equation's \\text{...} is translated (book/_ext/i18n.py), and typeset:
+    Sphinx's own translation of a literal would have left a paragraph "::" instead."""
+    page = html_root / "zh" / "notebooks" / "04_recurrent_networks.html"
+    text = page.read_text(encoding="utf-8")
+    typeset = "".join(re.findall(r"<mjx-utext[^>]*>([^<]*)</mjx-utext>", text))
+    assert "输入门" in typeset and "遗忘门" in typeset, typeset[:80]
+    assert "<p>::</p>" not in text

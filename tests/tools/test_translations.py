@@ -70,6 +70,8 @@ def test_translations_keep_the_markup(path):
         ("It fits.", "- 它拟合。", "starts a list"),
         ("the **large** model", "**“大”**模型", "** left"),
         ("the **large** model", "“**大**”模型", None),
+        ("\n16 \\ \\text{bytes per rank}\n", "\n16 \\ \\text{字节/进程}\n", None),
+        ("\n16 \\ \\text{bytes per rank}\n", "\n61 \\ \\text{字节/进程}\n", "display maths"),
     ],
 )
 def test_problems_finds_each_kind(msgid, msgstr, problem):
