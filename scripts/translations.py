@@ -229,24 +229,30 @@ def without_stale_comments(catalogue: Catalog) -> Catalog:
     return catalogue
 
 
+def write(catalogue: Catalog, path: Path, what: str, command: str) -> None:
+    """Write ``catalogue`` to ``path`` with the course's header, saying it holds ``what``
+    and is made by ``translations.py{command}``."""
+    catalogue.locale = "zh_CN"
+    catalogue.fuzzy = False  # the header: the catalogue as a whole is in use
+    catalogue.project, catalogue.version = PROJECT, ""
+    catalogue.last_translator = catalogue.language_team = "the course's translators"
+    catalogue.header_comment = (
+        f"# {PROJECT}: {what}.\n"
+        f"# Made with scripts/translations.py{command} (README, 'The Chinese edition').\n#"
+    )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    written = path.with_suffix(".po.new")
+    with written.open("wb") as handle:
+        # One line per message: readable diffs, and babel wraps previous ids badly.
+        write_po(handle, catalogue, width=None, include_previous=True)
+    written.replace(path)  # only a complete catalogue replaces the old one
+
+
 def update(templates: Path = TEMPLATES, locale: Path = LOCALE) -> None:
     for template in sorted(templates.rglob("*.pot")):
         path = locale / template.relative_to(templates).with_suffix(".po")
         catalogue = without_stale_comments(merged(template, templates, locale))
-        catalogue.locale = "zh_CN"
-        catalogue.fuzzy = False  # the header: the catalogue as a whole is in use
-        catalogue.project, catalogue.version = PROJECT, ""
-        catalogue.last_translator = catalogue.language_team = "the course's translators"
-        catalogue.header_comment = (
-            f"# {PROJECT}: the Chinese translation of {template.stem}.\n"
-            "# Made with scripts/translations.py (README, 'The Chinese edition').\n#"
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        written = path.with_suffix(".po.new")
-        with written.open("wb") as handle:
-            # One line per message: readable diffs, and babel wraps previous ids badly.
-            write_po(handle, catalogue, width=None, include_previous=True)
-        written.replace(path)  # only a complete catalogue replaces the old one
+        write(catalogue, path, f"the Chinese translation of {template.stem}", "")
 
 
 def checker_templates(module: Path) -> Catalog:
@@ -291,17 +297,7 @@ def update_checkers(modules: Path = CHECKERS, locale: Path = CHECKER_LOCALE) -> 
         catalogue.update(template)
         without_stale_comments(catalogue)
         catalogue.creation_date = created  # no change where no message changed
-        catalogue.locale = "zh_CN"
-        catalogue.fuzzy = False
-        catalogue.project, catalogue.version = PROJECT, ""
-        catalogue.last_translator = catalogue.language_team = "the course's translators"
-        catalogue.header_comment = (
-            f"# {PROJECT}: the Chinese messages of lmbook.checks.{module.stem}.\n"
-            "# Made with scripts/translations.py checks (README, 'The Chinese edition').\n#"
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("wb") as handle:
-            write_po(handle, catalogue, width=None, include_previous=True, omit_header=False)
+        write(catalogue, path, f"the Chinese messages of lmbook.checks.{module.stem}", " checks")
         written.append(path)
     return written
 
