@@ -167,8 +167,14 @@ def singlehtml(out: Path = ROOT / "_build" / "singlehtml-zh") -> Path:
 
 
 def read(path: Path) -> Catalog:
+    """A catalogue, without translator comments: these catalogues have none, and babel
+    reads the wrapped lines of a fuzzy message's previous English (``#|``) back as such
+    comments, which a later write would keep."""
     with path.open("rb") as handle:
-        return read_po(handle)
+        catalogue = read_po(handle)
+    for message in catalogue:
+        message.user_comments = []
+    return catalogue
 
 
 def merged(template: Path, templates: Path = TEMPLATES, locale: Path = LOCALE) -> Catalog:
