@@ -24,6 +24,9 @@ export PYTHONHASHSEED := 0
 # outputs are compared within tolerances (tests/nbval_numbers.py), so they need not be
 # made with the same threads, processor or BLAS as the run that checks them.
 export OMP_NUM_THREADS := 1
+# Executing and timing a notebook is done one notebook at a time, on the two cores of the
+# book's budget (two minutes on 2 CPU cores), so with a thread per core, as on Colab.
+execute execute-all bench: export OMP_NUM_THREADS := 2
 # TensorFlow's C++ INFO lines describe the machine, not the lesson: they are not logged.
 # Its oneDNN kernels announce themselves on stderr at import in a line that this level
 # does not silence, so they are off; their results are within the tolerances either way.
@@ -143,17 +146,19 @@ instructor: quizzes exams
 site-check: $(INSTALLED)
 	$(BIN)/pytest tests/site -q
 
-# Re-execute notebooks in place to refresh their committed outputs, then the Chinese
-# notebooks (notebooks/zh/), which share them:
+# Re-execute notebooks in place to refresh their committed outputs, then write their
+# Chinese notebooks (notebooks/zh/, scripts/zh_notebooks.py) and execute those too:
 #   make execute NB=notebooks/01_rise_of_large_models.ipynb
 execute: $(INSTALLED)
 	@test -n "$(NB)" || { echo "usage: make execute NB=notebooks/NN_name.ipynb"; exit 2; }
 	$(BIN)/python scripts/execute_notebook.py $(NB)
 	$(BIN)/python scripts/zh_notebooks.py
+	$(BIN)/python scripts/execute_notebook.py $(addprefix notebooks/zh/,$(notdir $(NB)))
 
 execute-all: $(INSTALLED)
 	$(BIN)/python scripts/execute_notebook.py $(NOTEBOOKS)
 	$(BIN)/python scripts/zh_notebooks.py
+	$(BIN)/python scripts/execute_notebook.py $(addprefix notebooks/zh/,$(notdir $(NOTEBOOKS)))
 
 # Time every notebook (without changing it) into book/notebook-times.csv; on a quiet machine.
 bench: $(INSTALLED)

@@ -12,7 +12,9 @@ place (timing metadata is not recorded, so a re-run changes the file only where 
 output changed); ``make bench`` (``--time-only``) leaves the notebooks untouched.
 Both record each notebook's wall-clock time, its budget and the machine in
 book/notebook-times.csv, the table the book's stated run times come from
-(tests/project/test_layout.py keeps them consistent). Time is measured, never asserted.
+(tests/project/test_layout.py keeps them consistent); a Chinese notebook
+(``notebooks/zh/``) runs the same code, and only its English one is recorded. Time is
+measured, never asserted.
 
 Before it runs, ``make execute`` brings each notebook's Colab link and set-up cell up
 to date with the two settings they derive from: ``repository.url`` in _config.yml and
@@ -206,6 +208,8 @@ def main(arguments: list[str]) -> int:
         elapsed = execute(path, write=write)
         limit = budget(path.name)
         print(f"{path}: executed in {elapsed:.1f} s (budget {limit} s)")
+        if path.resolve().parent.name == "zh":  # a Chinese notebook: its English one is timed
+            continue
         rows[path.name] = {
             "notebook": path.name,
             "seconds": f"{elapsed:.0f}",

@@ -16,11 +16,18 @@ this writes the same translation into a notebook per chapter:
   its translation turned back into the notebooks' plain Markdown (:func:`from_myst`),
   with links to chapters and pages pointing into the Chinese edition: a chapter's Colab
   address opens ``notebooks/zh/``, a page is the Chinese website's.
-- Code cells and their outputs are the English notebook's, executed once for both, with
-  two differences: the cell that imports ``lmbook.checks`` also calls
-  ``checks.set_language("zh_CN")``, so that the exercise checkers answer in Chinese
-  (:mod:`lmbook.checks.messages`), and the checker cells have no outputs, since the
-  English run printed English confirmations. Image alt texts are translated.
+- Code cells are the English notebook's, but for one line: the cell that imports
+  ``lmbook.checks`` also calls ``checks.set_language("zh_CN")``, so that the exercise
+  checkers answer in Chinese (:mod:`lmbook.checks.messages`). Image alt texts are
+  translated.
+- Outputs are the Chinese notebook's own, from executing it top to bottom with the
+  project's command (``make execute`` and ``make execute-all`` run
+  scripts/execute_notebook.py on ``notebooks/zh/`` after this script). This script keeps
+  a committed Chinese notebook's outputs while its code is unchanged, since Markdown
+  does not change what a cell prints; when the code changed, it writes the notebook
+  without outputs, to be executed. tests/tools/test_zh_notebooks.py checks that every
+  cell was executed in order, that the checkers confirmed in Chinese, and that every
+  other output matches the English notebook's within nbval's tolerances.
 
 :func:`chinese_notebook` with an identity catalogue gives back the English notebook cell
 for cell (tests/tools/test_zh_notebooks.py checks it for every chapter): the round trip
@@ -238,8 +245,6 @@ def chinese_notebook(
                 image["alt"] = translate(image["alt"])
             if not language_set and IMPORTS_CHECKS.search(text):
                 text, language_set = with_language_line(text), True
-            elif chinese and CALLS_CHECKS.search(text):
-                cell["outputs"], cell["execution_count"] = [], None
         elif cell["cell_type"] == "markdown":
             caption = plain_notebooks.figure_caption(cells, index - 1) if index else None
             if caption is not None:
@@ -268,23 +273,48 @@ def write(notebook: dict) -> str:
     return json.dumps(notebook, ensure_ascii=False, indent=1) + "\n"
 
 
-def generated(path: Path) -> str:
-    """The text of the Chinese notebook of the English notebook at ``path``."""
+def code_cells(notebook: dict) -> list[dict]:
+    return [cell for cell in notebook["cells"] if cell["cell_type"] == "code"]
+
+
+def with_outputs(notebook: dict, executed: dict | None) -> tuple[dict, bool]:
+    """``notebook`` with the outputs of ``executed``, the committed Chinese notebook, if
+    its code cells are the same; otherwise without outputs. Also whether it has them."""
+    cells = code_cells(notebook)
+    old = code_cells(executed) if executed else []
+    same = len(old) == len(cells) and all(
+        source(a) == source(b) for a, b in zip(old, cells, strict=False)
+    )
+    for index, cell in enumerate(cells):
+        cell["outputs"] = old[index]["outputs"] if same else []
+        cell["execution_count"] = old[index]["execution_count"] if same else None
+    return notebook, same
+
+
+def generated(path: Path) -> tuple[str, bool]:
+    """The text of the Chinese notebook of the English notebook at ``path``, and whether
+    it carries outputs of an execution (otherwise it needs one)."""
     docname = f"notebooks/{path.stem}"
     table = translations(docname)
     notebook = json.loads(path.read_text(encoding="utf-8"))
-    return write(chinese_notebook(notebook, docname, lambda msgid: table.get(msgid, msgid)))
+    chinese = chinese_notebook(notebook, docname, lambda msgid: table.get(msgid, msgid))
+    target = OUT / path.name
+    executed = json.loads(target.read_text(encoding="utf-8")) if target.exists() else None
+    chinese, has_outputs = with_outputs(chinese, executed)
+    return write(chinese), has_outputs
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
     parser.add_argument("--check", action="store_true", help="fail if one is out of date")
     args = parser.parse_args(argv)
-    stale = []
+    stale, unexecuted = [], []
     if not args.check:
         OUT.mkdir(exist_ok=True)
     for path in sorted(NOTEBOOKS.glob("*.ipynb")):
-        text, target = generated(path), OUT / path.name
+        (text, has_outputs), target = generated(path), OUT / path.name
+        if not has_outputs:
+            unexecuted.append(target.relative_to(ROOT))
         if target.exists() and target.read_text(encoding="utf-8") == text:
             continue
         stale.append(target.relative_to(ROOT))
@@ -294,6 +324,12 @@ def main(argv: list[str] | None = None) -> int:
         print("out of date (python scripts/zh_notebooks.py):", *stale, sep="\n  ")
         return 1
     print(f"{len(stale)} Chinese notebooks {'stale' if args.check else 'written'}")
+    if unexecuted:
+        print(
+            "without outputs, since their code changed: make execute-all (or make execute NB=...)",
+            *unexecuted,
+            sep="\n  ",
+        )
     return 0
 
 
