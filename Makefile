@@ -170,16 +170,19 @@ bench: $(INSTALLED)
 # an hour; the README says more). The kernels get a fresh session's variables, not the ones
 # exported above. Pick runtimes and notebooks by part of their name:
 #   make test-colab COLAB_RUNTIMES=default COLAB_NOTEBOOKS="06d 10"
+# COLAB_CHINESE=1 runs the Chinese notebooks (notebooks/zh/) instead.
 # COLAB_PYTHONS names interpreters when python3.12 or python3.13 is not on PATH or in pyenv.
 COLAB_RUNTIMES ?=
 COLAB_NOTEBOOKS ?=
 COLAB_PYTHONS ?=
+COLAB_CHINESE ?=
 COLAB_DIR ?= $(HOME)/.cache/lmbook-colab
 test-colab: $(INSTALLED)
 	$(BIN)/python scripts/colab_runs.py --work "$(COLAB_DIR)" \
 		$(if $(COLAB_RUNTIMES),--runtime $(COLAB_RUNTIMES)) \
 		$(if $(COLAB_NOTEBOOKS),--notebook $(COLAB_NOTEBOOKS)) \
-		$(if $(COLAB_PYTHONS),--python $(COLAB_PYTHONS))
+		$(if $(COLAB_PYTHONS),--python $(COLAB_PYTHONS)) \
+		$(if $(COLAB_CHINESE),--chinese)
 
 # Re-resolve requirements.in in a fresh environment and rewrite requirements.txt. pip freeze
 # sees only this machine (Linux): the lines of requirements.txt with an environment marker, at

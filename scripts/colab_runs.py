@@ -17,6 +17,7 @@ Usage (through make, which passes the variables on)::
 
     make test-colab                                     # every runtime, every notebook
     make test-colab COLAB_RUNTIMES=default COLAB_NOTEBOOKS="06d 10"
+    make test-colab COLAB_CHINESE=1 COLAB_NOTEBOOKS=01       # the Chinese notebooks/zh/
     .venv/bin/python scripts/colab_runs.py --help
 
 Everything large lives in the work folder (``--work``, default ~/.cache/lmbook-colab): uv
@@ -620,11 +621,17 @@ def missed_distributions(log: str, runtime: Runtime) -> list[str]:
     return sorted(found)
 
 
+def label(path: Path) -> str:
+    """A notebook's name in the results: ``zh/01_....ipynb`` for a Chinese one."""
+    return path.relative_to(NOTEBOOKS).as_posix()
+
+
 def run_notebook(path: Path, runtime: Runtime, base: Path, settings: Settings) -> dict[str, str]:
     """A fresh environment for one notebook, the run, and its row of the results."""
     folder = settings.work / runtime.name
-    environment = folder / "env" / path.stem
-    (folder / "executed").mkdir(parents=True, exist_ok=True)
+    environment = folder / "env" / label(path).removesuffix(".ipynb").replace("/", "-")
+    executed = folder / "executed" / path.parent.relative_to(NOTEBOOKS)
+    executed.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     clone(base, environment)
     copied = time.perf_counter() - start
@@ -639,7 +646,7 @@ def run_notebook(path: Path, runtime: Runtime, base: Path, settings: Settings) -
         site = next(environment.glob("lib/python*/site-packages"))
         (site / "sitecustomize.py").write_text(TRACER, encoding="utf-8")
         variables["LMBOOK_COLAB_TRACE"] = str(trace)
-    seconds, error = execute(path, environment, variables, folder / "executed")
+    seconds, error = execute(path, environment, variables, executed)
     if not error and not installed_lmbook(environment, settings.version):
         error = f"lmbook {settings.version} was not installed from the wheel built here"
     changed = changed_since_build(base)
@@ -648,9 +655,9 @@ def run_notebook(path: Path, runtime: Runtime, base: Path, settings: Settings) -
         error = error or f"the run wrote into the base environment: {changed[0]}"
     if not settings.keep:
         shutil.rmtree(environment)
-    row = result_row(runtime, path.name, seconds, error, settings)
+    row = result_row(runtime, label(path), seconds, error, settings)
     print(
-        f"{runtime.name} {path.name}: {row['result']} in {row['seconds']} s "
+        f"{runtime.name} {label(path)}: {row['result']} in {row['seconds']} s "
         f"(environment copied in {copied:.0f} s) {error}".rstrip()
     )
     if settings.trace and trace.exists():
@@ -705,6 +712,7 @@ def main(arguments: list[str]) -> int:
     parser.add_argument("--runtime", nargs="*", help="runtimes to run (default: all stored)")
     parser.add_argument("--notebook", nargs="*", help="notebooks whose name contains one of these")
     parser.add_argument("--python", nargs="*", type=Path, default=[], help="interpreters to use")
+    parser.add_argument("--chinese", action="store_true", help="the Chinese notebooks/zh/")
     parser.add_argument("--work", type=Path, default=WORK, help="folder for environments")
     parser.add_argument("--keep", action="store_true", help="keep each notebook's environment")
     parser.add_argument(
@@ -712,7 +720,8 @@ def main(arguments: list[str]) -> int:
     )
     options = parser.parse_args(arguments)
     runtimes = select(stored_runtimes(), options.runtime, lambda runtime: runtime.name)
-    notebooks = select(sorted(NOTEBOOKS.glob("*.ipynb")), options.notebook, lambda p: p.name)
+    folder = NOTEBOOKS / "zh" if options.chinese else NOTEBOOKS
+    notebooks = select(sorted(folder.glob("*.ipynb")), options.notebook, lambda p: p.name)
     if not runtimes or not notebooks:
         print("no runtime or no notebook matches")
         return 2
@@ -743,7 +752,7 @@ def run_all(runtimes: list[Runtime], notebooks: list[Path], options, wheels: Pat
         for path in notebooks:
             row = run_notebook(path, runtime, bases[runtime.name], settings)
             record(row)  # after each notebook, so that an interrupted run keeps what it did
-            failed += [f"{runtime.name} {path.name}"] if row["result"] != "pass" else []
+            failed += [f"{runtime.name} {label(path)}"] if row["result"] != "pass" else []
     total = len(runtimes) * len(notebooks)
     print(
         f"{total - len(failed)} of {total} passed; environments {built - start:.0f} s, "

@@ -331,3 +331,10 @@ def test_unfinished_names_the_cell_a_kernel_died_in():
     assert runs.unfinished(notebook, failure) == "cell 1: RuntimeError: Kernel died"
     notebook.cells[1].metadata.execution = {}
     assert runs.unfinished(notebook, failure) == "RuntimeError: Kernel died"
+
+
+def test_a_chinese_notebook_is_named_with_its_folder():
+    """Rows of the Chinese notebooks (make test-colab COLAB_CHINESE=1) do not replace the
+    English ones: the results name them zh/...."""
+    assert runs.label(runs.NOTEBOOKS / "zh" / "01_x.ipynb") == "zh/01_x.ipynb"
+    assert runs.label(runs.NOTEBOOKS / "01_x.ipynb") == "01_x.ipynb"
