@@ -25,7 +25,11 @@ It writes, in ``_course/`` (instructor-only; git ignores it):
 
 ``--chinese`` (``make assignments-zh``) writes the course of the Chinese notebooks
 (``notebooks/zh/``) into ``_course-zh/`` instead: the same assignments, grade ids and
-hidden tests, with the Chinese stub for written answers; the rubrics stay English.
+hidden tests, with the Chinese stub for written answers and the rubrics in Chinese (their
+catalogue ``locales/zh_CN/LC_MESSAGES/instructor/rubrics.po``, kept by
+``scripts/translations.py`` like a page's).
+
+Both courses also get the week-12 project's rubric, ``rubrics/project.md``.
 
 The instructor guide (book/instructor-guide.md, "Grading with nbgrader") explains the
 whole flow.
@@ -45,12 +49,14 @@ import sys
 from pathlib import Path
 
 import student_copies  # scripts/, beside this file
+import zh_notebooks
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
 COURSE = ROOT / "_course"
 COURSE_ZH = ROOT / "_course-zh"
 RUBRICS = ROOT / "instructor" / "rubrics.md"
+PROJECT_RUBRIC = ROOT / "instructor" / "project-rubric.md"
 COURSE_ID = "large-models"
 CHECK_POINTS = 2
 # Seconds a cell may run when a submission is autograded; the slowest cell of the book
@@ -112,6 +118,15 @@ def rubrics(path: Path | None = None) -> dict[str, tuple[int, str]]:
             raise ValueError(f"Exercise {match['number']} has two rubrics")
         result[match["number"]] = (points, section.strip() + "\n")
     return result
+
+
+def in_chinese(text: str, source: Path) -> str:
+    """Markdown ``text`` taken from ``source`` (a file of instructor/) with each block in
+    Chinese, from the file's catalogue; a block without a current translation stays
+    English (``translations.py status`` counts them)."""
+    page = source.relative_to(ROOT).with_suffix("").as_posix()
+    table = zh_notebooks.translations(page)
+    return zh_notebooks.translate_blocks(text, lambda m: table.get(m, m), page, chinese=True)
 
 
 def grade_id(exercise: str, role: str) -> str:
@@ -206,11 +221,11 @@ def write_course(
     }
     if len(editions) != 1:
         raise ValueError("a course's notebooks are all English or all Chinese, not both")
+    edition = editions.pop()
+    chinese = edition.site == "zh/"
     course.mkdir(parents=True, exist_ok=True)
     seed = course_seed(course, seed)
-    config = CONFIG.format(
-        course_id=COURSE_ID, stub=editions.pop().written_stub, timeout=CELL_TIMEOUT
-    )
+    config = CONFIG.format(course_id=COURSE_ID, stub=edition.written_stub, timeout=CELL_TIMEOUT)
     (course / "nbgrader_config.py").write_text(config, encoding="utf-8")
     written = rubrics()
     used = set()
@@ -234,10 +249,17 @@ def write_course(
         used |= set(numbers)
         rubric = "\n".join(written[number][1] for number in numbers)
         (course / "rubrics").mkdir(exist_ok=True)
+        if chinese:
+            text = f"# {name} 的评分细则（{path.name}）\n\n{rubric or '没有书面练习。'}\n"
+        else:
+            text = f"# Rubrics of {name} ({path.name})\n\n{rubric or 'No written exercises.'}\n"
         (course / "rubrics" / f"{name}.md").write_text(
-            f"# Rubrics of {name} ({path.name})\n\n{rubric or 'No written exercises.'}\n",
-            encoding="utf-8",
+            in_chinese(text, RUBRICS) if chinese else text, encoding="utf-8"
         )
+    project = PROJECT_RUBRIC.read_text(encoding="utf-8")
+    (course / "rubrics" / "project.md").write_text(
+        in_chinese(project, PROJECT_RUBRIC) if chinese else project, encoding="utf-8"
+    )
     unused = sorted(set(written) - used)
     if unused and len(notebooks) == len(sorted(notebooks[0].parent.glob("*.ipynb"))):
         raise ValueError(f"rubrics for exercises without a written answer: {unused}")

@@ -12,6 +12,9 @@ Sphinx's gettext builder cuts every page (book/*.md) and every notebook's Markdo
 messages: a paragraph, a heading, a list item, a table cell, a figure's caption or alt
 text, each one line of MyST. The translations live in ``locales/zh_CN/LC_MESSAGES/``, one
 catalogue per page, as gettext ``.po`` files (``msgid`` English, ``msgstr`` Chinese).
+The instructor's rubrics (:data:`INSTRUCTOR_PAGES`), which are not pages of the website,
+are cut the same way and kept alongside (``instructor/*.po``): ``make assignments-zh``
+writes them in Chinese.
 
 ``status`` compares freshly extracted templates with the committed catalogues in memory,
 with the fuzzy matching of ``update`` (babel's ``Catalog.update``, what sphinx-intl uses):
@@ -60,6 +63,8 @@ LINK = re.compile(r"\]\(([^)\s]+)\)")
 TEXT = re.compile(r"\\text\{[^{}]*\}")
 NUMBERED_TITLE = re.compile(r"^\d+\. ")
 BLOCK_START = re.compile(r"^(?:[-+*>#|] |\d+[.)] )")
+# Instructor-only Markdown that make assignments-zh writes in Chinese: translated like a page.
+INSTRUCTOR_PAGES = ("instructor/rubrics.md", "instructor/project-rubric.md")
 NOT_WORDS = re.compile(r"\$\$.*?\$\$|\$[^$]*\$|\{[a-z:]+\}`[^`]*`|https?://\S+", re.S)
 
 
@@ -139,8 +144,32 @@ def build(builder: str, out: Path, doctrees: Path, **overrides) -> Path:
 
 
 def extract(out: Path = TEMPLATES, doctrees: Path | None = None) -> Path:
-    """Run Sphinx's gettext builder over the book: one ``.pot`` per page in ``out``."""
-    return build("gettext", out, doctrees or ROOT / "_build" / ".doctrees-gettext")
+    """Run Sphinx's gettext builder over the book: one ``.pot`` per page in ``out``; then
+    the same for the instructor's rubrics, which are not pages of the website."""
+    build("gettext", out, doctrees or ROOT / "_build" / ".doctrees-gettext")
+    for page in INSTRUCTOR_PAGES:
+        path = (out / page).with_suffix(".pot")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("wb") as handle:
+            write_po(handle, markdown_template(page), width=None)
+    return out
+
+
+def markdown_template(page: str) -> Catalog:
+    """The messages of a Markdown file outside the website, ``page`` (relative to the
+    repository), cut into blocks as the build cuts a page: scripts/zh_notebooks.py's
+    :func:`~zh_notebooks.translate_blocks`, which also writes its translation."""
+    import zh_notebooks  # scripts/, beside this file; it does not import this module
+
+    template = Catalog(project=PROJECT, version="")
+
+    def record(msgid: str) -> str:
+        template.add(msgid, locations=[(page, None)])
+        return msgid
+
+    text = (ROOT / page).read_text(encoding="utf-8")
+    zh_notebooks.translate_blocks(text, record, page.removesuffix(".md"), chinese=False)
+    return template
 
 
 def html(out: Path = ROOT / "_build" / "html" / "zh") -> Path:

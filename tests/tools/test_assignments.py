@@ -99,6 +99,24 @@ def test_every_written_exercise_has_a_rubric_and_every_rubric_an_exercise():
     assert len(written) >= 17
 
 
+def test_the_chinese_course_has_every_rubric_in_chinese(course, tmp_path):
+    """make assignments-zh: each assignment's rubrics and the project's, block for block
+    the English ones in Chinese, with the same exercises and points."""
+    chinese = sorted((CHAPTERS[0].parent / "zh").glob("*.ipynb"))
+    assignments.write_course(chinese, tmp_path, seed=SEED)
+    han = re.compile(r"[\u4e00-\u9fff]")
+    for english in sorted((course / "rubrics").glob("*.md")):
+        text = (tmp_path / "rubrics" / english.name).read_text(encoding="utf-8")
+        original = english.read_text(encoding="utf-8")
+        for number, points in re.findall(r"^## Exercise (\S+) \((\d+) points?\)", original, re.M):
+            assert f"## 练习 {number}（{points} 分）" in text, (english.name, number)
+        criteria = re.findall(r"^- (\d+) points?: ", original, re.M)
+        assert re.findall(r"^- (\d+) 分：", text, re.M) == criteria, english.name
+        prose = [line for line in text.splitlines() if re.search(r"[A-Za-z]{4}", line)]
+        assert all(han.search(line) for line in prose), [p for p in prose if not han.search(p)][:2]
+    assert (course / "rubrics" / "project.md").read_text() == assignments.PROJECT_RUBRIC.read_text()
+
+
 def test_a_rubric_whose_criteria_do_not_add_up_is_refused(tmp_path):
     rubric = tmp_path / "rubrics.md"
     rubric.write_text("## Exercise 1.4 (3 points)\n\n- 1 point: a\n- 1 point: b\n")
