@@ -16,6 +16,11 @@ from markdown_it import MarkdownIt
 
 CHAPTERS = chapter_paths()
 HAN = re.compile(r"[\u4e00-\u9fff]")
+# What a Chinese checker message may quote in Latin letters: quoted values, lists, names
+# of code (with a dot or an underscore), a function's argument, acronyms.
+NOT_PROSE = re.compile(
+    r"'[^']*'|\"[^\"]*\"|\[[^\]]*\]|[\w.]*[._][\w.]*|\w+\([^)]*\)|\b[A-Z][A-Za-z0-9]*\b"
+)
 RENDER = MarkdownIt("commonmark").enable("table")
 
 
@@ -138,6 +143,8 @@ def test_a_chinese_notebook_shares_code_reads_in_chinese_and_was_executed(path):
                     assert text.count("正确：") == en_texts[key].count("Correct:"), text
                 if re.search(r"[A-Za-z]{3}", en_texts[key]):
                     assert HAN.search(text), f"cell {number}: a checker answered in English: {text}"
+                words = re.findall(r"[a-z]{3,}", NOT_PROSE.sub("", text))
+                assert not words, f"cell {number}: English words {words} in {text}"
             continue
         if "nbval-ignore-output" in en.get("metadata", {}).get("tags", []):
             continue

@@ -71,6 +71,12 @@ HINTS = {
 # Exercise 1.5: the keys of the answer, and the words a verdict may use.
 EXPERIMENT_KEYS = ("parameters", "test_losses", "exponent", "baseline", "verdict")
 VERDICTS = ("steeper", "shallower", "about the same")
+# The verdicts as the confirmation shows them: the learner types the English word.
+VERDICT_WORDS = {
+    "steeper": N_("steeper"),
+    "shallower": N_("shallower"),
+    "about the same": N_("about the same"),
+}
 CHANCE_LOSS = math.log(10)  # uniform guessing among the ten digits, in nats
 SAME_WITHIN = 0.1  # "about the same": exponents within 10% of each other
 
@@ -304,6 +310,6 @@ def ch01_scaling_experiment(answer: object) -> None:
             count=parameters.size,
             refit=refit,
             baseline=baseline,
-            verdict=verdict,
+            verdict=_(VERDICT_WORDS[verdict]),
         )
     )
